@@ -1,0 +1,14 @@
+/*
+ * evudp6 — CoAP over one dual-stack UDP socket for libevent programs.
+ * Umbrella header: includes every public header of the library.
+ */
+#ifndef EVUDP6_H
+#define EVUDP6_H
+
+#include <evudp6/common.h>
+#include <evudp6/msg.h>
+#include <evudp6/addr.h>
+#include <evudp6/icmp.h>
+#include <evudp6/transport.h>
+
+#endif /* EVUDP6_H */

@@ -1,0 +1,253 @@
+/*
+ * evudp6 — CoAP message codec (RFC 7252 section 3). Pure: no I/O, no
+ * allocation.
+ *
+ * Decoding fills a view (struct evudp6_msg) whose pointers point into the
+ * caller's buffer; the view is valid while that buffer is. Decoding is
+ * strict: every structural fault has its own error code.
+ *
+ * Encoding goes through a builder that lives wherever the caller puts it
+ * (stack, struct member). Options may be added in any order; the encoder
+ * writes them sorted by number (stable for repeated options) with the
+ * 13/14 extended delta and length forms.
+ */
+#ifndef EVUDP6_MSG_H
+#define EVUDP6_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <evudp6/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Message types (RFC 7252 3). */
+enum evudp6_msg_type {
+	EVUDP6_CON = 0,
+	EVUDP6_NON = 1,
+	EVUDP6_ACK = 2,
+	EVUDP6_RST = 3
+};
+
+/** Build a code byte from class and detail: EVUDP6_CODE(2, 5) is 2.05. */
+#define EVUDP6_CODE(cls, detail) ((uint8_t)(((cls) << 5) | (detail)))
+#define EVUDP6_CODE_CLASS(code) ((uint8_t)(code) >> 5)
+#define EVUDP6_CODE_DETAIL(code) ((uint8_t)(code)&0x1f)
+
+enum evudp6_code {
+	EVUDP6_EMPTY = 0,
+	EVUDP6_GET = 1,
+	EVUDP6_POST = 2,
+	EVUDP6_PUT = 3,
+	EVUDP6_DELETE = 4,
+	EVUDP6_FETCH = 5,
+	EVUDP6_PATCH = 6,
+	EVUDP6_IPATCH = 7,
+	EVUDP6_CREATED = EVUDP6_CODE(2, 1),
+	EVUDP6_DELETED = EVUDP6_CODE(2, 2),
+	EVUDP6_VALID = EVUDP6_CODE(2, 3),
+	EVUDP6_CHANGED = EVUDP6_CODE(2, 4),
+	EVUDP6_CONTENT = EVUDP6_CODE(2, 5),
+	EVUDP6_BAD_REQUEST = EVUDP6_CODE(4, 0),
+	EVUDP6_NOT_FOUND = EVUDP6_CODE(4, 4),
+	EVUDP6_METHOD_NOT_ALLOWED = EVUDP6_CODE(4, 5),
+	EVUDP6_INTERNAL_SERVER_ERROR = EVUDP6_CODE(5, 0)
+};
+
+/** Option numbers (RFC 7252 5.10, RFC 7641, RFC 7959, RFC 7967). */
+enum evudp6_option {
+	EVUDP6_OPT_IF_MATCH = 1,
+	EVUDP6_OPT_URI_HOST = 3,
+	EVUDP6_OPT_ETAG = 4,
+	EVUDP6_OPT_IF_NONE_MATCH = 5,
+	EVUDP6_OPT_OBSERVE = 6,
+	EVUDP6_OPT_URI_PORT = 7,
+	EVUDP6_OPT_LOCATION_PATH = 8,
+	EVUDP6_OPT_URI_PATH = 11,
+	EVUDP6_OPT_CONTENT_FORMAT = 12,
+	EVUDP6_OPT_MAX_AGE = 14,
+	EVUDP6_OPT_URI_QUERY = 15,
+	EVUDP6_OPT_ACCEPT = 17,
+	EVUDP6_OPT_LOCATION_QUERY = 20,
+	EVUDP6_OPT_BLOCK2 = 23,
+	EVUDP6_OPT_BLOCK1 = 27,
+	EVUDP6_OPT_SIZE2 = 28,
+	EVUDP6_OPT_PROXY_URI = 35,
+	EVUDP6_OPT_PROXY_SCHEME = 39,
+	EVUDP6_OPT_SIZE1 = 60,
+	EVUDP6_OPT_NO_RESPONSE = 258
+};
+
+/** Largest option number, delta and value length the wire format can carry. */
+#define EVUDP6_OPT_MAX 65804u
+/** Largest token length. */
+#define EVUDP6_TOKEN_MAX 8
+
+/**
+ * A decoded message: a view into the caller's buffer. Plain struct, frozen
+ * once released.
+ */
+struct evudp6_msg {
+	uint8_t type;            /**< enum evudp6_msg_type */
+	uint8_t code;            /**< class << 5 | detail */
+	uint16_t mid;            /**< message id, host byte order */
+	uint8_t tkl;             /**< token length 0..8 */
+	const uint8_t *token;    /**< tkl bytes */
+	const uint8_t *opts;     /**< encoded options (validated) */
+	size_t opts_len;         /**< bytes of encoded options */
+	const uint8_t *payload;  /**< NULL when there is no payload */
+	size_t payload_len;      /**< 0 when there is no payload */
+	const uint8_t *data;     /**< the whole datagram */
+	size_t len;              /**< its length */
+};
+
+/** One option: a view into the message (or into the caller's value). */
+struct evudp6_opt {
+	uint32_t number;
+	const uint8_t *value;
+	size_t len;
+};
+
+/** Iterator over a decoded message's options, in wire order. */
+struct evudp6_opt_iter {
+	const uint8_t *p;
+	const uint8_t *end;
+	uint32_t number;
+};
+
+/**
+ * Decode a datagram strictly.
+ *
+ * @return 0, or -EVUDP6_E_MSG_* naming the first fault found. On error
+ *         the view is left zeroed. Nothing is allocated; @p m points into
+ *         @p buf.
+ */
+EVUDP6_API int evudp6_msg_decode(struct evudp6_msg *m, const void *buf, size_t len);
+
+/**
+ * Peek at the header of a datagram that may fail to decode: type, code,
+ * message id and, where it is complete, the token. Used to answer a
+ * malformed CON with RST (RFC 7252 4.2).
+ *
+ * @return 0 if at least the 4 header bytes with version 1 are there,
+ *         -EVUDP6_E_MSG_SHORT or -EVUDP6_E_MSG_VERSION otherwise.
+ */
+EVUDP6_API int evudp6_msg_peek_header(struct evudp6_msg *m, const void *buf, size_t len);
+
+/** Start iterating over the options of a decoded message. */
+EVUDP6_API void evudp6_opt_iter_init(struct evudp6_opt_iter *it, const struct evudp6_msg *m);
+
+/**
+ * Next option in wire order.
+ * @return 1 and fills @p opt, or 0 at the end.
+ */
+EVUDP6_API int evudp6_opt_iter_next(struct evudp6_opt_iter *it, struct evudp6_opt *opt);
+
+/**
+ * First option with @p number.
+ * @return 1 and fills @p opt, or 0 if the message has none.
+ */
+EVUDP6_API int evudp6_msg_find_opt(const struct evudp6_msg *m, uint32_t number, struct evudp6_opt *opt);
+
+/**
+ * Value of a uint option (RFC 7252 3.2: big-endian, leading zeros allowed,
+ * empty is 0). @return 0, or -ERANGE if longer than 4 bytes.
+ */
+EVUDP6_API int evudp6_opt_uint(const struct evudp6_opt *opt, uint32_t *value);
+
+/** Capacity of a builder's option table. */
+#define EVUDP6_BUILDER_MAX_OPTS 48
+
+/**
+ * Message under construction. Option values added by reference must stay
+ * valid until evudp6_msg_encode() has run; uint values are stored inside
+ * the builder. Initialise with evudp6_msg_builder_init(); the fields are
+ * public so a caller may read them, but should use the functions to write.
+ */
+struct evudp6_msg_builder {
+	uint8_t type;
+	uint8_t code;
+	uint16_t mid;
+	uint8_t tkl;
+	uint8_t token[EVUDP6_TOKEN_MAX];
+	size_t nopts;
+	struct evudp6_opt opt[EVUDP6_BUILDER_MAX_OPTS];
+	uint8_t uintval[EVUDP6_BUILDER_MAX_OPTS][4];
+	const uint8_t *payload;
+	size_t payload_len;
+	int err; /**< first error of an add call, reported again by encode */
+};
+
+/** Reset @p b to an empty message of the given type, code and id. */
+EVUDP6_API void evudp6_msg_builder_init(struct evudp6_msg_builder *b, uint8_t type, uint8_t code,
+                                        uint16_t mid);
+
+/** Set the token (copied). @return 0 or -EVUDP6_E_MSG_TOKEN_LENGTH. */
+EVUDP6_API int evudp6_msg_builder_set_token(struct evudp6_msg_builder *b, const void *token, size_t len);
+
+/**
+ * Add an option whose value is referenced, not copied.
+ * @return 0, -EVUDP6_E_MSG_OPT_NUMBER, -EVUDP6_E_MSG_OPT_LENGTH or
+ *         -EVUDP6_E_MSG_TOO_MANY_OPTS (also remembered for encode).
+ */
+EVUDP6_API int evudp6_msg_builder_add_opt(struct evudp6_msg_builder *b, uint32_t number, const void *value,
+                                          size_t len);
+
+/** Add a uint option in its shortest form (value stored in the builder). */
+EVUDP6_API int evudp6_msg_builder_add_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value);
+
+/** Set the payload (referenced, not copied; len 0 means none). */
+EVUDP6_API void evudp6_msg_builder_set_payload(struct evudp6_msg_builder *b, const void *payload, size_t len);
+
+/**
+ * Load a builder from a decoded message (type, code, id, token, options and
+ * payload, all referenced). Used to re-encode or to answer with a copy.
+ * @return 0 or -EVUDP6_E_MSG_TOO_MANY_OPTS.
+ */
+EVUDP6_API int evudp6_msg_builder_from_msg(struct evudp6_msg_builder *b, const struct evudp6_msg *m);
+
+/**
+ * Encode into @p out.
+ * @return the number of bytes written, or a negative error: the first
+ *         error remembered by an add call, -EVUDP6_E_MSG_EMPTY_NOT_EMPTY,
+ *         -EVUDP6_E_MSG_CODE_RESERVED, or -EVUDP6_E_MSG_NOSPACE.
+ */
+EVUDP6_API ssize_t evudp6_msg_encode(const struct evudp6_msg_builder *b, void *out, size_t outlen);
+
+/** "CON", "NON", "ACK", "RST". */
+EVUDP6_API const char *evudp6_msg_type_name(uint8_t type);
+
+/** Name of a code ("Content", "GET", "Not Found") or NULL if unknown. */
+EVUDP6_API const char *evudp6_code_name(uint8_t code);
+
+/** Room for evudp6_code_str(): "c.dd " plus the longest name. */
+#define EVUDP6_CODE_STR_MAX 48
+
+/** "2.05 Content", "0.01 GET", "7.31" (unknown codes as numbers only). */
+EVUDP6_API const char *evudp6_code_str(uint8_t code, char buf[EVUDP6_CODE_STR_MAX]);
+
+/** Name of an option ("Uri-Path") or NULL if unknown. */
+EVUDP6_API const char *evudp6_opt_name(uint32_t number);
+
+/** Option format for printing. */
+enum evudp6_opt_format {
+	EVUDP6_OPT_FORMAT_OPAQUE = 0,
+	EVUDP6_OPT_FORMAT_UINT,
+	EVUDP6_OPT_FORMAT_STRING,
+	EVUDP6_OPT_FORMAT_EMPTY
+};
+
+/** Format of a known option; opaque for unknown ones. */
+EVUDP6_API enum evudp6_opt_format evudp6_opt_format(uint32_t number);
+
+/** Is the option critical (odd number, RFC 7252 5.4.1)? */
+#define EVUDP6_OPT_IS_CRITICAL(n) (((n)&1u) != 0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVUDP6_MSG_H */

@@ -1,0 +1,5 @@
+#include "testutil.h"
+int main(void)
+{
+	return TEST_SKIP;
+}
