@@ -1194,6 +1194,38 @@ START_TEST(msg_encode_rejects_fields_out_of_range)
 	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
 	b.tkl = 9;
 	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EINVAL);
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
+	b.nopts = EVUDP6_BUILDER_MAX_OPTS + 1;
+	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EINVAL);
+
+	/* a table written by hand: out of order, number or length too big */
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
+	evudp6_msg_builder_add_opt(&b, 11, "a", 1);
+	evudp6_msg_builder_add_opt(&b, 12, "b", 1);
+	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), 8);
+	b.opt[0].number = 13;
+	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EINVAL);
+	b.opt[0].number = 11, b.opt[1].number = 65805;
+	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EINVAL);
+	b.opt[1].number = 12, b.opt[1].len = 65805;
+	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EINVAL);
+}
+END_TEST
+
+START_TEST(msg_iter_and_from_msg_survive_forged_view)
+{
+	/* A view not made by decode: the iterator stops rather than read on. */
+	static const uint8_t bad[] = {0xb1, 'a', 0xf0, 0xee};
+	struct evudp6_msg m = {.type = EVUDP6_CON, .code = EVUDP6_GET, .opts = bad, .opts_len = sizeof(bad)};
+	struct evudp6_msg_builder b;
+	struct evudp6_opt_iter it;
+
+	evudp6_opt_iter_init(&it, &m);
+	ck_assert_int_eq(next_opt(&it, 11, "a"), 1);
+	ck_assert_int_eq(next_opt(&it, 0, ""), 0);
+	ck_assert_int_eq(next_opt(&it, 0, ""), 0);
+	m.tkl = 9, m.token = bad;
+	ck_assert_int_eq(evudp6_msg_builder_from_msg(&b, &m), -EVUDP6_E_MSG_TOKEN_LENGTH);
 }
 END_TEST
 
@@ -1559,6 +1591,7 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, msg_encode_rejects_empty_with_payload);
 	tcase_add_test(tc, msg_encode_rejects_reserved_code_classes);
 	tcase_add_test(tc, msg_encode_rejects_fields_out_of_range);
+	tcase_add_test(tc, msg_iter_and_from_msg_survive_forged_view);
 	tcase_add_test(tc, msg_builder_from_msg_reencodes_identical_bytes);
 	tcase_add_test(tc, msg_builder_from_msg_rejects_49_options);
 	tcase_add_test(tc, msg_builder_from_msg_rejects_number_above_65804);
