@@ -294,9 +294,8 @@ static void expect_port_unreachable(const char *dst, uint8_t origin, uint8_t typ
 	ck_assert_uint_eq(s.icmp.code, code);
 	ck_assert(s.icmp.has_offender);
 	struct evudp6_addr off;
-	ck_assert_int_eq(evudp6_addr_from_sockaddr(&off, (struct sockaddr *)&s.icmp.offender,
-	                                           sizeof(s.icmp.offender)),
-	                 0);
+	ck_assert_int_eq(
+	    evudp6_addr_from_sockaddr(&off, (struct sockaddr *)&s.icmp.offender, sizeof(s.icmp.offender)), 0);
 	ck_assert(memcmp(&off.remote.sin6_addr, &to.remote.sin6_addr, 16) == 0);
 	ck_assert(evudp6_addr_equal(&s.remote, &to));
 	ck_assert_uint_eq(s.quoted_len, sizeof(msg));
@@ -567,7 +566,8 @@ START_TEST(transport_burst_does_not_starve_the_base)
 	int n = rcvbuf / 2048 < 10000 ? rcvbuf / 2048 : 10000;
 	ck_assert_int_ge(n, 100);
 	if (n < 10000)
-		printf("transport_burst: SO_RCVBUF is %d, burst of %d datagrams (10000 needs root)\n", rcvbuf, n);
+		printf("transport_burst: SO_RCVBUF is %d, burst of %d datagrams (10000 needs root)\n", rcvbuf,
+		       n);
 	/* About 30 ms of callback work in all: a 10 ms timer must get its
 	 * turn in the middle of it. */
 	b.s.spin_ns = 30000000L / n;

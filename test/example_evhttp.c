@@ -37,7 +37,8 @@ static void coap_hello(struct evudp6_transport *t, const uint8_t *data, size_t l
 	if (evudp6_msg_decode(&req, data, len) < 0 || EVUDP6_CODE_CLASS(req.code) != 0 || req.code == 0)
 		return; /* a real server uses the message layer; this shows the transport */
 	struct evudp6_msg_builder b;
-	evudp6_msg_builder_init(&b, req.type == EVUDP6_CON ? EVUDP6_ACK : EVUDP6_NON, EVUDP6_CONTENT, req.mid);
+	evudp6_msg_builder_init(&b, req.type == EVUDP6_CON ? EVUDP6_ACK : EVUDP6_NON, EVUDP6_CONTENT,
+	                        req.mid);
 	evudp6_msg_builder_set_token(&b, req.token, req.tkl);
 	evudp6_msg_builder_set_payload(&b, "hello over coap", 15);
 	uint8_t out[64];
@@ -113,7 +114,8 @@ int main(void)
 	}
 
 	/* Check both from the same loop. */
-	struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", ntohs(hsa.sin_port));
+	struct evhttp_connection *conn =
+	    evhttp_connection_base_new(base, NULL, "127.0.0.1", ntohs(hsa.sin_port));
 	struct evhttp_request *req = evhttp_request_new(http_done, base);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
 	evhttp_make_request(conn, req, EVHTTP_REQ_GET, "/");

@@ -27,7 +27,6 @@
 
 #include <evudp6.h>
 
-
 static int exit_code = 3;
 
 static void print_local(const struct evudp6_addr *a, char *out, size_t len)
@@ -83,14 +82,15 @@ static void send_error(struct evudp6_transport *t, int err, const struct evudp6_
 		char off[INET6_ADDRSTRLEN] = "-";
 		if (icmp->has_offender) {
 			struct evudp6_addr o;
-			evudp6_addr_from_sockaddr(&o, (const struct sockaddr *)&icmp->offender, sizeof(icmp->offender));
+			evudp6_addr_from_sockaddr(&o, (const struct sockaddr *)&icmp->offender,
+			                          sizeof(icmp->offender));
 			o.remote.sin6_port = htons(EVUDP6_DEFAULT_PORT);
 			o.remote.sin6_scope_id = 0;
 			evudp6_addr_hostinfo(&o, off, sizeof(off));
 		}
 		printf("icmp err=%s origin=%u type=%u code=%u offender=%s remote=%s quoted=%.*s\n",
-		       evudp6_strerror_name(err), icmp->origin, icmp->type, icmp->code, off, rem, (int)quoted_len,
-		       (const char *)quoted);
+		       evudp6_strerror_name(err), icmp->origin, icmp->type, icmp->code, off, rem,
+		       (int)quoted_len, (const char *)quoted);
 	} else {
 		printf("senderr err=%s remote=%s\n", evudp6_strerror_name(err), rem);
 	}
