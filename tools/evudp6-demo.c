@@ -100,14 +100,20 @@ static void client_datagram(struct evudp6_transport *t, const uint8_t *data, siz
 	local_text(from, at, sizeof(at));
 	printf("   <- %s %s from %s (arrived at %s) in %.3f ms: \"%.*s\"\n", evudp6_msg_type_name(m.type),
 	       evudp6_code_str(m.code, code), who, at, ms, (int)m.payload_len, (const char *)m.payload);
-	if (steps[d->step].closed)
+	/* The answer must come from exactly the address that was asked. */
+	struct evudp6_addr asked;
+	evudp6_addr_from_literal(&asked, steps[d->step].host, d->port, 0);
+	if (steps[d->step].closed || !evudp6_addr_equal(&asked, from)) {
+		printf("   !! expected the answer from %s\n", steps[d->step].host);
 		d->failures++;
+	}
 	d->step++;
 	next_step(d);
 }
 
 static void client_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
-                         const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len, void *arg)
+                         const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len,
+                         void *arg)
 {
 	(void)t;
 	struct demo *d = arg;
@@ -118,8 +124,8 @@ static void client_error(struct evudp6_transport *t, int err, const struct evudp
 	evudp6_addr_hostinfo(remote, who, sizeof(who));
 	struct evudp6_msg q;
 	int qr = evudp6_msg_peek_header(&q, quoted, quoted_len);
-	printf("   <- %s (%s) after %.3f ms, for %s; quoted request: mid 0x%04x%s\n", evudp6_strerror(err), what,
-	       ms, who, qr == 0 ? q.mid : 0, qr == 0 && q.mid == d->mid ? " (ours)" : "");
+	printf("   <- %s (%s) after %.3f ms, for %s; quoted request: mid 0x%04x%s\n", evudp6_strerror(err),
+	       what, ms, who, qr == 0 ? q.mid : 0, qr == 0 && q.mid == d->mid ? " (ours)" : "");
 	if (!steps[d->step].closed)
 		d->failures++;
 	d->step++;
