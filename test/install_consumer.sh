@@ -7,15 +7,19 @@ set -eu
 build=$(cd "$1" && pwd)
 stage=$build/_stage
 rm -rf "$stage"
-(cd "$build" && make -s install DESTDIR="$stage" >/dev/null)
-prefix=$(sed -n 's/^prefix=//p' "$build/evudp6.pc")
-libdir=$(cd "$build" && ./libtool --config >/dev/null 2>&1; sed -n 's/^libdir=//p' "$build/evudp6.pc")
-libdir=$(eval echo "$libdir" | sed "s|\${exec_prefix}|$prefix|;s|\${prefix}|$prefix|")
-so=$(ls "$stage$libdir"/libevudp6.so.* | head -n 1)
+(cd "$build" && make -s install DESTDIR="$stage" >/dev/null 2>&1)
+prefix=$(pkg-config --variable=prefix "$build/evudp6.pc")
+libdir=$(pkg-config --variable=libdir "$build/evudp6.pc")
+so=$(ls "$stage$libdir"/libevudp6.so.* 2>/dev/null | head -n 1)
+[ -n "$so" ] || { echo "FAIL: no libevudp6.so installed under $stage$libdir"; exit 1; }
 fail=0
 others=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRV]$/ {print $3}' | sed 's/@.*//' | grep -v '^evudp6_' || true)
 if [ -n "$others" ]; then echo "FAIL: exported symbols outside evudp6_*: $others"; fail=1
-else echo "PASS: $(nm -D --defined-only "$so" | grep -c ' T evudp6_') exported functions, all evudp6_*"; fi
+else
+	n=$(nm -D --defined-only "$so" | grep -c ' T evudp6_')
+	if [ "$n" -ge 40 ]; then echo "PASS: $n exported functions, all evudp6_*"
+	else echo "FAIL: only $n evudp6_* functions exported"; fail=1; fi
+fi
 for f in "$stage$prefix/include/evudp6.h" "$stage$libdir/pkgconfig/evudp6.pc" "$stage$libdir/libevudp6.a"; do
 	[ -f "$f" ] || { echo "FAIL: not installed: $f"; fail=1; }
 done
