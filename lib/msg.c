@@ -329,7 +329,7 @@ static int put(uint8_t **pp, const uint8_t *end, const void *src, size_t n)
 
 ssize_t evudp6_msg_encode(const struct evudp6_msg_builder *b, void *out, size_t outlen)
 {
-	uint8_t *start = out, *p = start, *end = start + outlen;
+	uint8_t *start = out, *p = start, *end = outlen ? start + outlen : start; /* NULL + 0 is undefined */
 	uint8_t hdr[HDR_LEN];
 	uint32_t prev = 0;
 	int r;
