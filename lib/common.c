@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,7 @@ static const struct code_text codes[] = {
 
 static const struct code_text *find_code(int err)
 {
-	int code = err < 0 ? -err : err;
+	int code = err < 0 ? (err == INT_MIN ? INT_MAX : -err) : err; /* -INT_MIN overflows */
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i].code == code)
 			return &codes[i];
@@ -85,7 +86,7 @@ const char *evudp6_strerror(int err)
 		return c->text;
 	if (err == 0)
 		return "Success";
-	int e = err < 0 ? -err : err;
+	int e = err < 0 ? (err == INT_MIN ? INT_MAX : -err) : err;
 	if (e >= EVUDP6_E_FIRST)
 		return "unknown evudp6 error";
 		/* strerrordesc_np is thread-safe and locale-independent (glibc 2.32). */
@@ -105,7 +106,7 @@ const char *evudp6_strerror_name(int err)
 	if (err == 0)
 		return "OK";
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-	const char *s = strerrorname_np(err < 0 ? -err : err);
+	const char *s = strerrorname_np(err < 0 ? (err == INT_MIN ? INT_MAX : -err) : err);
 	return s ? s : "EUNKNOWN";
 #else
 	return "EUNKNOWN";
