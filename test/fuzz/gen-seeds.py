@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Write the seed inputs of the fuzz corpora in test/fuzz/corpus/.
+
+Seeds are named after what they hold; the fuzzer's own finds (merged with
+test/fuzz/run.sh -m) are named by their hash and crashers by the fault
+they triggered. This script only (re)writes files whose name starts with
+"seed-", so finds and crashers stay.
+
+    python3 test/fuzz/gen-seeds.py
+
+msg:        every datagram of test/corpus/msg (valid and one per fault),
+            plus what the builder cannot hold.
+cmsg:       control buffers captured from the kernel on loopback (pktinfo
+            for IPv6 and V4MAPPED, SO_RXQ_OVFL, ICMP and ICMPv6 port
+            unreachable from the error queue, a local EMSGSIZE), plus
+            hand-made broken ones. First byte: flags for the harness.
+authority:  URI authorities, good and bad.
+"""
+import errno
+import os
+import socket
+import struct
+import time
+
+TOP = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(TOP, "corpus")
+
+IPV6_RECVERR = 25
+IP_RECVERR = 11
+IPV6_RECVPKTINFO = 49
+IPV6_PKTINFO = 50
+IP_PKTINFO = 8
+SO_RXQ_OVFL = 40
+MSG_ERRQUEUE = 0x2000
+IPV6_MTU_DISCOVER = 23
+IPV6_PMTUDISC_DO = 2
+SOL_IPV6 = 41
+SOL_IP = 0
+
+
+def cmsg_space(n):
+    return 16 + ((n + 7) & ~7)
+
+
+def cmsg(level, typ, data, length=None):
+    """One control message as the kernel lays it out on x86_64."""
+    hdr = struct.pack("=QII", 16 + len(data) if length is None else length, level, typ)
+    pad = b"\0" * (cmsg_space(len(data)) - 16 - len(data))
+    return hdr + data + pad
+
+
+def write(harness, name, data):
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def clean(harness):
+    d = os.path.join(CORPUS, harness)
+    if os.path.isdir(d):
+        for f in os.listdir(d):
+            if f.startswith("seed-"):
+                os.unlink(os.path.join(d, f))
+
+
+# ----------------------------------------------------------------- msg
+def msg_seeds():
+    clean("msg")
+    src = os.path.join(TOP, "..", "corpus", "msg")
+    for expected in sorted(os.listdir(src)):
+        for f in sorted(os.listdir(os.path.join(src, expected))):
+            with open(os.path.join(src, expected, f), "rb") as fh:
+                write("msg", expected.lower().replace("evudp6_e_msg_", "") + "-" + f, fh.read())
+    hdr = bytes([0x40, 0x01, 0x12, 0x34])
+    # 49 options: decodes, but a builder holds 48.
+    write("msg", "49-options.bin", hdr + b"\x00" * 49)
+    write("msg", "48-options.bin", hdr + b"\x00" * 48 + b"\xffp")
+    # Option number 65805: decodes, cannot be encoded.
+    write("msg", "opt-number-65805.bin", hdr + b"\xe0\xff\xff\xd0\x00")
+    write("msg", "opt-number-65804.bin", hdr + b"\xe0\xff\xff\x10")
+    # Every known option once, with uint and string values.
+    opts = b""
+    prev = 0
+    for num, val in [(1, b"\x01"), (3, b"example.org"), (4, b"\xaa\xbb"), (5, b""), (6, b"\x00\x01"),
+                     (7, b"\x16\x33"), (8, b"loc"), (11, b"a"), (11, b"b"), (12, b"\x32"), (14, b"\x3c"),
+                     (15, b"q=1"), (17, b"\x2a"), (20, b"lq"), (23, b"\x06"), (27, b"\x16"),
+                     (28, b"\x04\x00"), (35, b"coap://x/"), (39, b"coap"), (60, b"\x10"),
+                     (258, b"\x1a")]:
+        delta = num - prev
+        prev = num
+        dn, dx = (delta, b"") if delta < 13 else (13, bytes([delta - 13])) if delta < 269 else \
+            (14, struct.pack(">H", delta - 269))
+        ln = len(val)
+        opts += bytes([dn << 4 | ln]) + dx + val
+    write("msg", "all-known-options.bin", bytes([0x48, 0x01, 0x12, 0x34]) + b"12345678" + opts + b"\xffbody")
+    # A builder script that exercises the big-value path (first bytes are
+    # type, code, mid, tkl; then op count and ops).
+    write("msg", "builder-script.bin",
+          bytes([0x00, 0x45, 0x00, 0x01, 0x02, 0xab, 0xcd, 0x05]) +
+          bytes([0x00, 0x00, 0x0b, 0x03]) + b"abc" +
+          bytes([0x01, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x2a]) +
+          bytes([0x02, 0x00, 0x04, 0x01]) + b"x" * 270 +
+          bytes([0x80, 0xff, 0xff, 0x00]) +
+          bytes([0xc0, 0xff, 0xff, 0x00]) + b"payload")
+
+
+# ---------------------------------------------------------------- cmsg
+def closed_port():
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def raw_control(anc):
+    return b"".join(cmsg(level, typ, data) for level, typ, data in anc)
+
+
+def capture():
+    """Control buffers from real loopback traffic."""
+    got = {}
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(SOL_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(SOL_IPV6, IPV6_RECVPKTINFO, 1)
+    s.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
+    s.setsockopt(SOL_IP, IP_RECVERR, 1)
+    s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+    s.bind(("::", 0))
+    s.settimeout(2)
+    port = s.getsockname()[1]
+    c6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    c4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c6.sendto(b"\x40\x01\x00\x01", ("::1", port))
+    _, anc, flags, _ = s.recvmsg(2048, 256)
+    got["pktinfo6-rxq-ovfl"] = (flags, raw_control(anc))
+    c4.sendto(b"\x40\x01\x00\x02", ("127.0.0.1", port))
+    _, anc, flags, _ = s.recvmsg(2048, 256)
+    got["pktinfo-v4mapped"] = (flags, raw_control(anc))
+    for name, dst in [("icmp6-port-unreachable", "::1"), ("icmp4-port-unreachable", "::ffff:127.0.0.1")]:
+        s.sendto(b"\x40\x01\x00\x03\xb1x", (dst, closed_port()))
+        for _ in range(200):
+            try:
+                _, anc, flags, _ = s.recvmsg(2048, 256, MSG_ERRQUEUE)
+                got[name] = (flags, raw_control(anc))
+                break
+            except BlockingIOError:
+                time.sleep(0.01)
+    # A local error: a datagram above the path MTU with fragmentation off.
+    s.setsockopt(SOL_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+    try:
+        s.sendto(b"x" * 70000, ("::1", port))
+    except OSError:
+        pass
+    try:
+        s.sendto(b"x" * 65600, ("::1", port))
+    except OSError:
+        pass
+    for _ in range(20):
+        try:
+            _, anc, flags, _ = s.recvmsg(2048, 256, MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+            got["local-emsgsize"] = (flags, raw_control(anc))
+            break
+        except (BlockingIOError, OSError):
+            time.sleep(0.01)
+    s.close()
+    c6.close()
+    c4.close()
+    return got
+
+
+def cmsg_seeds():
+    clean("cmsg")
+    for name, (flags, ctrl) in capture().items():
+        write("cmsg", name + ".bin", bytes([1 if flags & socket.MSG_CTRUNC else 0]) + ctrl)
+    pi6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1") + struct.pack("=I", 2)
+    pi4 = struct.pack("=i", 3) + socket.inet_aton("192.0.2.1") + socket.inet_aton("192.0.2.9")
+    ee = struct.pack("=IBBBBII", errno.EHOSTUNREACH, 2, 3, 1, 0, 0, 0)
+    off4 = struct.pack("=HH4s8x", socket.AF_INET, 0, socket.inet_aton("198.51.100.1"))
+    off6 = struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, socket.inet_pton(socket.AF_INET6, "fe80::1"), 1)
+    ee6 = struct.pack("=IBBBBII", errno.EMSGSIZE, 3, 2, 0, 0, 1280, 0)
+    cases = {
+        "empty": b"",
+        "pktinfo6-only": cmsg(SOL_IPV6, IPV6_PKTINFO, pi6),
+        "ip-pktinfo": cmsg(SOL_IP, IP_PKTINFO, pi4),
+        "ip-recverr-offender-v4": cmsg(SOL_IP, IP_RECVERR, ee + off4),
+        "ipv6-recverr-too-big-linklocal": cmsg(SOL_IPV6, IPV6_RECVERR, ee6 + off6),
+        "recverr-no-offender": cmsg(SOL_IPV6, IPV6_RECVERR, ee),
+        "recverr-short-offender": cmsg(SOL_IPV6, IPV6_RECVERR, ee + off6[:10]),
+        "recverr-short": cmsg(SOL_IPV6, IPV6_RECVERR, ee[:10]),
+        "pktinfo6-short": cmsg(SOL_IPV6, IPV6_PKTINFO, pi6[:19]),
+        "ovfl-short": cmsg(socket.SOL_SOCKET, SO_RXQ_OVFL, b"\x01\x00"),
+        "len-below-header": cmsg(SOL_IPV6, IPV6_PKTINFO, pi6, length=8),
+        "len-past-end": cmsg(SOL_IPV6, IPV6_PKTINFO, pi6, length=4096),
+        "len-max": struct.pack("=QII", 2**64 - 1, SOL_IPV6, IPV6_PKTINFO) + pi6,
+        "header-cut": cmsg(SOL_IPV6, IPV6_PKTINFO, pi6)[:12],
+        "unknown-then-pktinfo": cmsg(99, 1, b"abc") + cmsg(SOL_IPV6, IPV6_PKTINFO, pi6),
+        "two-pktinfo-unaligned-tail": cmsg(SOL_IP, IP_PKTINFO, pi4) + cmsg(SOL_IPV6, IPV6_PKTINFO, pi6)[:-3],
+        "ovfl-then-recverr": cmsg(socket.SOL_SOCKET, SO_RXQ_OVFL, struct.pack("=I", 7)) +
+        cmsg(SOL_IP, IP_RECVERR, ee + off4),
+    }
+    for name, data in cases.items():
+        for flag in (0, 1):
+            write("cmsg", "%s%s.bin" % (name, "-ctrunc" if flag else ""), bytes([flag]) + data)
+    # shifted off alignment
+    write("cmsg", "pktinfo6-misaligned.bin", bytes([3 << 1]) + cases["pktinfo6-only"])
+
+
+# ----------------------------------------------------------- authority
+AUTHORITIES = {
+    "v6-any": "[::]", "v6-any-port0": "[::]:0", "v6-port": "[2001:db8::1]:5684",
+    "v6-zone-name": "[fe80::1%lo]", "v6-zone-number": "[fe80::1%1]:61616",
+    "v6-zone-unknown": "[fe80::1%nosuchif0]", "v6-zone-empty": "[fe80::1%]",
+    "v6-zone-long": "[fe80::1%abcdefghijklmnopq]", "v6-zone-pct25": "[fe80::1%25lo]",
+    "v6-zone-on-mapped": "[::ffff:192.0.2.1%lo]", "v4": "192.0.2.1", "v4-port": "192.0.2.1:5683",
+    "v4-mapped-bracketed": "[::ffff:198.51.100.7]:7", "name": "localhost", "name-port": "localhost:0",
+    "name-pct": "ex%41mple.org", "empty": "", "colon-only": ":", "port-only": ":80", "brackets": "[]",
+    "open": "[", "unclosed": "[::1", "junk-after": "[::1]x", "stray-close": "h]", "stray-open": "a[b",
+    "unbracketed": "::1", "unbracketed-port": "::1:5683", "empty-port": "h:", "port-alpha": "h:abc",
+    "port-neg": "h:-1", "port-big": "h:65536", "port-huge": "h:99999999999999999999",
+    "port-max": "h:65535", "host-256": "a" * 256, "host-255": "a" * 255,
+    "bracket-not-v6": "[example.org]", "v4-in-brackets": "[192.0.2.1]", "nul-inside": "a\0b",
+    "nul-in-brackets": "[::1\0]", "space": "a b", "reg-name-subdelims": "a!$&'()*+,;=b",
+    "v4-ish": "256.1.1.1", "v4-short": "1.2.3", "double-bracket": "[[::1]]",
+}
+
+
+def authority_seeds():
+    clean("authority")
+    for name, text in AUTHORITIES.items():
+        write("authority", name + ".txt", text.encode("latin-1"))
+
+
+def main():
+    msg_seeds()
+    cmsg_seeds()
+    authority_seeds()
+    for h in sorted(os.listdir(CORPUS)):
+        print("%s: %d files" % (h, len(os.listdir(os.path.join(CORPUS, h)))))
+
+
+if __name__ == "__main__":
+    main()
