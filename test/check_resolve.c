@@ -479,20 +479,16 @@ START_TEST(resolve_slow_answer_does_not_block_the_loop)
 	struct result res;
 	struct event *tick = event_new(fx.base, -1, EV_PERSIST, tick_cb, NULL);
 	struct timeval tv = {0, 10000};
-	struct timeval t0, t1;
 	ticks = 0;
 	event_add(tick, &tv);
-	gettimeofday(&t0, NULL);
 	start_remote("slow.test", &res, NULL);
 	run_until_done(&res, 1);
-	gettimeofday(&t1, NULL);
 	event_free(tick);
 	ck_assert_int_eq(res.rc, 0);
 	assert_addr(&res.addr, "::ffff:127.0.0.1", 5683, 0);
 	ck_assert_int_eq(fx.slow_answered, 1);
-	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
-	ck_assert_int_ge(ms, SLOW_MS - 5); /* timer granularity */
-	/* 200 ms at 10 ms: at least 10 ticks even on a loaded machine. */
+	/* About 20 ticks in 200 ms; a blocked loop would see one or two.
+	 * Half of that leaves room for a loaded machine. */
 	ck_assert_int_ge(res.ticks_at_call, 10);
 }
 END_TEST
@@ -883,6 +879,67 @@ START_TEST(resolve_recognize_remote_address_checks)
 }
 END_TEST
 
+static void ignore_datagram(struct evudp6_transport *t, const uint8_t *data, size_t len,
+                            const struct evudp6_addr *remote, void *arg)
+{
+	(void)t;
+	(void)data;
+	(void)len;
+	(void)remote;
+	(void)arg;
+}
+
+static struct evudp6_transport *transport_bound(const char *bind)
+{
+	struct evudp6_transport *t;
+	struct evudp6_transport_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.bind = bind;
+	ck_assert_int_eq(evudp6_transport_new(&t, fx.base, &cfg, ignore_datagram, NULL, NULL), 0);
+	if (bind)
+		ck_assert_int_eq(evudp6_transport_start(t), 0);
+	return t;
+}
+
+/* A socket bound to an IPv6 address cannot reach IPv4 and the reverse;
+ * the kernel's own answer is shown beside each refusal. */
+START_TEST(resolve_recognize_remote_follows_the_transport_binding)
+{
+	struct evudp6_addr v6 = mk("::1", 9, 0);
+	struct evudp6_addr v4 = mk("::ffff:127.0.0.1", 9, 0);
+
+	struct evudp6_transport *t = transport_bound("[::1]:0");
+	ck_assert(evudp6_resolve_recognize_remote(t, &v6));
+	ck_assert(!evudp6_resolve_recognize_remote(t, &v4));
+	ck_assert_int_eq(evudp6_transport_send(t, &v4, "x", 1), -ENETUNREACH);
+	evudp6_transport_free(t);
+
+	t = transport_bound("127.0.0.1:0");
+	ck_assert(evudp6_resolve_recognize_remote(t, &v4));
+	ck_assert(!evudp6_resolve_recognize_remote(t, &v6));
+	ck_assert_int_eq(evudp6_transport_send(t, &v6, "x", 1), -EAFNOSUPPORT);
+	evudp6_transport_free(t);
+
+	t = transport_bound("[::]:0");
+	ck_assert(evudp6_resolve_recognize_remote(t, &v6));
+	ck_assert(evudp6_resolve_recognize_remote(t, &v4));
+	/* Shut down, it can send nowhere. */
+	ck_assert_int_eq(evudp6_transport_shutdown(t, NULL, NULL), 0);
+	ck_assert(!evudp6_resolve_recognize_remote(t, &v6));
+	ck_assert(!evudp6_resolve_recognize_remote(t, &v4));
+	evudp6_transport_free(t);
+
+	/* Not bound yet: only the address counts. */
+	t = transport_bound(NULL);
+	ck_assert(evudp6_resolve_recognize_remote(t, &v6));
+	ck_assert(evudp6_resolve_recognize_remote(t, &v4));
+	struct evudp6_addr zero = mk("::1", 0, 0);
+	ck_assert(!evudp6_resolve_recognize_remote(t, &zero));
+	evudp6_transport_free(t);
+	run_for(10);
+}
+END_TEST
+
 /* -------------------------------------- inside the IPv4-only namespace */
 
 /* A name with a global IPv6 and an IPv4 address, in a namespace with no
@@ -979,6 +1036,7 @@ static Suite *resolve_suite(void)
 	tcase_add_checked_fixture(tc, loopback_setup, fixture_down);
 	tcase_add_test(tc, resolve_bad_input_gets_distinct_codes_and_messages);
 	tcase_add_test(tc, resolve_recognize_remote_address_checks);
+	tcase_add_test(tc, resolve_recognize_remote_follows_the_transport_binding);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -996,8 +1054,17 @@ static Suite *ns_suite(void)
 	return s;
 }
 
+/* evdns announces a failed name server at "msg" level; the server failure
+ * test provokes that on purpose. Warnings and errors still show. */
+static void log_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		fprintf(stderr, "[libevent] %s\n", msg);
+}
+
 int main(void)
 {
+	event_set_log_callback(log_cb);
 	const char *ns = getenv("EVUDP6_RESOLVE_NS");
 	if (ns && strcmp(ns, "1") == 0)
 		return testutil_run(ns_suite());
