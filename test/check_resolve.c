@@ -31,7 +31,16 @@
 /* ------------------------------------------------------------ fixture */
 
 /* What the in-process DNS server answers for a name. */
-enum answer { ANS_A, ANS_AAAA, ANS_A_AAAA, ANS_NXDOMAIN, ANS_EMPTY, ANS_SERVFAIL, ANS_SLOW };
+enum answer {
+	ANS_A,
+	ANS_AAAA,
+	ANS_A_AAAA,
+	ANS_NXDOMAIN,
+	ANS_EMPTY,
+	ANS_SERVFAIL,
+	ANS_SLOW,
+	ANS_EMPTY_THEN_SILENT /* two empty answers, then none at all */
+};
 
 struct zone_entry {
 	const char *name;
@@ -48,6 +57,7 @@ static const struct zone_entry loopback_zone[] = {
     {"empty.test", ANS_EMPTY, NULL, NULL},
     {"fail.test", ANS_SERVFAIL, NULL, NULL},
     {"slow.test", ANS_SLOW, "127.0.0.1", NULL},
+    {"mute.test", ANS_EMPTY_THEN_SILENT, NULL, NULL},
     {NULL, 0, NULL, NULL},
 };
 
@@ -68,6 +78,7 @@ static struct fixture {
 	uint16_t server_port;
 	const struct zone_entry *zone;
 	int queries; /* questions the server saw */
+	int dropped; /* questions it left unanswered */
 	struct evdns_server_request *slow_req;
 	struct event *slow_timer;
 	int slow_answered;
@@ -126,6 +137,14 @@ static void server_cb(struct evdns_server_request *req, void *arg)
 		return;
 	case ANS_SERVFAIL:
 		evdns_server_request_respond(req, DNS_ERR_SERVERFAILED);
+		return;
+	case ANS_EMPTY_THEN_SILENT:
+		if (fx.queries > 2) {
+			evdns_server_request_drop(req);
+			fx.dropped++;
+			return;
+		}
+		evdns_server_request_respond(req, 0);
 		return;
 	case ANS_SLOW:
 		/* Answer the A question late, from a timer on the same loop;
@@ -455,6 +474,37 @@ START_TEST(resolve_nxdomain_and_nodata_are_distinct)
 	ck_assert_int_ne(EVUDP6_E_RESOLVE_NXDOMAIN, EVUDP6_E_RESOLVE_NODATA);
 	ck_assert_str_ne(evudp6_strerror(-EVUDP6_E_RESOLVE_NXDOMAIN),
 	                 evudp6_strerror(-EVUDP6_E_RESOLVE_NODATA));
+}
+END_TEST
+
+/* The question that tells "no data" from "failure" goes unanswered: the
+ * resolver gives up on it after a second, not after evdns's timeout. */
+START_TEST(resolve_unanswered_classify_question_is_resolve_failed)
+{
+	struct timeval t0, t1;
+	evutil_gettimeofday(&t0, NULL);
+	resolve_remote_fails("mute.test", -EVUDP6_E_RESOLVE_FAILED);
+	evutil_gettimeofday(&t1, NULL);
+	ck_assert_int_eq(fx.queries, 3);
+	ck_assert_int_eq(fx.dropped, 1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	ck_assert_int_lt(ms, 1900); /* evdns would wait 2 s here */
+}
+END_TEST
+
+START_TEST(resolve_cancel_while_classifying)
+{
+	struct result res;
+	struct evudp6_resolve *req = NULL;
+	start_remote("mute.test", &res, &req);
+	while (fx.queries < 3)
+		event_base_loop(fx.base, EVLOOP_ONCE);
+	ck_assert_int_eq(res.calls, 0);
+	evudp6_resolve_cancel(req);
+	ck_assert_int_eq(res.calls, 1);
+	ck_assert_int_eq(res.rc, -EVUDP6_E_CANCELLED);
+	run_for(1200); /* past the classify limit */
+	ck_assert_int_eq(res.calls, 1);
 }
 END_TEST
 
@@ -1015,6 +1065,7 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, resolve_name_with_aaaa_and_a_gives_ipv6_first);
 	tcase_add_test(tc, resolve_nxdomain_and_nodata_are_distinct);
 	tcase_add_test(tc, resolve_server_failure_is_resolve_failed);
+	tcase_add_test(tc, resolve_unanswered_classify_question_is_resolve_failed);
 	tcase_add_test(tc, resolve_slow_answer_does_not_block_the_loop);
 	tcase_add_test(tc, resolve_hosts_file_is_honoured_and_answer_is_deferred);
 	tcase_add_test(tc, resolve_uri_name_uses_uri_port);
@@ -1026,6 +1077,7 @@ static Suite *resolve_suite(void)
 	tcase_add_checked_fixture(tc, loopback_setup, fixture_down);
 	tcase_add_test(tc, resolve_cancel_before_answer_calls_back_once);
 	tcase_add_test(tc, resolve_cancel_literal_and_hosts_answers_before_delivery);
+	tcase_add_test(tc, resolve_cancel_while_classifying);
 	tcase_add_test(tc, resolve_free_with_requests_in_flight_cancels_each_once);
 	tcase_add_test(tc, resolve_free_before_any_delivery_cancels_each_once);
 	tcase_add_test(tc, resolve_free_from_inside_a_callback);
