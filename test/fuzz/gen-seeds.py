@@ -15,6 +15,9 @@ cmsg:       control buffers captured from the kernel on loopback (pktinfo
             unreachable from the error queue, a local EMSGSIZE), plus
             hand-made broken ones. First byte: flags for the harness.
 authority:  URI authorities, good and bad.
+uri:        first byte 0: a URI; 1: a CoAP message for Uri-Host/Uri-Port/
+            Uri-Path/Uri-Query; 2: an "unresolved remote" host[:port];
+            bit 7 cancels the resolution at once.
 """
 import errno
 import os
@@ -232,11 +235,79 @@ def authority_seeds():
         write("authority", name + ".txt", text.encode("latin-1"))
 
 
+URIS = {
+    "root": "coap://example.org/", "no-path": "coap://example.org", "path-query":
+    "coap://example.org/.well-known/core?rt=temp&if=sensor",
+    "v6-port": "coap://[2001:db8::1]:5684/a/b", "v6-zone-rfc6874": "coap://[fe80::1%25lo]/x",
+    "v6-zone-bare": "coap://[fe80::1%lo]/", "v6-zone-encoded": "coap://[fe80::1%25%6co]/",
+    "v4": "coap://192.0.2.1/t", "v4-mapped": "coap://[::ffff:192.0.2.1]/", "upper-scheme": "COAP://H/",
+    "pct-host": "coap://ex%41mple.org/", "pct-path": "coap://h/a%2Fb/%00/%ff?q%26=1",
+    "dots": "coap://h/a/./b/../c/..", "dots-only": "coap://h/..", "dot-encoded": "coap://h/%2E/%2e%2E",
+    "empty-segments": "coap://h//a//", "empty-query": "coap://h/?&&", "port-max": "coap://h:65535/",
+    "port-big": "coap://h:65536/", "port-empty": "coap://h:/", "fragment": "coap://h/#f",
+    "relative": "/a/b", "other-scheme": "coaps://h/", "http": "http://h/", "userinfo": "coap://u@h/",
+    "no-slashes": "coap:h", "ipvfuture": "coap://[v1.x]/", "unbracketed": "coap://::1/",
+    "bracket-junk": "coap://[::1]x/", "many-paths": "coap://h" + "/a" * 40,
+    "long-values": "coap://h/" + "x" * 1100, "long-host": "coap://" + "h" * 256 + "/",
+    "zone-long": "coap://[fe80::1%25" + "z" * 64 + "]/", "bad-pct": "coap://h/%4",
+    "space": "coap://h/a b", "digit-regname": "coap://%31.2.3.4/",
+}
+
+REMOTES = ["localhost", "[::1]", "[::1]:5683", "127.0.0.1:9", "[fe80::1%lo]", "[fe80::1%1]:7",
+           "[ff02::fd%lo]", "224.0.1.187", "[::]", "0.0.0.0", "[2001:db8::1]", "192.0.2.1:0",
+           "[fe80::1]", "h:99999", "[::1", "", "[::ffff:127.0.0.1%lo]"]
+
+
+def opt_bytes(opts):
+    out, prev = b"", 0
+    for num, val in opts:
+        delta, prev = num - prev, num
+        dn, dx = (delta, b"") if delta < 13 else (13, bytes([delta - 13])) if delta < 269 else \
+            (14, struct.pack(">H", delta - 269))
+        ln, lx = (len(val), b"") if len(val) < 13 else (13, bytes([len(val) - 13])) if len(val) < 269 else \
+            (14, struct.pack(">H", len(val) - 269))
+        out += bytes([dn << 4 | ln]) + dx + lx + val
+    return out
+
+
+def uri_seeds():
+    clean("uri")
+    for name, text in URIS.items():
+        write("uri", "text-%s.txt" % name, b"\0" + text.encode("latin-1"))
+        write("uri", "text-%s-cancel.txt" % name, b"\x80" + text.encode("latin-1"))
+    for i, text in enumerate(REMOTES):
+        write("uri", "remote-%d.txt" % i, b"\x02" + text.encode())
+        write("uri", "remote-%d-cancel.txt" % i, b"\x82" + text.encode())
+    hdr = bytes([0x40, 0x01, 0x12, 0x34])
+    msgs = {
+        "host-name": [(3, b"example.org"), (11, b"a")],
+        "host-v6": [(3, b"[2001:db8::1]"), (7, b"\x16\x34")],
+        "host-v6-zone": [(3, b"fe80::1%lo")],
+        "host-v4": [(3, b"192.0.2.1")],
+        "host-empty": [(3, b"")],
+        "host-nul": [(3, b"a\0b")],
+        "host-long": [(3, b"h" * 256)],
+        "port-big": [(3, b"h"), (7, b"\x01\x00\x00")],
+        "port-5-bytes": [(3, b"h"), (7, b"\x00\x00\x00\x16\x33")],
+        "no-host-paths": [(11, b"a"), (11, b""), (11, b"."), (15, b"x=&")],
+        "many-paths": [(11, b"p")] * 33,
+        "long-path": [(11, b"v" * 1025)],
+        "two-hosts": [(3, b"a"), (3, b"b")],
+    }
+    for name, opts in msgs.items():
+        for lead in (1, 0x81):
+            write("uri", "msg-%s%s.bin" % (name, "-cancel" if lead & 0x80 else ""),
+                  bytes([lead]) + hdr + opt_bytes(opts))
+            write("uri", "msg-%s-odd%s.bin" % (name, "-cancel" if lead & 0x80 else ""),
+                  bytes([lead]) + hdr + opt_bytes(opts) + b"\xff!")
+
+
 def main():
     msg_seeds()
     cmsg_seeds()
     authority_seeds()
-    for h in sorted(os.listdir(CORPUS)):
+    uri_seeds()
+    for h in sorted(d for d in os.listdir(CORPUS) if os.path.isdir(os.path.join(CORPUS, d))):
         print("%s: %d files" % (h, len(os.listdir(os.path.join(CORPUS, h)))))
 
 
