@@ -123,7 +123,9 @@ struct evudp6_opt_iter {
  *
  * @return 0, or -EVUDP6_E_MSG_* naming the first fault found. On error
  *         the view is left zeroed. Nothing is allocated; @p m points into
- *         @p buf.
+ *         @p buf. Option numbers beyond 65535 are accepted (as uint32);
+ *         -EVUDP6_E_MSG_OPT_NUMBER only if they would pass UINT32_MAX,
+ *         which takes a buffer far larger than any datagram.
  */
 EVUDP6_API int evudp6_msg_decode(struct evudp6_msg *m, const void *buf, size_t len);
 
@@ -185,18 +187,26 @@ struct evudp6_msg_builder {
 EVUDP6_API void evudp6_msg_builder_init(struct evudp6_msg_builder *b, uint8_t type, uint8_t code,
                                         uint16_t mid);
 
-/** Set the token (copied). @return 0 or -EVUDP6_E_MSG_TOKEN_LENGTH. */
+/**
+ * Set the token (copied).
+ * @return 0 or -EVUDP6_E_MSG_TOKEN_LENGTH (also remembered for encode).
+ */
 EVUDP6_API int evudp6_msg_builder_set_token(struct evudp6_msg_builder *b, const void *token, size_t len);
 
 /**
  * Add an option whose value is referenced, not copied.
- * @return 0, -EVUDP6_E_MSG_OPT_NUMBER, -EVUDP6_E_MSG_OPT_LENGTH or
- *         -EVUDP6_E_MSG_TOO_MANY_OPTS (also remembered for encode).
+ * @return 0, -EVUDP6_E_MSG_OPT_NUMBER, -EVUDP6_E_MSG_OPT_LENGTH,
+ *         -EVUDP6_E_MSG_TOO_MANY_OPTS or -EINVAL (NULL value with a
+ *         length), each also remembered for encode.
  */
 EVUDP6_API int evudp6_msg_builder_add_opt(struct evudp6_msg_builder *b, uint32_t number, const void *value,
                                           size_t len);
 
-/** Add a uint option in its shortest form (value stored in the builder). */
+/**
+ * Add a uint option in its shortest form (0 is the empty value). The bytes
+ * live inside the builder, so a builder holding uint options must not be
+ * copied by assignment before encoding. Errors as for add_opt.
+ */
 EVUDP6_API int evudp6_msg_builder_add_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value);
 
 /** Set the payload (referenced, not copied; len 0 means none). */
@@ -205,19 +215,22 @@ EVUDP6_API void evudp6_msg_builder_set_payload(struct evudp6_msg_builder *b, con
 /**
  * Load a builder from a decoded message (type, code, id, token, options and
  * payload, all referenced). Used to re-encode or to answer with a copy.
- * @return 0 or -EVUDP6_E_MSG_TOO_MANY_OPTS.
+ * @return 0, -EVUDP6_E_MSG_TOO_MANY_OPTS, or -EVUDP6_E_MSG_OPT_NUMBER for
+ *         an option number beyond 65804 (decodable, not encodable).
  */
 EVUDP6_API int evudp6_msg_builder_from_msg(struct evudp6_msg_builder *b, const struct evudp6_msg *m);
 
 /**
- * Encode into @p out.
+ * Encode into @p out. Nothing is written past @p outlen.
  * @return the number of bytes written, or a negative error: the first
  *         error remembered by an add call, -EVUDP6_E_MSG_EMPTY_NOT_EMPTY,
- *         -EVUDP6_E_MSG_CODE_RESERVED, or -EVUDP6_E_MSG_NOSPACE.
+ *         -EVUDP6_E_MSG_CODE_RESERVED, -EVUDP6_E_MSG_NOSPACE, or -EINVAL
+ *         for fields written directly out of range (type > 3, tkl > 8,
+ *         unsorted options).
  */
 EVUDP6_API ssize_t evudp6_msg_encode(const struct evudp6_msg_builder *b, void *out, size_t outlen);
 
-/** "CON", "NON", "ACK", "RST". */
+/** "CON", "NON", "ACK", "RST"; NULL for a value above 3. */
 EVUDP6_API const char *evudp6_msg_type_name(uint8_t type);
 
 /** Name of a code ("Content", "GET", "Not Found") or NULL if unknown. */
