@@ -1087,7 +1087,8 @@ static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, co
 	struct evudp6_msg h;
 	if (!quoted || evudp6_msg_peek_header(&h, quoted, qlen) != 0)
 		return false;
-	bool have_token = h.token != NULL || h.tkl == 0;
+	/* A quote cut short inside the token leaves only the message id. */
+	bool have_token = h.token != NULL;
 	if (h.type == EVUDP6_CON || h.type == EVUDP6_NON) {
 		struct evudp6_request *r = mid_find(m, h.mid);
 		if (r && r->state != REQ_QUEUED && r->con == (h.type == EVUDP6_CON) &&
