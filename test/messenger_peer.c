@@ -9,8 +9,9 @@
  *       (POST/PUT), /slow (separate response), /error (5.00); else 4.04.
  *
  *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] [-a ACK_TIMEOUT_MS] HOST[%IF] PORT [PATH]
- *       prints "response CODE from HOSTINFO type TYPE payload TEXT" per
- *       response and "end ok" or "end ERRORNAME [details]". Exit 0 if a
+ *       prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT"
+ *       per response and "end ok" or "end ERRORNAME after MS ms [details]"; a
+ *       request refused at once prints "refused ERRORNAME". Exit 0 if a
  *       response came, 1 if none, 2 on usage errors, 3 if the request was
  *       refused.
  */
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -237,6 +239,14 @@ static int run_server(int argc, char **argv)
 /* ------------------------------------------------------------ client */
 
 static int responses;
+static struct timespec t0;
+
+static long elapsed_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+}
 
 static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
@@ -248,8 +258,8 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 	if (rsp) {
 		char code[EVUDP6_CODE_STR_MAX];
 		responses++;
-		printf("response %s from %s type %s payload %.*s\n", evudp6_code_str(rsp->code, code), from,
-		       evudp6_msg_type_name(rsp->type), (int)rsp->payload_len,
+		printf("response %s from %s after %ld ms type %s payload %.*s\n", evudp6_code_str(rsp->code, code),
+		       from, elapsed_ms(), evudp6_msg_type_name(rsp->type), (int)rsp->payload_len,
 		       rsp->payload ? (const char *)rsp->payload : "");
 		if (!mcast) {
 			printf("end ok\n");
@@ -259,7 +269,7 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		char why[EVUDP6_ICMP_DESCRIBE_MAX] = "";
 		if (icmp)
 			evudp6_icmp_describe(icmp, why, sizeof why);
-		printf("end %s %s\n", evudp6_strerror_name(err), why);
+		printf("end %s after %ld ms %s\n", evudp6_strerror_name(err), elapsed_ms(), why);
 		event_base_loopexit(base, NULL);
 	}
 	fflush(stdout);
@@ -357,6 +367,7 @@ static int run_client(int argc, char **argv)
 			evudp6_msg_builder_set_payload(&b, payload, strlen(payload));
 	}
 	bool mcast = evudp6_addr_is_multicast(&to);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = evudp6_messenger_request(m, &to, &b, wait_ms, response_cb, &mcast, NULL);
 	if (rc < 0) {
 		printf("refused %s\n", evudp6_strerror_name(rc));
@@ -373,7 +384,10 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	base = event_base_new();
+	struct event_config *ec = event_config_new();
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
 	if (!base)
 		return 1;
 	int rc;
