@@ -8,7 +8,7 @@
  *       per request. Resources: /.well-known/core, /hello, /whoami, /echo
  *       (POST/PUT), /slow (separate response), /error (5.00); else 4.04.
  *
- *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] [-a ACK_TIMEOUT_MS] HOST[%IF] PORT [PATH]
+ *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] [-a ACK_TIMEOUT_MS] HOST[%IF] PORT [PATH[?QUERY]]
  *       prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT"
  *       per response and "end ok" or "end ERRORNAME after MS ms [details]"; a
  *       request refused at once prints "refused ERRORNAME". Exit 0 if a
@@ -361,8 +361,13 @@ static int run_client(int argc, char **argv)
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, non ? EVUDP6_NON : EVUDP6_CON, ping ? EVUDP6_EMPTY : code, 0);
 	if (!ping) {
+		char *query = strchr(path, '?');
+		if (query)
+			*query++ = 0;
 		for (char *seg = strtok(path, "/"); seg; seg = strtok(NULL, "/"))
 			evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, seg, strlen(seg));
+		for (char *q = query ? strtok(query, "&") : NULL; q; q = strtok(NULL, "&"))
+			evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, q, strlen(q));
 		if (payload)
 			evudp6_msg_builder_set_payload(&b, payload, strlen(payload));
 	}
