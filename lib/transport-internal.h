@@ -1,1 +1,70 @@
-/* internal */
+/*
+ * evudp6 — transport internals shared by transport.c and multicast.c.
+ */
+#ifndef EVUDP6_TRANSPORT_INTERNAL_H
+#define EVUDP6_TRANSPORT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <evudp6/transport.h>
+
+struct event;
+
+/* Room for every control message we ask for on one datagram: IPV6_PKTINFO,
+ * SO_RXQ_OVFL, and for error-queue reads the extended error with its
+ * offender. Twice what is needed, so MSG_CTRUNC means a kernel surprise. */
+#define EVUDP6__CTRL_SIZE 256
+
+/* Send errors wait in a fixed ring until the loop reports them. */
+#define EVUDP6__SENDERR_RING 32
+
+enum evudp6__transport_state { EVUDP6__T_NEW = 0, EVUDP6__T_STARTED, EVUDP6__T_SHUTDOWN };
+
+struct evudp6__senderr {
+	struct evudp6_addr remote;
+	int err;
+};
+
+struct evudp6_transport {
+	struct event_base *base;
+	struct event *read_ev;
+	struct event *defer_ev; /* send-error reports and the shutdown callback */
+	int fd;
+	enum evudp6__transport_state state;
+
+	char *bind;
+	struct evudp6_transport_config cfg;
+	struct sockaddr_in6 local;
+	uint16_t port;
+
+	evudp6_transport_datagram_cb datagram_cb;
+	evudp6_transport_error_cb error_cb;
+	void *arg;
+	evudp6_transport_shutdown_cb shutdown_cb;
+	void *shutdown_arg;
+	bool shutdown_cb_pending;
+
+	/* Depth of user callbacks on the stack; free is deferred while > 0. */
+	unsigned int in_cb;
+	bool free_pending;
+	bool warned_no_pktinfo;
+
+	/* Receive batch: cfg.batch slots of max_datagram bytes each. */
+	uint8_t *rxbuf;
+	uint8_t *rxctrl;
+	struct mmsghdr *rxmsg;
+	struct iovec *rxiov;
+	struct sockaddr_in6 *rxname;
+	/* Error-queue read buffer (the quoted datagram). */
+	uint8_t *errbuf;
+
+	struct evudp6__senderr senderr[EVUDP6__SENDERR_RING];
+	unsigned int senderr_head;
+	unsigned int senderr_count;
+
+	struct evudp6_transport_stats stats;
+};
+
+#endif /* EVUDP6_TRANSPORT_INTERNAL_H */

@@ -1,1 +1,595 @@
+/*
+ * evudp6 — transport: one AF_INET6 UDP socket on the caller's event_base.
+ *
+ * Read path: each wakeup first drains the error queue, then reads data in
+ * recvmmsg() batches, and stops after cfg.max_per_wakeup items so that a
+ * flood cannot starve the caller's other events (the socket stays
+ * readable, so libevent calls us again on its next round). After every
+ * user callback the transport re-checks whether it was shut down or freed
+ * from inside that callback.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include <evudp6/transport.h>
+
+#include "addr-internal.h"
+#include "transport-internal.h"
+
+static void transport_read_cb(evutil_socket_t fd, short what, void *arg);
+static void transport_defer_cb(evutil_socket_t fd, short what, void *arg);
+
+static int set_int_opt(int fd, int level, int name, int value)
+{
+	if (setsockopt(fd, level, name, &value, sizeof(value)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int config_check(struct evudp6_transport_config *c)
+{
+	if (c->max_datagram == 0)
+		c->max_datagram = EVUDP6_TRANSPORT_DEFAULT_MAX_DATAGRAM;
+	if (c->batch == 0)
+		c->batch = EVUDP6_TRANSPORT_DEFAULT_BATCH;
+	if (c->max_per_wakeup == 0)
+		c->max_per_wakeup = EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP;
+	if (c->max_datagram > 65535 || c->batch > 1024 || c->rcvbuf < 0 || c->sndbuf < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int socket_setup(struct evudp6_transport *t)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	t->fd = fd;
+
+	int r;
+	if ((r = set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
+		return r;
+	/* Without the destination address of each datagram the transport
+	 * cannot answer from the right address nor tell multicast from
+	 * unicast: there is no degraded mode. */
+	if (set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) < 0)
+		return -EVUDP6_E_NO_PKTINFO;
+	if ((r = set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVERR, 1)) < 0)
+		return r;
+	/* V4MAPPED traffic takes the IPv4 path in the kernel: its ICMP errors
+	 * are only queued with IP_RECVERR set as well. */
+	if ((r = set_int_opt(fd, IPPROTO_IP, IP_RECVERR, 1)) < 0)
+		return r;
+	/* Drop counts are a diagnostic; a kernel without them is fine. */
+	(void)set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
+	if (t->cfg.reuseport && (r = set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
+		return r;
+	if (t->cfg.rcvbuf > 0) {
+		/* The forced variant passes net.core.rmem_max when privileged. */
+		if (set_int_opt(fd, SOL_SOCKET, SO_RCVBUFFORCE, t->cfg.rcvbuf) < 0 &&
+		    (r = set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, t->cfg.rcvbuf)) < 0)
+			return r;
+	}
+	if (t->cfg.sndbuf > 0) {
+		if (set_int_opt(fd, SOL_SOCKET, SO_SNDBUFFORCE, t->cfg.sndbuf) < 0 &&
+		    (r = set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, t->cfg.sndbuf)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int buffers_setup(struct evudp6_transport *t)
+{
+	size_t n = t->cfg.batch;
+	t->rxbuf = malloc(n * t->cfg.max_datagram);
+	t->rxctrl = calloc(n, EVUDP6__CTRL_SIZE);
+	t->rxmsg = calloc(n, sizeof(*t->rxmsg));
+	t->rxiov = calloc(n, sizeof(*t->rxiov));
+	t->rxname = calloc(n, sizeof(*t->rxname));
+	t->errbuf = malloc(t->cfg.max_datagram);
+	if (!t->rxbuf || !t->rxctrl || !t->rxmsg || !t->rxiov || !t->rxname || !t->errbuf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		t->rxiov[i].iov_base = t->rxbuf + i * t->cfg.max_datagram;
+		t->rxiov[i].iov_len = t->cfg.max_datagram;
+	}
+	return 0;
+}
+
+static void transport_release(struct evudp6_transport *t)
+{
+	if (t->read_ev)
+		event_free(t->read_ev);
+	if (t->defer_ev)
+		event_free(t->defer_ev);
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t->rxbuf);
+	free(t->rxctrl);
+	free(t->rxmsg);
+	free(t->rxiov);
+	free(t->rxname);
+	free(t->errbuf);
+	free(t->bind);
+	free(t);
+}
+
+int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
+                         const struct evudp6_transport_config *cfg, evudp6_transport_datagram_cb datagram_cb,
+                         evudp6_transport_error_cb error_cb, void *arg)
+{
+	if (!out || !base || !datagram_cb)
+		return -EINVAL;
+	*out = NULL;
+	struct evudp6_transport *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fd = -1;
+	t->base = base;
+	t->datagram_cb = datagram_cb;
+	t->error_cb = error_cb;
+	t->arg = arg;
+	if (cfg)
+		t->cfg = *cfg;
+	t->bind = strdup(cfg && cfg->bind ? cfg->bind : "[::]:0");
+	t->cfg.bind = t->bind;
+
+	int r = t->bind ? config_check(&t->cfg) : -ENOMEM;
+	if (r == 0)
+		r = socket_setup(t);
+	if (r == 0)
+		r = buffers_setup(t);
+	if (r == 0) {
+		t->read_ev = event_new(base, t->fd, EV_READ | EV_PERSIST, transport_read_cb, t);
+		t->defer_ev = event_new(base, -1, 0, transport_defer_cb, t);
+		if (!t->read_ev || !t->defer_ev)
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		transport_release(t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+/* Resolve a bind host that is a name (not a literal): the first address
+ * whose route check passes, IPv6 before IPv4. This consults the hosts file
+ * and may query DNS: it runs once, at start. */
+static int bind_lookup(const char *bind, struct evudp6_addr *a)
+{
+	char host[256], zone[64];
+	uint16_t port;
+	bool literal;
+	int r = evudp6__authority_split(bind, strlen(bind), host, sizeof(host), zone, sizeof(zone), &port,
+	                                EVUDP6_DEFAULT_PORT, &literal);
+	if (r < 0)
+		return r;
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG};
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(host, NULL, &hints, &res);
+	if (g == EAI_NONAME || g == EAI_NODATA)
+		return -EVUDP6_E_RESOLVE_NXDOMAIN;
+	if (g != 0)
+		return -EVUDP6_E_RESOLVE_FAILED;
+	r = -EVUDP6_E_RESOLVE_NODATA;
+	for (int pass = 0; pass < 2 && r < 0; pass++) {
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+			if ((pass == 0) != (ai->ai_family == AF_INET6))
+				continue;
+			if (evudp6_addr_from_sockaddr(a, ai->ai_addr, ai->ai_addrlen) < 0)
+				continue;
+			a->remote.sin6_port = htons(port);
+			r = 0;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+int evudp6_transport_start(struct evudp6_transport *t)
+{
+	if (t->state == EVUDP6__T_SHUTDOWN)
+		return -EVUDP6_E_SHUTDOWN;
+	if (t->state != EVUDP6__T_NEW)
+		return -EVUDP6_E_STATE;
+
+	struct evudp6_addr a;
+	int r = evudp6__addr_parse_authority(&a, t->bind, EVUDP6_DEFAULT_PORT);
+	if (r == -EVUDP6_E_NOT_LITERAL)
+		r = bind_lookup(t->bind, &a);
+	if (r < 0)
+		return r;
+	if (bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
+		return -errno;
+	socklen_t len = sizeof(t->local);
+	if (getsockname(t->fd, (struct sockaddr *)&t->local, &len) < 0)
+		return -errno;
+	t->port = ntohs(t->local.sin6_port);
+	if (event_add(t->read_ev, NULL) < 0)
+		return -ENOMEM;
+	t->state = EVUDP6__T_STARTED;
+	return 0;
+}
+
+/* Stop everything that could call back; keep the memory. */
+static void transport_close(struct evudp6_transport *t)
+{
+	if (t->state == EVUDP6__T_SHUTDOWN)
+		return;
+	t->state = EVUDP6__T_SHUTDOWN;
+	event_del(t->read_ev);
+	close(t->fd);
+	t->fd = -1;
+	t->senderr_count = 0;
+}
+
+/* Called after every user callback: true if the transport must not be
+ * touched any further in this wakeup. Frees it when the outermost
+ * callback has returned and a free was asked for. */
+static bool transport_gone(struct evudp6_transport *t)
+{
+	if (t->free_pending) {
+		if (t->in_cb == 0)
+			transport_release(t);
+		return true;
+	}
+	return t->state != EVUDP6__T_STARTED;
+}
+
+static void deliver_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
+                          const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len)
+{
+	if (!t->error_cb)
+		return;
+	t->in_cb++;
+	t->error_cb(t, err, icmp, remote, quoted, quoted_len, t->arg);
+	t->in_cb--;
+}
+
+/* One error-queue entry. Returns 1 if one was read, 0 if the queue is
+ * empty, -1 on another failure. */
+static int read_errqueue_one(struct evudp6_transport *t)
+{
+	struct sockaddr_in6 name;
+	union {
+		struct cmsghdr align;
+		uint8_t buf[EVUDP6__CTRL_SIZE];
+	} ctrl;
+	struct iovec iov = {.iov_base = t->errbuf, .iov_len = t->cfg.max_datagram};
+	struct msghdr mh = {
+	    .msg_name = &name,
+	    .msg_namelen = sizeof(name),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = ctrl.buf,
+	    .msg_controllen = sizeof(ctrl.buf),
+	};
+	ssize_t n;
+	do
+		n = recvmsg(t->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+
+	struct evudp6_cmsg_info info;
+	evudp6_cmsg_parse(ctrl.buf, mh.msg_controllen, mh.msg_flags, &info);
+	if (!info.has_icmp) {
+		t->stats.errqueue_other++;
+		return 1;
+	}
+	t->stats.errqueue++;
+
+	struct evudp6_addr remote;
+	memset(&remote, 0, sizeof(remote));
+	if (mh.msg_namelen >= sizeof(struct sockaddr_in))
+		evudp6_addr_from_sockaddr(&remote, (struct sockaddr *)&name, mh.msg_namelen);
+	if (info.has_pktinfo)
+		evudp6_addr_set_local(&remote, &info.local, info.ifindex);
+	remote.local_port = t->port;
+	deliver_error(t, -info.icmp.err, &info.icmp, &remote, t->errbuf, (size_t)n);
+	return 1;
+}
+
+static void deliver_datagram(struct evudp6_transport *t, unsigned int i)
+{
+	struct mmsghdr *mm = &t->rxmsg[i];
+	struct msghdr *mh = &mm->msg_hdr;
+	if (mh->msg_flags & MSG_TRUNC) {
+		t->stats.truncated++;
+		return;
+	}
+	struct evudp6_cmsg_info info;
+	evudp6_cmsg_parse(mh->msg_control, mh->msg_controllen, mh->msg_flags, &info);
+	if (info.has_ovfl)
+		t->stats.rxq_overflow = info.ovfl;
+
+	struct evudp6_addr remote;
+	if (evudp6_addr_from_sockaddr(&remote, mh->msg_name, mh->msg_namelen) < 0)
+		return;
+	remote.local_port = t->port;
+	if (info.has_pktinfo) {
+		evudp6_addr_set_local(&remote, &info.local, info.ifindex);
+	} else {
+		t->stats.no_pktinfo++;
+		if (!t->warned_no_pktinfo) {
+			t->warned_no_pktinfo = true;
+			fprintf(stderr,
+			        "evudp6: datagram without IPV6_PKTINFO on port %u: "
+			        "delivered with local address unknown (warned once)\n",
+			        t->port);
+		}
+	}
+	t->stats.datagrams_in++;
+	t->stats.bytes_in += mm->msg_len;
+	t->in_cb++;
+	t->datagram_cb(t, t->rxiov[i].iov_base, mm->msg_len, &remote, t->arg);
+	t->in_cb--;
+}
+
+/* Read one batch. Returns the number of datagrams read, 0 if none, -1 if
+ * the socket has a pending error (drain the error queue and retry). */
+static int read_batch(struct evudp6_transport *t, unsigned int max)
+{
+	for (unsigned int i = 0; i < max; i++) {
+		struct msghdr *mh = &t->rxmsg[i].msg_hdr;
+		mh->msg_name = &t->rxname[i];
+		mh->msg_namelen = sizeof(t->rxname[i]);
+		mh->msg_iov = &t->rxiov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = t->rxctrl + (size_t)i * EVUDP6__CTRL_SIZE;
+		mh->msg_controllen = EVUDP6__CTRL_SIZE;
+		mh->msg_flags = 0;
+	}
+	int n;
+	do
+		n = recvmmsg(t->fd, t->rxmsg, max, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return 0;
+	/* An ICMP error also sets the socket's pending error, which the
+	 * next plain read returns once; the details are in the error queue. */
+	return -1;
+}
+
+static void transport_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct evudp6_transport *t = arg;
+	unsigned int budget = t->cfg.max_per_wakeup;
+	t->stats.wakeups++;
+
+	bool data_done = false, err_done = false;
+	while (budget > 0 && !(data_done && err_done)) {
+		int r = read_errqueue_one(t);
+		if (transport_gone(t))
+			return;
+		if (r == 1) {
+			budget--;
+			err_done = false;
+			continue;
+		}
+		err_done = true;
+		if (data_done)
+			break;
+
+		unsigned int max = budget < t->cfg.batch ? budget : t->cfg.batch;
+		int n = read_batch(t, max);
+		if (n < 0) {
+			budget--;
+			err_done = false; /* the error queue has something */
+			continue;
+		}
+		if (n == 0) {
+			data_done = true;
+			continue;
+		}
+		budget -= (unsigned int)n;
+		for (int i = 0; i < n; i++) {
+			deliver_datagram(t, (unsigned int)i);
+			if (transport_gone(t))
+				return;
+		}
+		/* A short batch means the queue was empty when we read it. */
+		if ((unsigned int)n < max)
+			data_done = true;
+		err_done = false;
+	}
+	if (budget == 0)
+		t->stats.wakeups_bounded++;
+}
+
+static void transport_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct evudp6_transport *t = arg;
+	while (t->senderr_count > 0 && t->state == EVUDP6__T_STARTED) {
+		struct evudp6__senderr e = t->senderr[t->senderr_head];
+		t->senderr_head = (t->senderr_head + 1) % EVUDP6__SENDERR_RING;
+		t->senderr_count--;
+		deliver_error(t, e.err, NULL, &e.remote, NULL, 0);
+		if (transport_gone(t))
+			return;
+	}
+	if (t->shutdown_cb_pending) {
+		t->shutdown_cb_pending = false;
+		if (t->shutdown_cb) {
+			t->in_cb++;
+			t->shutdown_cb(t, t->shutdown_arg);
+			t->in_cb--;
+			if (t->free_pending && t->in_cb == 0)
+				transport_release(t);
+		}
+	}
+}
+
+static void queue_send_error(struct evudp6_transport *t, const struct evudp6_addr *remote, int err)
+{
+	if (!t->error_cb)
+		return;
+	if (t->senderr_count == EVUDP6__SENDERR_RING) {
+		t->stats.send_errors_dropped++;
+		return;
+	}
+	unsigned int slot = (t->senderr_head + t->senderr_count) % EVUDP6__SENDERR_RING;
+	t->senderr[slot].remote = *remote;
+	t->senderr[slot].err = err;
+	t->senderr_count++;
+	event_active(t->defer_ev, EV_TIMEOUT, 0);
+}
+
+/* With IP_RECVERR, an ICMP error also sets the socket's pending error, and
+ * the next sendmsg() fails with it (clearing it) without sending anything.
+ * That error belongs to an earlier datagram and reaches the caller through
+ * the error queue with its details; it is not this datagram's fault. So a
+ * send that fails with an errno an ICMP error can carry is tried again: a
+ * stale error is gone by then, a genuine one (no route) fails the same way
+ * every time. */
+#define EVUDP6__SEND_TRIES 4
+
+static bool pending_async_error(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENONET:
+	case EACCES:
+	case EPROTO:
+	case ENOPROTOOPT:
+	case EMSGSIZE:
+	case ETIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
+                          size_t len)
+{
+	if (t->state == EVUDP6__T_SHUTDOWN)
+		return -EVUDP6_E_SHUTDOWN;
+	if (t->state != EVUDP6__T_STARTED)
+		return -EVUDP6_E_STATE;
+	if (!remote || (!data && len > 0))
+		return -EINVAL;
+
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctrl;
+	struct msghdr mh = {
+	    .msg_name = (void *)&remote->remote,
+	    .msg_namelen = sizeof(remote->remote),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	};
+	if (remote->has_local) {
+		memset(&ctrl, 0, sizeof(ctrl));
+		mh.msg_control = ctrl.buf;
+		mh.msg_controllen = sizeof(ctrl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+		struct in6_pktinfo pi = {.ipi6_addr = remote->local_addr,
+		                         .ipi6_ifindex = remote->local_ifindex};
+		/* Linux takes a V4MAPPED source (or ::ffff:0.0.0.0) for a V4MAPPED
+		 * destination and a plain IPv6 one otherwise; an interface-only
+		 * local part may have been written in either form. */
+		bool dst4 = IN6_IS_ADDR_V4MAPPED(&remote->remote.sin6_addr);
+		bool any4 = IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) && pi.ipi6_addr.s6_addr32[3] == 0;
+		if (dst4 && IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr))
+			pi.ipi6_addr.s6_addr32[2] = htonl(0xffff);
+		else if (!dst4 && any4)
+			pi.ipi6_addr = in6addr_any;
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+	ssize_t n;
+	int tries = 0;
+	do
+		n = sendmsg(t->fd, &mh, MSG_DONTWAIT);
+	while (n < 0 && (errno == EINTR || (pending_async_error(errno) && ++tries < EVUDP6__SEND_TRIES)));
+	if (n < 0) {
+		int err = -errno;
+		t->stats.send_errors++;
+		if (err != -EAGAIN && err != -EWOULDBLOCK)
+			queue_send_error(t, remote, err);
+		return err;
+	}
+	t->stats.datagrams_out++;
+	t->stats.bytes_out += (uint64_t)n;
+	return 0;
+}
+
+int evudp6_transport_local(const struct evudp6_transport *t, struct sockaddr_in6 *out)
+{
+	if (t->state != EVUDP6__T_STARTED)
+		return -EVUDP6_E_STATE;
+	*out = t->local;
+	return 0;
+}
+
+uint16_t evudp6_transport_port(const struct evudp6_transport *t)
+{
+	return t->port;
+}
+
+int evudp6_transport_fd(const struct evudp6_transport *t)
+{
+	return t->fd;
+}
+
+struct event_base *evudp6_transport_base(const struct evudp6_transport *t)
+{
+	return t->base;
+}
+
+void evudp6_transport_stats(const struct evudp6_transport *t, struct evudp6_transport_stats *out)
+{
+	*out = t->stats;
+}
+
+int evudp6_transport_shutdown(struct evudp6_transport *t, evudp6_transport_shutdown_cb cb, void *arg)
+{
+	if (t->state == EVUDP6__T_SHUTDOWN)
+		return -EVUDP6_E_SHUTDOWN;
+	transport_close(t);
+	t->shutdown_cb = cb;
+	t->shutdown_arg = arg;
+	t->shutdown_cb_pending = true;
+	event_active(t->defer_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void evudp6_transport_free(struct evudp6_transport *t)
+{
+	if (!t)
+		return;
+	transport_close(t);
+	t->shutdown_cb_pending = false;
+	if (t->in_cb > 0) {
+		t->free_pending = true;
+		return;
+	}
+	transport_release(t);
+}

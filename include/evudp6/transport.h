@@ -33,8 +33,8 @@ struct event_base;
 struct evudp6_transport;
 
 /** Defaults of struct evudp6_transport_config (0 in a field means these). */
-#define EVUDP6_TRANSPORT_DEFAULT_MAX_DATAGRAM 4096
-#define EVUDP6_TRANSPORT_DEFAULT_BATCH 32
+#define EVUDP6_TRANSPORT_DEFAULT_MAX_DATAGRAM   4096
+#define EVUDP6_TRANSPORT_DEFAULT_BATCH          32
 #define EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP 256
 
 /**
@@ -48,9 +48,9 @@ struct evudp6_transport_config {
 	 * A name is looked up with getaddrinfo() (hosts file) when start runs.
 	 */
 	const char *bind;
-	bool reuseport;             /**< set SO_REUSEPORT (sharding across threads) */
-	int rcvbuf;                 /**< SO_RCVBUF in bytes; 0 keeps the kernel default */
-	int sndbuf;                 /**< SO_SNDBUF in bytes; 0 keeps the kernel default */
+	bool reuseport; /**< set SO_REUSEPORT (sharding across threads) */
+	int rcvbuf;     /**< SO_RCVBUF in bytes; 0 keeps the kernel default */
+	int sndbuf;     /**< SO_SNDBUF in bytes; 0 keeps the kernel default */
 	/** Largest datagram accepted; longer ones are dropped and counted. */
 	size_t max_datagram;
 	/** Datagrams read per recvmmsg() call. */
@@ -95,15 +95,15 @@ struct evudp6_transport_stats {
 	uint64_t bytes_in;
 	uint64_t datagrams_out;
 	uint64_t bytes_out;
-	uint64_t truncated;       /**< longer than max_datagram: dropped */
-	uint64_t no_pktinfo;      /**< delivered without a local part */
-	uint64_t errqueue;        /**< error-queue entries read */
-	uint64_t errqueue_other;  /**< error-queue reads without an error entry */
-	uint64_t send_errors;     /**< sendmsg() failures */
+	uint64_t truncated;           /**< longer than max_datagram: dropped */
+	uint64_t no_pktinfo;          /**< delivered without a local part */
+	uint64_t errqueue;            /**< error-queue entries read */
+	uint64_t errqueue_other;      /**< error-queue reads without an error entry */
+	uint64_t send_errors;         /**< sendmsg() failures */
 	uint64_t send_errors_dropped; /**< send-error callbacks lost to a full queue */
-	uint64_t wakeups;         /**< read events handled */
-	uint64_t wakeups_bounded; /**< wakeups that stopped at max_per_wakeup */
-	uint64_t rxq_overflow;    /**< kernel receive-queue drops (SO_RXQ_OVFL) */
+	uint64_t wakeups;             /**< read events handled */
+	uint64_t wakeups_bounded;     /**< wakeups that stopped at max_per_wakeup */
+	uint64_t rxq_overflow;        /**< kernel receive-queue drops (SO_RXQ_OVFL) */
 };
 
 /**
@@ -121,8 +121,8 @@ struct evudp6_transport_stats {
  */
 EVUDP6_API int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
                                     const struct evudp6_transport_config *cfg,
-                                    evudp6_transport_datagram_cb datagram_cb, evudp6_transport_error_cb error_cb,
-                                    void *arg);
+                                    evudp6_transport_datagram_cb datagram_cb,
+                                    evudp6_transport_error_cb error_cb, void *arg);
 
 /**
  * Bind to the configured address and start reading on the event_base.
@@ -144,8 +144,8 @@ EVUDP6_API int evudp6_transport_start(struct evudp6_transport *t);
  *         -EVUDP6_E_SHUTDOWN after shutdown, -EVUDP6_E_STATE before start.
  *         -EAGAIN (socket buffer full) is returned but not reported.
  */
-EVUDP6_API int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
-                                     size_t len);
+EVUDP6_API int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote,
+                                     const void *data, size_t len);
 
 /**
  * Join a multicast group on an interface. @p group is an IPv6 group or a
@@ -196,7 +196,8 @@ EVUDP6_API void evudp6_transport_stats(const struct evudp6_transport *t, struct 
  * runs from the event loop once it is safe to free the transport.
  * @return 0, or -EVUDP6_E_SHUTDOWN if already shut down.
  */
-EVUDP6_API int evudp6_transport_shutdown(struct evudp6_transport *t, evudp6_transport_shutdown_cb cb, void *arg);
+EVUDP6_API int evudp6_transport_shutdown(struct evudp6_transport *t, evudp6_transport_shutdown_cb cb,
+                                         void *arg);
 
 /**
  * Shut down (if not yet) and free. Safe from inside any of the transport's
