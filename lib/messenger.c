@@ -35,8 +35,8 @@
 
 /* Bounds that keep every timeout computation inside 64 bits. */
 #define MAX_RETRANSMIT_LIMIT 16u
-#define RANDOM_FACTOR_LIMIT 16.0
-#define MAX_MESSAGE_LIMIT 65535u
+#define RANDOM_FACTOR_LIMIT  16.0
+#define MAX_MESSAGE_LIMIT    65535u
 
 /* Tokens of our requests: long enough that an off-path attacker cannot
  * guess them (RFC 7252 5.3.1). */
@@ -242,22 +242,22 @@ static uint64_t rng_upto(struct evudp6_messenger *m, uint64_t n)
 	return rng_next(m) % (n + 1);
 }
 
-#define SIPROUND                                                                                                  \
-	do {                                                                                                      \
-		v0 += v1;                                                                                         \
-		v1 = rotl64(v1, 13);                                                                              \
-		v1 ^= v0;                                                                                         \
-		v0 = rotl64(v0, 32);                                                                              \
-		v2 += v3;                                                                                         \
-		v3 = rotl64(v3, 16);                                                                              \
-		v3 ^= v2;                                                                                         \
-		v0 += v3;                                                                                         \
-		v3 = rotl64(v3, 21);                                                                              \
-		v3 ^= v0;                                                                                         \
-		v2 += v1;                                                                                         \
-		v1 = rotl64(v1, 17);                                                                              \
-		v1 ^= v2;                                                                                         \
-		v2 = rotl64(v2, 32);                                                                              \
+#define SIPROUND                                                                                             \
+	do {                                                                                                 \
+		v0 += v1;                                                                                    \
+		v1 = rotl64(v1, 13);                                                                         \
+		v1 ^= v0;                                                                                    \
+		v0 = rotl64(v0, 32);                                                                         \
+		v2 += v3;                                                                                    \
+		v3 = rotl64(v3, 16);                                                                         \
+		v3 ^= v2;                                                                                    \
+		v0 += v3;                                                                                    \
+		v3 = rotl64(v3, 21);                                                                         \
+		v3 ^= v0;                                                                                    \
+		v2 += v1;                                                                                    \
+		v1 = rotl64(v1, 17);                                                                         \
+		v1 ^= v2;                                                                                    \
+		v2 = rotl64(v2, 32);                                                                         \
 	} while (0)
 
 /* SipHash-1-3 of three words: keyed, so a flood from chosen sources and
@@ -288,7 +288,8 @@ static uint32_t key_hash(const struct evudp6_messenger *m, const struct evudp6_a
 	uint64_t w0, w1;
 	memcpy(&w0, &a->remote.sin6_addr, 8);
 	memcpy(&w1, (const uint8_t *)&a->remote.sin6_addr + 8, 8);
-	uint64_t w2 = (uint64_t)a->remote.sin6_port | ((uint64_t)mid << 16) | ((uint64_t)a->remote.sin6_flowinfo << 32);
+	uint64_t w2 =
+	    (uint64_t)a->remote.sin6_port | ((uint64_t)mid << 16) | ((uint64_t)a->remote.sin6_flowinfo << 32);
 	return (uint32_t)siphash3(m->key, w0, w1, w2);
 }
 
@@ -513,8 +514,8 @@ static void ent_done(struct evudp6_messenger *m, struct evudp6_exchange *e)
 	list_add_tail(&m->fifo, &e->fifo);
 }
 
-static struct evudp6_exchange *dedup_find(struct evudp6_messenger *m, uint32_t hash, const struct evudp6_addr *remote,
-                                          uint16_t mid, uint64_t now)
+static struct evudp6_exchange *dedup_find(struct evudp6_messenger *m, uint32_t hash,
+                                          const struct evudp6_addr *remote, uint16_t mid, uint64_t now)
 {
 	for (struct evudp6_exchange *e = m->dedup_tab[hash & m->ent_mask]; e; e = e->next) {
 		if (e->hash != hash || e->mid != mid || !evudp6_addr_equal(&e->remote, remote))
@@ -705,8 +706,9 @@ static void req_unlink(struct evudp6_messenger *m, struct evudp6_request *r)
 	m->st.requests_pending--;
 }
 
-static void req_finish(struct evudp6_messenger *m, struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
-                       const struct evudp6_addr *remote, const struct evudp6_icmp *icmp)
+static void req_finish(struct evudp6_messenger *m, struct evudp6_request *r, int err,
+                       const struct evudp6_msg *rsp, const struct evudp6_addr *remote,
+                       const struct evudp6_icmp *icmp)
 {
 	req_unlink(m, r);
 	r->in_cb = true;
@@ -752,8 +754,8 @@ static void req_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
-                             struct evudp6_msg_builder *b, unsigned int wait_ms, evudp6_messenger_response_cb cb,
-                             void *arg, struct evudp6_request **out)
+                             struct evudp6_msg_builder *b, unsigned int wait_ms,
+                             evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
 {
 	if (!m || !remote || !b || !cb)
 		return -EINVAL;
@@ -802,8 +804,7 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 	r->peer = NULL;
 	link_init(&r->plink);
 	r->retransmits = 0;
-	r->wait_ms = wait_ms ? wait_ms
-	                     : (mcast ? m->cfg.multicast_wait_ms : m->cfg.response_timeout_ms);
+	r->wait_ms = wait_ms ? wait_ms : (mcast ? m->cfg.multicast_wait_ms : m->cfg.response_timeout_ms);
 	r->cb = cb;
 	r->arg = arg;
 	r->len = (size_t)n;
@@ -852,8 +853,8 @@ const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r)
 }
 
 /* Deliver one response of a multicast request; the request goes on. */
-static void req_deliver_multicast(struct evudp6_messenger *m, struct evudp6_request *r, const struct evudp6_msg *rsp,
-                                  const struct evudp6_addr *remote)
+static void req_deliver_multicast(struct evudp6_messenger *m, struct evudp6_request *r,
+                                  const struct evudp6_msg *rsp, const struct evudp6_addr *remote)
 {
 	r->in_cb = true;
 	r->cb(r, 0, rsp, remote, NULL, r->arg);
@@ -880,8 +881,8 @@ static void on_duplicate(struct evudp6_messenger *m, struct evudp6_exchange *e, 
 	/* Otherwise the answer or the empty ACK is still to come. */
 }
 
-static void on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg, const struct evudp6_addr *remote,
-                       bool via_mcast)
+static void on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                       const struct evudp6_addr *remote, bool via_mcast)
 {
 	uint64_t now = now_ms();
 	uint32_t hash = key_hash(m, remote, msg->mid);
@@ -921,8 +922,8 @@ static void on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg,
 	}
 }
 
-static void on_response(struct evudp6_messenger *m, const struct evudp6_msg *msg, const struct evudp6_addr *remote,
-                        bool via_mcast)
+static void on_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote, bool via_mcast)
 {
 	uint64_t now = now_ms();
 	uint32_t hash = key_hash(m, remote, msg->mid);
@@ -1066,8 +1067,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 	}
 }
 
-static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t len, const struct evudp6_addr *remote,
-                        void *arg)
+static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t len,
+                        const struct evudp6_addr *remote, void *arg)
 {
 	struct evudp6_messenger *m = arg;
 	(void)t;
@@ -1082,7 +1083,8 @@ static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t 
 
 /* RFC 7252 4.2: act on an ICMP error only if the datagram it quotes is
  * one we sent to that remote and still care about. */
-static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, const uint8_t *quoted, size_t qlen)
+static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, const uint8_t *quoted,
+                size_t qlen)
 {
 	struct evudp6_msg h;
 	if (!quoted || evudp6_msg_peek_header(&h, quoted, qlen) != 0)
@@ -1092,12 +1094,14 @@ static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, co
 	if (h.type == EVUDP6_CON || h.type == EVUDP6_NON) {
 		struct evudp6_request *r = mid_find(m, h.mid);
 		if (r && r->state != REQ_QUEUED && r->con == (h.type == EVUDP6_CON) &&
-		    evudp6_addr_equal(&r->remote, remote) && (!have_token || token_matches(&h, r->token, r->tkl)))
+		    evudp6_addr_equal(&r->remote, remote) &&
+		    (!have_token || token_matches(&h, r->token, r->tkl)))
 			return true;
 	}
 	if (h.type == EVUDP6_CON) {
 		struct evudp6_exchange *e = sep_find(m, h.mid);
-		if (e && evudp6_addr_equal(&e->remote, remote) && (!have_token || token_matches(&h, e->token, e->tkl))) {
+		if (e && evudp6_addr_equal(&e->remote, remote) &&
+		    (!have_token || token_matches(&h, e->token, e->tkl))) {
 			/* The requester is gone: stop retransmitting to it. */
 			ent_done(m, e);
 			return true;
@@ -1320,10 +1324,11 @@ static int config_check(const struct evudp6_messenger_config *c)
 	/* Pool sizes are bounded so that cap * (entry + buffer) cannot overflow. */
 	const size_t pool_max = (SIZE_MAX / 4) / (sizeof(struct evudp6_exchange) + MAX_MESSAGE_LIMIT);
 	if (c->ack_timeout_ms == 0 || !isfinite(c->ack_random_factor) || c->ack_random_factor < 1.0 ||
-	    c->ack_random_factor > RANDOM_FACTOR_LIMIT || c->max_retransmit > MAX_RETRANSMIT_LIMIT || c->nstart == 0 ||
-	    c->exchange_lifetime_ms == 0 || c->non_lifetime_ms == 0 || c->response_timeout_ms == 0 ||
-	    c->multicast_wait_ms == 0 || c->dedup_cap == 0 || c->dedup_cap > pool_max || c->max_requests == 0 ||
-	    c->max_requests > pool_max || c->max_message < 16 || c->max_message > MAX_MESSAGE_LIMIT)
+	    c->ack_random_factor > RANDOM_FACTOR_LIMIT || c->max_retransmit > MAX_RETRANSMIT_LIMIT ||
+	    c->nstart == 0 || c->exchange_lifetime_ms == 0 || c->non_lifetime_ms == 0 ||
+	    c->response_timeout_ms == 0 || c->multicast_wait_ms == 0 || c->dedup_cap == 0 ||
+	    c->dedup_cap > pool_max || c->max_requests == 0 || c->max_requests > pool_max ||
+	    c->max_message < 16 || c->max_message > MAX_MESSAGE_LIMIT)
 		return -EINVAL;
 	return 0;
 }
@@ -1353,7 +1358,8 @@ static void destroy(struct evudp6_messenger *m)
 }
 
 int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
-                         const struct evudp6_transport_config *tcfg, const struct evudp6_messenger_config *mcfg)
+                         const struct evudp6_transport_config *tcfg,
+                         const struct evudp6_messenger_config *mcfg)
 {
 	if (!out)
 		return -EINVAL;

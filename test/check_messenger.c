@@ -49,13 +49,13 @@ static struct event *guard_start(int ms)
 }
 
 /* Run the loop until @p cond holds or @p ms pass; the value of cond. */
-#define RUN_UNTIL(cond, ms)                                                                                       \
-	({                                                                                                        \
-		struct event *g_ = guard_start(ms);                                                               \
-		while (!(cond) && !guard_fired)                                                                   \
-			event_base_loop(base, EVLOOP_ONCE);                                                       \
-		event_free(g_);                                                                                   \
-		(cond);                                                                                           \
+#define RUN_UNTIL(cond, ms)                                                                                  \
+	({                                                                                                   \
+		struct event *g_ = guard_start(ms);                                                          \
+		while (!(cond) && !guard_fired)                                                              \
+			event_base_loop(base, EVLOOP_ONCE);                                                  \
+		event_free(g_);                                                                              \
+		(cond);                                                                                      \
 	})
 
 static void run_for(int ms)
@@ -106,7 +106,8 @@ static void raw_cb(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		struct dgram tmp;
 		socklen_t sl = sizeof tmp.from;
-		ssize_t n = recvfrom(fd, tmp.b, sizeof tmp.b, MSG_DONTWAIT, (struct sockaddr *)&tmp.from, &sl);
+		ssize_t n =
+		    recvfrom(fd, tmp.b, sizeof tmp.b, MSG_DONTWAIT, (struct sockaddr *)&tmp.from, &sl);
 		if (n < 0)
 			break;
 		tmp.len = (size_t)n;
@@ -167,7 +168,8 @@ static void raw_send(struct raw *r, bool v4, uint16_t port, const void *b, size_
 /* Answer datagram @p i (which came from the messenger) with @p b. */
 static void raw_reply(struct raw *r, int i, const void *b, size_t len)
 {
-	ck_assert_int_eq(sendto(r->fd, b, len, 0, (struct sockaddr *)&r->d[i].from, sizeof r->d[i].from), (ssize_t)len);
+	ck_assert_int_eq(sendto(r->fd, b, len, 0, (struct sockaddr *)&r->d[i].from, sizeof r->d[i].from),
+	                 (ssize_t)len);
 }
 
 static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
@@ -251,8 +253,8 @@ struct rec {
 	struct evudp6_messenger *m;
 };
 
-static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp, const struct evudp6_addr *remote,
-                   const struct evudp6_icmp *icmp, void *arg)
+static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+                   const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	struct rec *x = arg;
 	x->calls++;
@@ -267,7 +269,8 @@ static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *r
 		x->type = rsp->type;
 		x->code = rsp->code;
 		x->mid = rsp->mid;
-		size_t n = rsp->payload_len < sizeof x->payload - 1 ? rsp->payload_len : sizeof x->payload - 1;
+		size_t n =
+		    rsp->payload_len < sizeof x->payload - 1 ? rsp->payload_len : sizeof x->payload - 1;
 		memcpy(x->payload, rsp->payload ? (const char *)rsp->payload : "", n);
 		x->payload[n] = 0;
 	} else {
@@ -320,7 +323,7 @@ static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const
 		ck_assert_int_eq(evudp6_exchange_respond(ex, NULL), 0);
 		return;
 	}
-	uint8_t code = strcmp(path, "hello") == 0     ? EVUDP6_CONTENT
+	uint8_t code = strcmp(path, "hello") == 0    ? EVUDP6_CONTENT
 	               : strcmp(path, "broken") == 0 ? EVUDP6_INTERNAL_SERVER_ERROR
 	                                             : EVUDP6_NOT_FOUND;
 	evudp6_msg_builder_init(&b, 0, code, 0);
@@ -406,7 +409,8 @@ START_TEST(messenger_non_no_response_2_gets_nothing)
 	struct evudp6_messenger *m = mk_server(&c, &s);
 	struct raw *r = raw_open();
 	/* NON GET /hello, No-Response 2 (delta 247 = 13 + 234). */
-	const uint8_t non_nores2[] = {0x51, 0x01, 0x20, 0x01, 0xc1, 0xb5, 'h', 'e', 'l', 'l', 'o', 0xd1, 0xea, 0x02};
+	const uint8_t non_nores2[] = {0x51, 0x01, 0x20, 0x01, 0xc1, 0xb5, 'h',
+	                              'e',  'l',  'l',  'o',  0xd1, 0xea, 0x02};
 	raw_send(r, false, mport(m), non_nores2, sizeof non_nores2);
 	ck_assert(RUN_UNTIL(s.calls == 1, 2000));
 	run_for(50);
@@ -414,7 +418,8 @@ START_TEST(messenger_non_no_response_2_gets_nothing)
 	ck_assert_uint_eq(mstats(m).responses_suppressed, 1);
 
 	/* No-Response 8 (no 4.xx) lets the 2.05 through. */
-	const uint8_t non_nores8[] = {0x51, 0x01, 0x20, 0x02, 0xc2, 0xb5, 'h', 'e', 'l', 'l', 'o', 0xd1, 0xea, 0x08};
+	const uint8_t non_nores8[] = {0x51, 0x01, 0x20, 0x02, 0xc2, 0xb5, 'h',
+	                              'e',  'l',  'l',  'o',  0xd1, 0xea, 0x08};
 	raw_send(r, false, mport(m), non_nores8, sizeof non_nores8);
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
 	struct evudp6_msg msg;
@@ -425,8 +430,8 @@ START_TEST(messenger_non_no_response_2_gets_nothing)
 	ck_assert_uint_eq(msg.token[0], 0xc2);
 
 	/* No-Response 8 on a request answered 4.04: suppressed. */
-	const uint8_t non_missing8[] = {0x51, 0x01, 0x20, 0x03, 0xc3, 0xb7, 'm', 'i', 's', 's', 'i',
-	                                'n',  'g',  0xd1, 0xea, 0x08};
+	const uint8_t non_missing8[] = {0x51, 0x01, 0x20, 0x03, 0xc3, 0xb7, 'm',  'i',
+	                                's',  's',  'i',  'n',  'g',  0xd1, 0xea, 0x08};
 	raw_send(r, false, mport(m), non_missing8, sizeof non_missing8);
 	ck_assert(RUN_UNTIL(s.calls == 3, 2000));
 	run_for(50);
@@ -443,7 +448,8 @@ START_TEST(messenger_con_no_response_still_acknowledged)
 	struct evudp6_messenger_config c = cfg_fast();
 	struct evudp6_messenger *m = mk_server(&c, &s);
 	struct raw *r = raw_open();
-	const uint8_t con_nores2[] = {0x41, 0x01, 0x20, 0x04, 0xc4, 0xb5, 'h', 'e', 'l', 'l', 'o', 0xd1, 0xea, 0x02};
+	const uint8_t con_nores2[] = {0x41, 0x01, 0x20, 0x04, 0xc4, 0xb5, 'h',
+	                              'e',  'l',  'l',  'o',  0xd1, 0xea, 0x02};
 	raw_send(r, false, mport(m), con_nores2, sizeof con_nores2);
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
 	const uint8_t ack[] = {0x60, 0x00, 0x20, 0x04};
@@ -600,8 +606,8 @@ START_TEST(messenger_con_retransmits_doubling_then_times_out)
 		ck_assert_uint_eq(r->d[i].len, r->d[0].len);
 		ck_assert_mem_eq(r->d[i].b, r->d[0].b, r->d[0].len);
 		double gap = r->d[i].t - r->d[i - 1].t;
-		ck_assert_msg(gap >= nominal[i - 1] - 2 && gap <= nominal[i - 1] + 25, "gap %d is %.1f ms, want %.0f", i,
-		              gap, nominal[i - 1]);
+		ck_assert_msg(gap >= nominal[i - 1] - 2 && gap <= nominal[i - 1] + 25,
+		              "gap %d is %.1f ms, want %.0f", i, gap, nominal[i - 1]);
 	}
 	/* Given up 320 ms after the last one: 620 ms in all. */
 	double total = x.t - t0;
@@ -683,7 +689,10 @@ START_TEST(messenger_separate_response_acked_and_delivered)
 	ck_assert_int_eq(x.calls, 0);
 	uint8_t rsp[32] = {0x48, 0x45, 0x77, 0x77};
 	memcpy(rsp + 4, req.token, 8);
-	memcpy(rsp + 12, "\xff" "late", 5);
+	memcpy(rsp + 12,
+	       "\xff"
+	       "late",
+	       5);
 	raw_reply(r, 0, rsp, 17);
 	ck_assert(RUN_UNTIL(r->n == 2 && x.calls == 1, 2000));
 	const uint8_t ack_rsp[] = {0x60, 0x00, 0x77, 0x77};
@@ -1258,8 +1267,9 @@ START_TEST(messenger_flood_keeps_dedup_under_cap)
 			uint16_t mid = (uint16_t)(sent / SOCKS);
 			req[2] = (uint8_t)(mid >> 8);
 			req[3] = (uint8_t)mid;
-			ck_assert_int_eq(sendto(fds[i], req, sizeof req, 0, (struct sockaddr *)&to, sizeof to),
-			                 (ssize_t)sizeof req);
+			ck_assert_int_eq(
+			    sendto(fds[i], req, sizeof req, 0, (struct sockaddr *)&to, sizeof to),
+			    (ssize_t)sizeof req);
 		}
 		long want = answered + batch;
 		double deadline = now_ms() + 2000;
@@ -1341,11 +1351,12 @@ static bool private_netns(void)
 	}
 	/* lo: groups routed there (sending works, nothing is delivered).
 	 * mv0: a veth whose multicast loops back to local members. */
-	return system("echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
-	              "ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "
-	              "ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "
-	              "ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "
-	              "ip route add 224.0.0.0/4 dev mv0") == 0;
+	return system(
+	           "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
+	           "ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "
+	           "ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "
+	           "ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "
+	           "ip route add 224.0.0.0/4 dev mv0") == 0;
 }
 
 /* Decided once in main(): can this machine give a test a private netns? */
@@ -1396,7 +1407,8 @@ START_TEST(messenger_icmp_spares_multicast_request)
 	/* A send error for the group itself does not end it either. */
 	ck_assert_int_eq(system("ip -6 route del ff00::/8 dev lo table local"), 0);
 	const uint8_t stray[] = {0x50, 0x01, 0x00, 0x01};
-	ck_assert_int_lt(evudp6_transport_send(evudp6_messenger_transport(m), &group, stray, sizeof stray), 0);
+	ck_assert_int_lt(evudp6_transport_send(evudp6_messenger_transport(m), &group, stray, sizeof stray),
+	                 0);
 	ck_assert(RUN_UNTIL(mstats(m).send_errors == 1, 2000));
 	ck_assert_int_eq(mx.calls, 0);
 	ck_assert(RUN_UNTIL(mx.calls == 1, 2000));
@@ -1426,8 +1438,8 @@ static void multicast_server(bool v4)
 	const uint8_t non_missing[] = {0x51, 0x01, 0x66, 0x02, 0x32, 0xb7, 'm', 'i', 's', 's', 'i', 'n', 'g'};
 	const uint8_t ping[] = {0x40, 0x00, 0x66, 0x03};
 	/* No-Response 0: "I want every response", errors included. */
-	const uint8_t non_missing_nores0[] = {0x51, 0x01, 0x66, 0x04, 0x34, 0xb7, 'm', 'i', 's', 's',
-	                                      'i',  'n',  'g',  0xd0, 0xea};
+	const uint8_t non_missing_nores0[] = {0x51, 0x01, 0x66, 0x04, 0x34, 0xb7, 'm', 'i',
+	                                      's',  's',  'i',  'n',  'g',  0xd0, 0xea};
 	/* An unknown CON response sent to the group gets no RST. */
 	const uint8_t con_205[] = {0x41, 0x45, 0x66, 0x05, 0x35};
 	double t0 = now_ms();
@@ -1506,8 +1518,9 @@ static void multicast_client(bool v4)
 		ck_assert_int_eq(evudp6_messenger_new(&srv[i], base, &tc, &c), 0);
 		evudp6_messenger_set_request_cb(srv[i], srv_cb, &s[i]);
 		ck_assert_int_eq(evudp6_messenger_start(srv[i]), 0);
-		ck_assert_int_eq(evudp6_transport_join(evudp6_messenger_transport(srv[i]), &group, if_nametoindex("mv0")),
-		                 0);
+		ck_assert_int_eq(
+		    evudp6_transport_join(evudp6_messenger_transport(srv[i]), &group, if_nametoindex("mv0")),
+		    0);
 	}
 	struct evudp6_messenger *cli = mk(&c);
 	struct evudp6_addr to;

@@ -8,12 +8,10 @@
  *       per request. Resources: /.well-known/core, /hello, /whoami, /echo
  *       (POST/PUT), /slow (separate response), /error (5.00); else 4.04.
  *
- *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] [-a ACK_TIMEOUT_MS] HOST[%IF] PORT [PATH[?QUERY]]
- *       prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT"
- *       per response and "end ok" or "end ERRORNAME after MS ms [details]"; a
- *       request refused at once prints "refused ERRORNAME". Exit 0 if a
- *       response came, 1 if none, 2 on usage errors, 3 if the request was
- *       refused.
+ *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] [-a ACK_TIMEOUT_MS] HOST[%IF] PORT
+ * [PATH[?QUERY]] prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT" per response and
+ * "end ok" or "end ERRORNAME after MS ms [details]"; a request refused at once prints "refused ERRORNAME".
+ * Exit 0 if a response came, 1 if none, 2 on usage errors, 3 if the request was refused.
  */
 #include "config.h"
 
@@ -103,7 +101,8 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 
 	char text[512];
 	if (strcmp(path, "/.well-known/core") == 0 && req->code == EVUDP6_GET) {
-		snprintf(text, sizeof text, "</hello>;rt=\"evudp6-test\";title=\"%s\",</whoami>,</echo>,</slow>", name);
+		snprintf(text, sizeof text,
+		         "</hello>;rt=\"evudp6-test\";title=\"%s\",</whoami>,</echo>,</slow>", name);
 		respond_text(ex, EVUDP6_CONTENT, text, 40);
 	} else if (strcmp(path, "/hello") == 0 && req->code == EVUDP6_GET) {
 		snprintf(text, sizeof text, "hello from %s", name);
@@ -258,9 +257,9 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 	if (rsp) {
 		char code[EVUDP6_CODE_STR_MAX];
 		responses++;
-		printf("response %s from %s after %ld ms type %s payload %.*s\n", evudp6_code_str(rsp->code, code),
-		       from, elapsed_ms(), evudp6_msg_type_name(rsp->type), (int)rsp->payload_len,
-		       rsp->payload ? (const char *)rsp->payload : "");
+		printf("response %s from %s after %ld ms type %s payload %.*s\n",
+		       evudp6_code_str(rsp->code, code), from, elapsed_ms(), evudp6_msg_type_name(rsp->type),
+		       (int)rsp->payload_len, rsp->payload ? (const char *)rsp->payload : "");
 		if (!mcast) {
 			printf("end ok\n");
 			event_base_loopexit(base, NULL);

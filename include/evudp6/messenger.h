@@ -43,19 +43,19 @@ struct evudp6_request;
 struct evudp6_exchange;
 
 /** RFC 7252 section 4.8 defaults, as set by evudp6_messenger_config_init(). */
-#define EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS 2000u
-#define EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR 1.5
-#define EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT 4u
-#define EVUDP6_MESSENGER_DEFAULT_NSTART 1u
-#define EVUDP6_MESSENGER_DEFAULT_LEISURE_MS 5000u
+#define EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS       2000u
+#define EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR    1.5
+#define EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT       4u
+#define EVUDP6_MESSENGER_DEFAULT_NSTART               1u
+#define EVUDP6_MESSENGER_DEFAULT_LEISURE_MS           5000u
 #define EVUDP6_MESSENGER_DEFAULT_EXCHANGE_LIFETIME_MS 247000u
-#define EVUDP6_MESSENGER_DEFAULT_NON_LIFETIME_MS 145000u
+#define EVUDP6_MESSENGER_DEFAULT_NON_LIFETIME_MS      145000u
 /** MAX_TRANSMIT_WAIT of RFC 7252 4.8.2. */
 #define EVUDP6_MESSENGER_DEFAULT_RESPONSE_TIMEOUT_MS 93000u
-#define EVUDP6_MESSENGER_DEFAULT_MULTICAST_WAIT_MS 7000u
-#define EVUDP6_MESSENGER_DEFAULT_EMPTY_ACK_DELAY_MS 100u
-#define EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP 1024u
-#define EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS 256u
+#define EVUDP6_MESSENGER_DEFAULT_MULTICAST_WAIT_MS   7000u
+#define EVUDP6_MESSENGER_DEFAULT_EMPTY_ACK_DELAY_MS  100u
+#define EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP           1024u
+#define EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS        256u
 /** RFC 7252 4.6: upper bound when the path MTU is not known. */
 #define EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE 1152u
 
@@ -114,30 +114,33 @@ struct evudp6_messenger_config {
 
 /** Counters since creation (the dedup_* gauges are current values). */
 struct evudp6_messenger_stats {
-	uint64_t requests_received;  /**< new requests handed to the request handler (or rejected without one) */
-	uint64_t responses_sent;     /**< responses sent (piggybacked, separate or NON), retransmissions excluded */
-	uint64_t responses_suppressed; /**< responses not sent: No-Response, or an error answer to multicast */
-	uint64_t duplicates;         /**< duplicate CON or NON messages recognised */
+	uint64_t
+	    requests_received; /**< new requests handed to the request handler (or rejected without one) */
+	uint64_t
+	    responses_sent; /**< responses sent (piggybacked, separate or NON), retransmissions excluded */
+	uint64_t
+	    responses_suppressed;     /**< responses not sent: No-Response, or an error answer to multicast */
+	uint64_t duplicates;          /**< duplicate CON or NON messages recognised */
 	uint64_t duplicates_answered; /**< duplicates answered again from the cache (the same bytes) */
-	uint64_t malformed;          /**< datagrams that failed to decode or make no sense (e.g. an Empty NON) */
-	uint64_t pings;              /**< Empty CON received (answered with RST) */
-	uint64_t rst_sent;           /**< all RSTs sent: pings, malformed and unknown CON messages */
-	uint64_t rst_received;       /**< RSTs that matched a message we sent */
-	uint64_t empty_acks_sent;    /**< empty ACKs: for slow handlers and for CON responses */
-	uint64_t unmatched;          /**< ACK, RST or responses that match nothing we sent (ignored or RST) */
-	uint64_t requests_sent;      /**< client requests sent (first transmission) */
-	uint64_t retransmissions;    /**< CON retransmissions, requests and separate responses */
-	uint64_t timeouts;           /**< CON messages given up after MAX_RETRANSMIT, and response waits that ran out */
-	uint64_t icmp_errors;        /**< ICMP (error-queue) errors reported by the transport */
-	uint64_t send_errors;        /**< send errors reported by the transport */
-	uint64_t icmp_vetted_out;    /**< ICMP errors whose quoted datagram matched nothing pending: ignored */
-	uint64_t exchanges_failed;   /**< requests failed by an ICMP or send error */
-	uint64_t dedup_evicted;      /**< dedup entries forgotten before their lifetime to make room */
-	uint64_t dedup_full;         /**< requests dropped because every dedup entry awaited its handler */
-	uint64_t dedup_entries;      /**< dedup entries in use now */
-	uint64_t dedup_peak;         /**< the most dedup entries ever in use at once */
-	uint64_t dedup_cap;          /**< the configured cap */
-	uint64_t requests_pending;   /**< client requests pending now */
+	uint64_t malformed;       /**< datagrams that failed to decode or make no sense (e.g. an Empty NON) */
+	uint64_t pings;           /**< Empty CON received (answered with RST) */
+	uint64_t rst_sent;        /**< all RSTs sent: pings, malformed and unknown CON messages */
+	uint64_t rst_received;    /**< RSTs that matched a message we sent */
+	uint64_t empty_acks_sent; /**< empty ACKs: for slow handlers and for CON responses */
+	uint64_t unmatched;       /**< ACK, RST or responses that match nothing we sent (ignored or RST) */
+	uint64_t requests_sent;   /**< client requests sent (first transmission) */
+	uint64_t retransmissions; /**< CON retransmissions, requests and separate responses */
+	uint64_t timeouts; /**< CON messages given up after MAX_RETRANSMIT, and response waits that ran out */
+	uint64_t icmp_errors;      /**< ICMP (error-queue) errors reported by the transport */
+	uint64_t send_errors;      /**< send errors reported by the transport */
+	uint64_t icmp_vetted_out;  /**< ICMP errors whose quoted datagram matched nothing pending: ignored */
+	uint64_t exchanges_failed; /**< requests failed by an ICMP or send error */
+	uint64_t dedup_evicted;    /**< dedup entries forgotten before their lifetime to make room */
+	uint64_t dedup_full;       /**< requests dropped because every dedup entry awaited its handler */
+	uint64_t dedup_entries;    /**< dedup entries in use now */
+	uint64_t dedup_peak;       /**< the most dedup entries ever in use at once */
+	uint64_t dedup_cap;        /**< the configured cap */
+	uint64_t requests_pending; /**< client requests pending now */
 };
 
 /**
@@ -248,7 +251,8 @@ EVUDP6_API void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evud
  */
 EVUDP6_API int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                                         struct evudp6_msg_builder *b, unsigned int wait_ms,
-                                        evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out);
+                                        evudp6_messenger_response_cb cb, void *arg,
+                                        struct evudp6_request **out);
 
 /**
  * Cancel a request: no more transmissions, its callback is not called
