@@ -1486,6 +1486,25 @@ static void multicast_server(bool v4)
 	const uint8_t rst[] = {0x70, 0x00, 0x66, 0x03};
 	ck_assert_mem_eq(r->d[2].b, rst, 4);
 	ck_assert(!IN6_IS_ADDR_MULTICAST(&r->d[2].from.sin6_addr));
+
+	/* The leisure really spreads the answers: twelve at once, each within
+	 * 150 ms, not all early (all below 40 ms by chance: about 1e-7). */
+	double t1 = now_ms();
+	for (int i = 0; i < 12; i++) {
+		uint8_t q[sizeof non_get];
+		memcpy(q, non_get, sizeof q);
+		q[3] = (uint8_t)(0x10 + i);
+		q[4] = (uint8_t)i;
+		sendto(r->fd, q, sizeof q, 0, (struct sockaddr *)&to, sizeof to);
+	}
+	ck_assert(RUN_UNTIL(r->n == 15, 2000));
+	double latest = 0;
+	for (int i = 3; i < 15; i++) {
+		double d = r->d[i].t - t1;
+		ck_assert_msg(d <= 150 + 40, "answered after %.1f ms, leisure 150", d);
+		latest = d > latest ? d : latest;
+	}
+	ck_assert_msg(latest >= 40, "all twelve answered within %.1f ms: no leisure", latest);
 	raw_close(r);
 	evudp6_messenger_free(m);
 }

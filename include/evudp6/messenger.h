@@ -112,35 +112,56 @@ struct evudp6_messenger_config {
 	size_t max_message;
 };
 
-/** Counters since creation (the dedup_* gauges are current values). */
+/** Counters since creation; dedup_entries and requests_pending are current values. */
 struct evudp6_messenger_stats {
-	uint64_t
-	    requests_received; /**< new requests handed to the request handler (or rejected without one) */
-	uint64_t
-	    responses_sent; /**< responses sent (piggybacked, separate or NON), retransmissions excluded */
-	uint64_t
-	    responses_suppressed;     /**< responses not sent: No-Response, or an error answer to multicast */
-	uint64_t duplicates;          /**< duplicate CON or NON messages recognised */
-	uint64_t duplicates_answered; /**< duplicates answered again from the cache (the same bytes) */
-	uint64_t malformed;       /**< datagrams that failed to decode or make no sense (e.g. an Empty NON) */
-	uint64_t pings;           /**< Empty CON received (answered with RST) */
-	uint64_t rst_sent;        /**< all RSTs sent: pings, malformed and unknown CON messages */
-	uint64_t rst_received;    /**< RSTs that matched a message we sent */
-	uint64_t empty_acks_sent; /**< empty ACKs: for slow handlers and for CON responses */
-	uint64_t unmatched;       /**< ACK, RST or responses that match nothing we sent (ignored or RST) */
-	uint64_t requests_sent;   /**< client requests sent (first transmission) */
-	uint64_t retransmissions; /**< CON retransmissions, requests and separate responses */
-	uint64_t timeouts; /**< CON messages given up after MAX_RETRANSMIT, and response waits that ran out */
-	uint64_t icmp_errors;      /**< ICMP (error-queue) errors reported by the transport */
-	uint64_t send_errors;      /**< send errors reported by the transport */
-	uint64_t icmp_vetted_out;  /**< ICMP errors whose quoted datagram matched nothing pending: ignored */
-	uint64_t exchanges_failed; /**< requests failed by an ICMP or send error */
-	uint64_t dedup_evicted;    /**< dedup entries forgotten before their lifetime to make room */
-	uint64_t dedup_full;       /**< requests dropped because every dedup entry awaited its handler */
-	uint64_t dedup_entries;    /**< dedup entries in use now */
-	uint64_t dedup_peak;       /**< the most dedup entries ever in use at once */
-	uint64_t dedup_cap;        /**< the configured cap */
-	uint64_t requests_pending; /**< client requests pending now */
+	/** New requests handed to the handler (or rejected for want of one). */
+	uint64_t requests_received;
+	/** Responses sent: piggybacked, separate or NON; retransmissions not counted. */
+	uint64_t responses_sent;
+	/** Responses not sent: No-Response, or an error answer to a multicast request. */
+	uint64_t responses_suppressed;
+	/** Duplicate CON or NON messages recognised (requests and responses). */
+	uint64_t duplicates;
+	/** Duplicates answered again from the cache, with the same bytes. */
+	uint64_t duplicates_answered;
+	/** Datagrams that do not decode or make no sense (an Empty NON, an ACK with a request code). */
+	uint64_t malformed;
+	/** Empty CON (CoAP ping) received and answered with RST. */
+	uint64_t pings;
+	/** RSTs sent: pings, malformed CON, unknown CON responses, CON requests without a handler. */
+	uint64_t rst_sent;
+	/** RSTs that matched a message we sent. */
+	uint64_t rst_received;
+	/** Empty ACKs sent: for slow handlers and for CON responses. */
+	uint64_t empty_acks_sent;
+	/** ACKs, RSTs and responses that match nothing we sent. */
+	uint64_t unmatched;
+	/** Client requests sent (first transmissions). */
+	uint64_t requests_sent;
+	/** CON retransmissions, of requests and of separate responses. */
+	uint64_t retransmissions;
+	/** CON messages given up after MAX_RETRANSMIT, and unicast response waits that ran out. */
+	uint64_t timeouts;
+	/** Error-queue (ICMP) errors reported by the transport. */
+	uint64_t icmp_errors;
+	/** sendmsg() errors reported by the transport. */
+	uint64_t send_errors;
+	/** ICMP errors ignored because the datagram they quote matches nothing pending (RFC 7252 4.2). */
+	uint64_t icmp_vetted_out;
+	/** Requests failed by an ICMP or send error. */
+	uint64_t exchanges_failed;
+	/** Dedup entries forgotten before their lifetime to make room for new ones. */
+	uint64_t dedup_evicted;
+	/** Requests dropped because every dedup entry was waiting for its handler. */
+	uint64_t dedup_full;
+	/** Dedup entries in use now. */
+	uint64_t dedup_entries;
+	/** Most dedup entries ever in use at once. */
+	uint64_t dedup_peak;
+	/** The configured cap (dedup_cap). */
+	uint64_t dedup_cap;
+	/** Client requests pending now. */
+	uint64_t requests_pending;
 };
 
 /**
