@@ -865,6 +865,36 @@ START_TEST(messenger_separate_response_gives_up_after_max_retransmit)
 }
 END_TEST
 
+START_TEST(messenger_icmp_stops_separate_response)
+{
+	/* The requester is gone when the separate response leaves: the ICMP
+	 * error quotes that response, so it is not retransmitted. */
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.empty_ack_delay_ms = 0;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t con_slow[] = {0x41, 0x01, 0x55, 0x03, 0x5c, 0xb4, 's', 'l', 'o', 'w'};
+	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	ck_assert_ptr_nonnull(s.held);
+	event_del(r->ev);
+	close(r->fd);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	ck_assert_int_eq(evudp6_exchange_respond(s.held, &b), 0);
+	ck_assert(RUN_UNTIL(mstats(m).icmp_errors == 1, 2000));
+	run_for(100);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_vetted_out, 0);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	ck_assert_uint_eq(st.icmp_errors, 1);
+	event_free(r->ev);
+	free(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(messenger_rst_fails_request_and_answers_ping)
 {
 	struct evudp6_messenger_config c = cfg_fast();
@@ -1006,6 +1036,7 @@ START_TEST(messenger_request_rejects_misuse)
 	builder_get(&b, EVUDP6_CON, "hello");
 	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_STATE);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	ck_assert_int_eq(evudp6_messenger_start(m), -EVUDP6_E_STATE);
 	ck_assert_int_eq(evudp6_messenger_request(m, &mc4, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_MULTICAST_CON);
 	ck_assert_int_eq(evudp6_messenger_request(m, &mc6, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_MULTICAST_CON);
 	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_GET, 0);
@@ -1030,6 +1061,7 @@ START_TEST(messenger_request_rejects_misuse)
 	ck_assert_int_eq(evudp6_messenger_shutdown(m), -EVUDP6_E_SHUTDOWN);
 	builder_get(&b, EVUDP6_CON, "hello");
 	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_SHUTDOWN);
+	ck_assert_int_eq(evudp6_messenger_start(m), -EVUDP6_E_SHUTDOWN);
 	evudp6_messenger_free(m);
 }
 END_TEST
@@ -1715,6 +1747,7 @@ int main(void)
 	tcase_add_test(tc, messenger_piggybacked_and_non_roundtrip_v6_v4);
 	tcase_add_test(tc, messenger_slow_handler_empty_ack_then_separate_con);
 	tcase_add_test(tc, messenger_separate_response_gives_up_after_max_retransmit);
+	tcase_add_test(tc, messenger_icmp_stops_separate_response);
 	tcase_add_test(tc, messenger_rst_fails_request_and_answers_ping);
 	tcase_add_test(tc, messenger_ping_between_messengers);
 	tcase_add_test(tc, messenger_cancel_stops_retransmission);
