@@ -10,5 +10,6 @@
 #include <evudp6/addr.h>
 #include <evudp6/icmp.h>
 #include <evudp6/transport.h>
+#include <evudp6/resolve.h>
 
 #endif /* EVUDP6_H */
