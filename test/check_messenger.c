@@ -128,7 +128,8 @@ struct dgram {
 	uint8_t b[2048];
 	size_t len;
 	struct sockaddr_in6 from;
-	double t;
+	double t;  /* when the test read it (CLOCK_MONOTONIC, ms) */
+	double kt; /* when the kernel received it (SO_TIMESTAMPNS, ms): for gaps */
 };
 
 struct raw {
@@ -145,13 +146,31 @@ static void raw_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (;;) {
 		struct dgram tmp;
-		socklen_t sl = sizeof tmp.from;
-		ssize_t n =
-		    recvfrom(fd, tmp.b, sizeof tmp.b, MSG_DONTWAIT, (struct sockaddr *)&tmp.from, &sl);
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct timespec))];
+		} ctrl;
+		struct iovec iov = {.iov_base = tmp.b, .iov_len = sizeof tmp.b};
+		struct msghdr mh = {.msg_name = &tmp.from,
+		                    .msg_namelen = sizeof tmp.from,
+		                    .msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctrl.buf,
+		                    .msg_controllen = sizeof ctrl.buf};
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		if (n < 0)
 			break;
 		tmp.len = (size_t)n;
 		tmp.t = now_ms();
+		/* Reading may lag behind arrival when the machine is busy; the
+		 * kernel's stamp does not. */
+		tmp.kt = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof ts);
+				tmp.kt = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+			}
 		if (r->n < RAW_MAX)
 			r->d[r->n] = tmp;
 		r->n++;
@@ -178,6 +197,8 @@ static struct raw *raw_open(void)
 	struct raw *r = calloc(1, sizeof *r);
 	ck_assert_ptr_nonnull(r);
 	r->fd = dual_socket(&r->port);
+	int on = 1;
+	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
 	r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST, raw_cb, r);
 	event_add(r->ev, NULL);
 	return r;
@@ -645,8 +666,8 @@ START_TEST(messenger_con_retransmits_doubling_then_times_out)
 	for (int i = 1; i < 5; i++) {
 		ck_assert_uint_eq(r->d[i].len, r->d[0].len);
 		ck_assert_mem_eq(r->d[i].b, r->d[0].b, r->d[0].len);
-		double gap = r->d[i].t - r->d[i - 1].t;
-		ck_assert_msg(gap >= nominal[i - 1] - 2 && gap <= nominal[i - 1] + 25,
+		double gap = r->d[i].kt - r->d[i - 1].kt;
+		ck_assert_msg(gap >= nominal[i - 1] - 3 && gap <= nominal[i - 1] + 30,
 		              "gap %d is %.1f ms, want %.0f", i, gap, nominal[i - 1]);
 	}
 	/* Given up 320 ms after the last one: 620 ms in all. */
@@ -689,7 +710,7 @@ START_TEST(messenger_random_factor_spreads_first_timeout)
 			raw_decode(r, j, &bb);
 			if (bb.mid != a.mid)
 				continue;
-			double gap = r->d[j].t - r->d[i].t;
+			double gap = r->d[j].kt - r->d[i].kt;
 			ck_assert_msg(gap >= 18 && gap <= 65, "first timeout %.1f ms", gap);
 			lo = gap < lo ? gap : lo;
 			hi = gap > hi ? gap : hi;
@@ -1138,6 +1159,7 @@ END_TEST
 static void icmp_refused(bool v4)
 {
 	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 1000;
 	struct evudp6_messenger *m = mk(&c);
 	struct evudp6_addr to;
 	lo_addr(&to, v4, closed_port());
@@ -1147,8 +1169,10 @@ static void icmp_refused(bool v4)
 	double t0 = now_ms();
 	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
 	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	/* Typically 0.1 ms; the bound leaves room for a busy machine and is
+	 * still far below the first retransmission (1 s here). */
 	double took = x.t - t0;
-	ck_assert_msg(took < 15, "refused after %.2f ms", took);
+	ck_assert_msg(took < 50, "refused after %.2f ms", took);
 	ck_assert_int_eq(x.err, -ECONNREFUSED);
 	ck_assert(x.had_icmp);
 	ck_assert_int_eq(x.icmp.err, ECONNREFUSED);
