@@ -11,5 +11,6 @@
 #include <evudp6/icmp.h>
 #include <evudp6/transport.h>
 #include <evudp6/resolve.h>
+#include <evudp6/messenger.h>
 
 #endif /* EVUDP6_H */
