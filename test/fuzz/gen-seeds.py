@@ -15,6 +15,9 @@ cmsg:       control buffers captured from the kernel on loopback (pktinfo
             unreachable from the error queue, a local EMSGSIZE), plus
             hand-made broken ones. First byte: flags for the harness.
 authority:  URI authorities, good and bad.
+messenger:  scripts for test/fuzz/fuzz_messenger.c (see there): every
+            datagram of test/corpus/msg fed to a fresh messenger, and
+            client and server exchanges.
 uri:        first byte 0: a URI; 1: a CoAP message for Uri-Host/Uri-Port/
             Uri-Path/Uri-Query; 2: an "unresolved remote" host[:port];
             bit 7 cancels the resolution at once.
@@ -302,8 +305,57 @@ def uri_seeds():
                   bytes([lead]) + hdr + opt_bytes(opts) + b"\xff!")
 
 
+def messenger_seeds():
+    clean("messenger")
+    src = os.path.join(TOP, "..", "corpus", "msg")
+    D, REPLY, ERR, REQ, CANCEL, RESPOND, SLEEP, SHUT = range(8)
+    hdr = lambda t, c, mid, tkl=0: bytes([0x40 | t << 4 | tkl, c]) + struct.pack(">H", mid)
+    for expected in sorted(os.listdir(src)):
+        for f in sorted(os.listdir(os.path.join(src, expected))):
+            with open(os.path.join(src, expected, f), "rb") as fh:
+                d = fh.read()
+            name = expected.lower().replace("evudp6_e_msg_", "") + "-" + f
+            # unicast from sink 0 over IPv6, then via a multicast group over IPv4
+            write("messenger", name, bytes([0, D, 0]) + struct.pack(">H", len(d)) + d +
+                  bytes([D, 0x06]) + struct.pack(">H", len(d)) + d)
+    get = hdr(0, 1, 0x1234, 2) + b"tk" + b"\xb1a"
+    scripts = {
+        # a request that keeps its exchange, a duplicate, then the answer
+        "server-later-duplicate": bytes([0, D, 0]) + struct.pack(">H", len(get)) + get + b"\x40" +
+        bytes([D, 0]) + struct.pack(">H", len(get)) + get + bytes([RESPOND, 0, 0, 3]) + b"abc",
+        "server-now": bytes([0, D, 1]) + struct.pack(">H", len(get)) + get + bytes([0, 2]) + b"hi",
+        "server-no-response": bytes([0, D, 0]) + struct.pack(">H", len(get)) + get + b"\x80",
+        "server-free-in-handler": bytes([0, D, 0]) + struct.pack(">H", len(get)) + get + b"\xc4",
+        "server-slow-empty-ack": bytes([0x08, D, 0]) + struct.pack(">H", len(get)) + get + b"\x40" +
+        bytes([SLEEP, 1, RESPOND, 0, 0, 1]) + b"x" + bytes([SLEEP, 2, REPLY, 0, 2, 0, 0]),
+        "server-multicast-leisure": bytes([0x04, D, 0x04]) + struct.pack(">H", len(get)) + get +
+        bytes([0, 0]) + bytes([SLEEP, 1]),
+        # client: CON GET, piggybacked 2.05
+        "client-con-piggyback": bytes([0, REQ, 0, 0, 1]) + b"p" + bytes([0, REPLY, 0, 2, 0x45, 3]) + b"\xffok",
+        "client-con-empty-ack-then-separate": bytes([0, REQ, 0, 0, 1]) + b"p" + bytes([0, REPLY, 0, 2, 0]) +
+        bytes([0, REPLY, 0, 0, 0x45, 0, 0]),
+        "client-non-response": bytes([0, REQ, 2, 1, 0, 0, REPLY, 2, 1, 0x45, 0, 0]),
+        "client-ping-rst": bytes([0, REQ, 0, 2, 0, REPLY, 0x20, 3, 0, 0]),
+        "client-rst": bytes([0, REQ, 0, 0, 0, 0, REPLY, 0x20, 3, 0, 0]),
+        "client-icmp": bytes([0, REQ, 0, 0, 0, 0, ERR, 0, 0, 3, 1, 4, 255]),
+        "client-icmp-quote-cut": bytes([0, REQ, 1, 0, 0, 0, ERR, 1, 1, 2, 3, 3, 6]),
+        "client-send-error": bytes([0, REQ, 0, 0, 0, 0, ERR, 0x80, 2]),
+        "client-retransmit-timeout": bytes([1, REQ, 0, 0, 0, 0, SLEEP, 2, SLEEP, 2, SLEEP, 2]),
+        "client-multicast": bytes([0, REQ, 0x30, 1, 0, 0, REPLY, 0x04, 1, 0x45, 0, SLEEP, 2]),
+        "client-multicast-con-refused": bytes([0, REQ, 0x30, 0, 0, 0]),
+        "client-cancel": bytes([0, REQ, 0, 0, 0, 0, CANCEL, 0, REPLY, 0, 2, 0x45, 0]),
+        "client-two-nstart": bytes([0xc2, REQ, 0, 0, 0, 0, REQ, 0, 0, 0, 0, REQ, 0, 0, 0, 0, REPLY, 0, 2, 0x45, 0]),
+        "client-free-in-callback": bytes([0, REQ, 0, 0, 0, 0, REPLY, 0, 2, 0x45, 0, 0xc4]),
+        "shutdown-pending": bytes([0, REQ, 0, 0, 0, 0, D, 0]) + struct.pack(">H", len(get)) + get + b"\x40" +
+        bytes([SHUT]),
+    }
+    for name, data in scripts.items():
+        write("messenger", name + ".bin", data)
+
+
 def main():
     msg_seeds()
+    messenger_seeds()
     cmsg_seeds()
     authority_seeds()
     uri_seeds()
