@@ -77,9 +77,14 @@ static void on_error_ignore(struct evudp6_transport *t, int err, const struct ev
 
 /* ---------------------------------------------------- malformed flood */
 
-#define FLOOD              100000
-#define FLOOD_WINDOW       2000
+#ifndef FLOOD /* datagrams per flood */
+#define FLOOD 100000
+#endif
+#define FLOOD_WINDOW 2000
+/* Resident memory may grow while buffers are first touched, up to the
+ * slack; over the second half of a flood it must stay put. */
 #define FLOOD_RSS_SLACK_KB 1024
+#define FLOOD_RSS_HALF_KB  256
 
 struct flood {
 	struct fault_case cases[FAULT_CORPUS_MAX];
@@ -91,7 +96,7 @@ struct flood {
 	atomic_ulong sent;
 	atomic_bool stalled;
 	uint16_t port;
-	long rss_base;
+	long rss_base, rss_mid;
 };
 
 static void *flood_sender(void *arg)
@@ -140,8 +145,11 @@ static void flood_datagram(struct evudp6_transport *t, const uint8_t *data, size
 	}
 	/* The baseline is taken once the flood is under way and every buffer
 	 * the path needs has been touched. */
-	if (atomic_fetch_add(&f->received, 1) + 1 == 1000)
+	unsigned long n = atomic_fetch_add(&f->received, 1) + 1;
+	if (n == 1000)
 		f->rss_base = fault_rss_kb();
+	else if (n == FLOOD / 2)
+		f->rss_mid = fault_rss_kb();
 }
 
 START_TEST(faults_malformed_flood_reaches_transport_whole_and_counted)
@@ -198,10 +206,12 @@ START_TEST(faults_malformed_flood_reaches_transport_whole_and_counted)
 	ck_assert_int_gt(f.rss_base, 0);
 	ck_assert_msg(rss_end - f.rss_base <= FLOOD_RSS_SLACK_KB, "RSS grew from %ld to %ld kB", f.rss_base,
 	              rss_end);
+	ck_assert_msg(rss_end - f.rss_mid <= FLOOD_RSS_HALF_KB,
+	              "RSS grew from %ld to %ld kB in the second half", f.rss_mid, rss_end);
 	printf("malformed flood: %d kinds, %u datagrams, %lu wakeups (%lu bounded), timer late <= %ld us, "
-	       "RSS %ld -> %ld kB\n",
+	       "RSS %ld -> %ld -> %ld kB\n",
 	       f.ncases, FLOOD, (unsigned long)st.wakeups, (unsigned long)st.wakeups_bounded, mon.max_late_us,
-	       f.rss_base, rss_end);
+	       f.rss_base, f.rss_mid, rss_end);
 	evudp6_transport_free(t);
 	event_base_free(base);
 }
@@ -598,6 +608,299 @@ START_TEST(faults_refused_sends_return_errno_and_report_bounded)
 }
 END_TEST
 
+/* ----------------------------------------------------- no pktinfo */
+
+struct plain {
+	int count;
+	int with_local;
+};
+
+static void plain_datagram(struct evudp6_transport *t, const uint8_t *data, size_t len,
+                           const struct evudp6_addr *remote, void *arg)
+{
+	(void)t;
+	(void)data;
+	(void)len;
+	struct plain *p = arg;
+	p->count++;
+	if (remote->has_local)
+		p->with_local++;
+}
+
+START_TEST(faults_datagram_without_pktinfo_delivered_local_unknown_warned_once)
+{
+	struct event_base *base = event_base_new();
+	struct plain p = {0};
+	struct evudp6_transport *t = NULL;
+	struct evudp6_transport_config cfg = {.bind = "[::]:0"};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, plain_datagram, on_error_ignore, &p), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), 0);
+	uint16_t port = evudp6_transport_port(t);
+	int c6 = udp_socket(AF_INET6), c4 = udp_socket(AF_INET);
+	send_to(c6, AF_INET6, port, "a", 1);
+	RUN_UNTIL(base, p.count == 1, 2);
+	ck_assert_int_eq(p.with_local, 1);
+
+	/* Take the option away behind the transport's back: the kernel then
+	 * sends no pktinfo, as an exotic stack might. */
+	int off = 0;
+	ck_assert_int_eq(
+	    setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_RECVPKTINFO, &off, sizeof(off)), 0);
+	int err_pipe[2];
+	ck_assert_int_eq(pipe(err_pipe), 0);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(err_pipe[1], 2);
+	for (int i = 0; i < 3; i++) {
+		send_to(c6, AF_INET6, port, "b", 1);
+		send_to(c4, AF_INET, port, "c", 1);
+	}
+	RUN_UNTIL(base, p.count == 7, 2);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(err_pipe[1]);
+	char warn[1024];
+	ssize_t n = read(err_pipe[0], warn, sizeof(warn) - 1);
+	close(err_pipe[0]);
+	ck_assert_int_gt(n, 0);
+	warn[n] = '\0';
+
+	struct evudp6_transport_stats st;
+	evudp6_transport_stats(t, &st);
+	ck_assert_int_eq(p.count, 7);
+	ck_assert_int_eq(p.with_local, 1);
+	ck_assert_uint_eq(st.no_pktinfo, 6);
+	ck_assert_uint_eq(st.datagrams_in, 7);
+	/* one warning line, whatever the number of datagrams */
+	ck_assert_ptr_nonnull(strstr(warn, "IPV6_PKTINFO"));
+	ck_assert_ptr_eq(strchr(warn, '\n'), warn + n - 1);
+	close(c6);
+	close(c4);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+/* ------------------------------------------------ messenger: malformed */
+
+/* The loop thread publishes the messenger's progress for the sender. */
+struct mflood {
+	struct flood f; /* corpus, sender state; received = malformed so far */
+	struct evudp6_messenger *m;
+	struct event *publish;
+};
+
+static void mflood_publish(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct mflood *mf = arg;
+	struct evudp6_messenger_stats st;
+	evudp6_messenger_stats(mf->m, &st);
+	atomic_store(&mf->f.received, st.malformed);
+	if (mf->f.rss_base == 0 && st.malformed >= 1000)
+		mf->f.rss_base = fault_rss_kb();
+	if (mf->f.rss_mid == 0 && st.malformed >= FLOOD / 2)
+		mf->f.rss_mid = fault_rss_kb();
+}
+
+/* RFC 7252 4.2 as the raw bytes say it: a CON we can read the header of. */
+static bool wants_rst(const struct fault_case *c)
+{
+	return c->len >= 4 && c->data[0] >> 6 == 1 && ((c->data[0] >> 4) & 3) == EVUDP6_CON;
+}
+
+START_TEST(faults_malformed_flood_to_messenger_counted_and_reset)
+{
+	static struct mflood mf;
+	memset(&mf, 0, sizeof(mf));
+	struct flood *f = &mf.f;
+	f->ncases = fault_corpus_load(testutil_srcdir(), f->cases, FAULT_CORPUS_MAX);
+	ck_assert_int_ge(f->ncases, 50);
+
+	struct event_base *base = event_base_new();
+	struct evudp6_transport_config tcfg = {.bind = "[::]:0", .rcvbuf = 8 << 20};
+	ck_assert_int_eq(evudp6_messenger_new(&mf.m, base, &tcfg, NULL), 0);
+	ck_assert_int_eq(evudp6_messenger_start(mf.m), 0);
+	f->port = evudp6_transport_port(evudp6_messenger_transport(mf.m));
+	mf.publish = event_new(base, -1, EV_PERSIST, mflood_publish, &mf);
+	struct timeval ms = {0, 1000};
+	event_add(mf.publish, &ms);
+
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, flood_sender, f), 0);
+	while (atomic_load(&f->sent) < FLOOD_WINDOW && !atomic_load(&f->stalled))
+		usleep(1000);
+	struct fault_monitor mon;
+	fault_monitor_start(&mon, base);
+	RUN_UNTIL(base, atomic_load(&f->received) == FLOOD || atomic_load(&f->stalled), 120);
+	fault_monitor_stop(&mon);
+	long rss_end = fault_rss_kb();
+	pthread_join(th, NULL);
+	event_free(mf.publish);
+
+	unsigned long rst = 0;
+	for (int i = 0; i < f->ncases; i++)
+		if (wants_rst(&f->cases[i]))
+			rst += FLOOD / f->ncases + ((unsigned long)i < FLOOD % (unsigned long)f->ncases);
+	struct evudp6_messenger_stats st;
+	evudp6_messenger_stats(mf.m, &st);
+	struct evudp6_transport_stats ts;
+	evudp6_transport_stats(evudp6_messenger_transport(mf.m), &ts);
+	ck_assert_msg(!atomic_load(&f->stalled), "sender stalled after %lu datagrams", atomic_load(&f->sent));
+	ck_assert_uint_eq(ts.datagrams_in, FLOOD);
+	ck_assert_uint_eq(ts.rxq_overflow, 0);
+	ck_assert_uint_eq(st.malformed, FLOOD);
+	ck_assert_uint_eq(st.rst_sent, rst);
+	ck_assert_uint_gt(rst, 0);
+	ck_assert_uint_lt(rst, FLOOD);
+	ck_assert_uint_eq(st.requests_received, 0);
+	ck_assert_uint_eq(st.pings, 0);
+	ck_assert_uint_eq(st.dedup_entries, 0);
+	/* The RSTs went out (or met a full socket buffer, counted). */
+	ck_assert_uint_eq(ts.datagrams_out + ts.send_errors, rst);
+	ck_assert_msg(mon.max_late_us < FAULT_MAX_LATE_MS * 1000L, "timer late by %ld us", mon.max_late_us);
+	ck_assert_msg(rss_end - f->rss_base <= FLOOD_RSS_SLACK_KB, "RSS grew from %ld to %ld kB", f->rss_base,
+	              rss_end);
+	ck_assert_msg(rss_end - f->rss_mid <= FLOOD_RSS_HALF_KB,
+	              "RSS grew from %ld to %ld kB in the second half", f->rss_mid, rss_end);
+	printf("malformed flood to messenger: %u datagrams, %lu RST, timer late <= %ld us, RSS %ld -> %ld -> "
+	       "%ld kB\n",
+	       FLOOD, rst, mon.max_late_us, f->rss_base, f->rss_mid, rss_end);
+	evudp6_messenger_free(mf.m);
+	event_base_free(base);
+}
+END_TEST
+
+/* -------------------------------------------- messenger: many sources */
+
+#define SOURCES        200
+#define SPOOF_REQUESTS 100000
+#define SPOOF_CAP      512
+
+struct spoof {
+	atomic_ulong handled;
+	atomic_ulong sent;
+	atomic_bool stalled;
+	uint16_t port;
+	long rss_base, rss_mid;
+	unsigned long max_entries;
+	unsigned long respond_failed;
+};
+
+static void spoof_handler(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+                          const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)req;
+	(void)remote;
+	struct spoof *s = arg;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "ok", 2);
+	/* Counted, not asserted here: an assertion allocates in Check, and the
+	 * memory of this path is what is being measured. */
+	if (evudp6_exchange_respond(ex, &b) != 0)
+		s->respond_failed++;
+	struct evudp6_messenger_stats st;
+	evudp6_messenger_stats(m, &st);
+	if (st.dedup_entries > s->max_entries)
+		s->max_entries = st.dedup_entries;
+	unsigned long n = atomic_fetch_add(&s->handled, 1) + 1;
+	if (n == 2 * SPOOF_CAP)
+		s->rss_base = fault_rss_kb();
+	else if (n == SPOOF_REQUESTS / 2)
+		s->rss_mid = fault_rss_kb();
+}
+
+/* Requests with fresh message ids from SOURCES addresses of 127.0.0.0/8
+ * (all of it is on lo, no privileges needed), one socket each. */
+static void *spoof_sender(void *arg)
+{
+	struct spoof *s = arg;
+	int fd[SOURCES];
+	for (int i = 0; i < SOURCES; i++) {
+		fd[i] = udp_socket(AF_INET);
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		                         .sin_addr = {htonl(0x7f000000u + 2u + (unsigned)i)}};
+		ck_assert_int_eq(bind(fd[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		/* The answers are not read: keep their queue small. */
+		int small = 1;
+		setsockopt(fd[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	}
+	for (unsigned long i = 0; i < SPOOF_REQUESTS; i++) {
+		int waited = 0;
+		while (i - atomic_load(&s->handled) >= FLOOD_WINDOW) {
+			if (++waited > 100000) {
+				atomic_store(&s->stalled, true);
+				goto out;
+			}
+			usleep(100);
+		}
+		uint16_t mid = (uint16_t)(i / SOURCES);
+		uint8_t req[] = {0x40, EVUDP6_GET, (uint8_t)(mid >> 8), (uint8_t)mid, 0xb1, 'x'};
+		send_to(fd[i % SOURCES], AF_INET, s->port, req, sizeof(req));
+		atomic_store(&s->sent, i + 1);
+	}
+out:
+	for (int i = 0; i < SOURCES; i++)
+		close(fd[i]);
+	return NULL;
+}
+
+START_TEST(faults_many_source_request_flood_keeps_dedup_under_cap)
+{
+	static struct spoof s;
+	memset(&s, 0, sizeof(s));
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger_config c;
+	evudp6_messenger_config_init(&c);
+	c.dedup_cap = SPOOF_CAP;
+	struct evudp6_messenger *m = NULL;
+	struct evudp6_transport_config tcfg = {.bind = "[::]:0", .rcvbuf = 8 << 20};
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, &c), 0);
+	evudp6_messenger_set_request_cb(m, spoof_handler, &s);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	s.port = evudp6_transport_port(evudp6_messenger_transport(m));
+
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, spoof_sender, &s), 0);
+	struct fault_monitor mon;
+	fault_monitor_start(&mon, base);
+	RUN_UNTIL(base, atomic_load(&s.handled) == SPOOF_REQUESTS || atomic_load(&s.stalled), 120);
+	fault_monitor_stop(&mon);
+	long rss_end = fault_rss_kb();
+	pthread_join(th, NULL);
+
+	struct evudp6_messenger_stats st;
+	evudp6_messenger_stats(m, &st);
+	ck_assert_msg(!atomic_load(&s.stalled), "sender stalled after %lu requests", atomic_load(&s.sent));
+	/* Every request was new, handled once and answered; the table held
+	 * the newest SPOOF_CAP and forgot the rest, oldest first. */
+	ck_assert_uint_eq(st.requests_received, SPOOF_REQUESTS);
+	ck_assert_uint_eq(s.respond_failed, 0);
+	ck_assert_uint_eq(st.responses_sent, SPOOF_REQUESTS);
+	ck_assert_uint_eq(st.duplicates, 0);
+	ck_assert_uint_eq(st.dedup_full, 0);
+	ck_assert_uint_eq(st.dedup_cap, SPOOF_CAP);
+	ck_assert_uint_eq(st.dedup_entries, SPOOF_CAP);
+	ck_assert_uint_eq(st.dedup_peak, SPOOF_CAP);
+	ck_assert_uint_le(s.max_entries, SPOOF_CAP);
+	ck_assert_uint_eq(st.dedup_evicted, SPOOF_REQUESTS - SPOOF_CAP);
+	ck_assert_msg(mon.max_late_us < FAULT_MAX_LATE_MS * 1000L, "timer late by %ld us", mon.max_late_us);
+	ck_assert_msg(rss_end - s.rss_base <= FLOOD_RSS_SLACK_KB, "RSS grew from %ld to %ld kB", s.rss_base,
+	              rss_end);
+	ck_assert_msg(rss_end - s.rss_mid <= FLOOD_RSS_HALF_KB,
+	              "RSS grew from %ld to %ld kB in the second half", s.rss_mid, rss_end);
+	printf("many-source flood: %d sources, %u requests, dedup %lu/%u, %lu evicted, timer late <= %ld us, "
+	       "RSS %ld -> %ld -> %ld kB\n",
+	       SOURCES, SPOOF_REQUESTS, (unsigned long)st.dedup_entries, SPOOF_CAP,
+	       (unsigned long)st.dedup_evicted, mon.max_late_us, s.rss_base, s.rss_mid, rss_end);
+	evudp6_messenger_free(m);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
@@ -608,6 +911,9 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, faults_receive_queue_overflow_counted_exactly);
 	tcase_add_test(tc, faults_local_emsgsize_entry_delivered_with_details);
 	tcase_add_test(tc, faults_refused_sends_return_errno_and_report_bounded);
+	tcase_add_test(tc, faults_datagram_without_pktinfo_delivered_local_unknown_warned_once);
+	tcase_add_test(tc, faults_malformed_flood_to_messenger_counted_and_reset);
+	tcase_add_test(tc, faults_many_source_request_flood_keeps_dedup_under_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
