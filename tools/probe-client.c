@@ -14,6 +14,7 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "probe.h"
 
@@ -38,6 +39,9 @@ struct probe_job {
 	struct evudp6_resolve *resolving;
 	struct evudp6_request *req;
 	struct event *deadline, *tick, *finish, *sigint;
+	struct event direct; /* delivers a group literal's address from the loop */
+	struct evudp6_addr direct_addr;
+	bool direct_set;
 	double t_start, t_sent;
 	bool ended;
 	int code;
@@ -124,6 +128,8 @@ void probe_client_free(struct probe_client *c)
 
 static void job_free(struct probe_job *j)
 {
+	if (j->direct_set)
+		event_del(&j->direct);
 	if (j->deadline)
 		event_free(j->deadline);
 	if (j->tick)
@@ -524,6 +530,34 @@ static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg)
 	send_request(j);
 }
 
+/* A multicast group literal: the address is built here, with the interface's index as its scope. */
+static bool literal_group(struct probe_job *j, const char *ifname)
+{
+	struct evudp6_addr a;
+	unsigned int scope = 0;
+	if (strchr(j->u.host, ':')) {
+		/* The URI's zone, or else the interface (copied into the zone). */
+		const char *zone = j->u.zone[0] ? j->u.zone : ifname;
+		char *end;
+		unsigned long n = strtoul(zone, &end, 10);
+		scope = *zone && !*end ? (unsigned int)n : if_nametoindex(zone);
+		if (!scope)
+			return false; /* the resolver reports the unknown zone */
+	}
+	if (evudp6_addr_from_literal(&a, j->u.host, j->u.port, scope) < 0 || !evudp6_addr_is_multicast(&a))
+		return false;
+	j->direct_addr = a;
+	j->direct_set = true;
+	return true;
+}
+
+static void direct_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct probe_job *j = arg;
+	resolved_cb(0, &j->direct_addr, j);
+}
+
 int probe_job_start(struct probe_client *c, const struct probe_opts *o, const char *uri,
                     probe_job_done_cb done, void *arg)
 {
@@ -575,6 +609,16 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 		j->sigint = evsignal_new(c->base, SIGINT, sigint_cb, j);
 		if (j->sigint)
 			event_add(j->sigint, NULL);
+	}
+	if (o->ifname && j->u.host_is_literal && literal_group(j, o->ifname)) {
+		/* The resolver's route check cannot be told the interface of an
+		 * IPv4 group, and a host may have no route for 224.0.0.0/4 at
+		 * all: a group literal sent through a named interface needs no
+		 * resolution. The callback runs from the loop, as the
+		 * resolver's would. */
+		event_assign(&j->direct, c->base, -1, 0, direct_cb, j);
+		event_active(&j->direct, 0, 0);
+		return 0;
 	}
 	rc = evudp6_resolve_uri(c->resolver, &j->u, resolved_cb, j, &j->resolving);
 	if (rc < 0) {
