@@ -14,8 +14,6 @@
 #include <stdio.h>
 
 #include <evudp6.h>
-#include <evudp6/messenger.h>
-#include <evudp6/resolve.h>
 
 struct event_base;
 struct evdns_base;
