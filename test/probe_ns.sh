@@ -151,8 +151,10 @@ for a in 2001:db8:2::1 2001:db8:2::2 198.51.100.1 198.51.100.2; do
 	run $cli "who am I, asking $a" 0 --json "coap://$h/whoami"
 	expect "who am I $a: the answer comes from $a" "$out" "\"event\":\"response\".*\"from\":\"$hr\","
 	expect "who am I $a: the server says it was asked $a on s0" "$out" "\"payload\":\"you are [^,]*, you asked $hr on s0\""
-	expect "who am I $a: the server log has both addresses" "$(grep '"path":"/whoami"' "$tmp/srv" | tail -n 1)" \
-		"\"from\":\"[^\"]*\",\"to\":\"$hr\",\"interface\":\"s0\",\"multicast\":false"
+	# the server logs after its answer has left: give the line a moment
+	for _ in $(seq 20); do grep -Eq "\"to\":\"$hr\",.*\"path\":\"/whoami\"" "$tmp/srv" && break; sleep 0.1; done
+	expect "who am I $a: the server log has both addresses" "$(grep "\"to\":\"$hr\"," "$tmp/srv" | tail -n 1)" \
+		"\"from\":\"[^\"]*\",\"to\":\"$hr\",\"interface\":\"s0\",\"multicast\":false.*\"path\":\"/whoami\""
 done
 
 # ------------------------------------------------ 3. a router's ICMP errors

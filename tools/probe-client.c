@@ -220,6 +220,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct probe_job *j = arg;
 	double waited = probe_now_ms() - j->t_start;
+	const char *detail =
+	    j->resolving ? "--timeout reached while resolving the name" : "--timeout reached";
 	if (j->resolving) {
 		struct evudp6_resolve *r = j->resolving;
 		j->resolving = NULL;
@@ -237,7 +239,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    .err = -EVUDP6_E_TIMEOUT,
 	    .remote = j->dest.remote.sin6_family ? &j->dest : NULL,
 	    .elapsed_ms = waited,
-	    .detail = "--timeout reached",
+	    .detail = detail,
 	    .seq = -1,
 	};
 	probe_out_error(&e);
