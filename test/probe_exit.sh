@@ -86,6 +86,11 @@ run "closed port, human line" 3 "coap://[::1]:$closed/x"
 expect "closed port: human line names errno text, ICMP and sender" "$out" \
 	"^\[::1\]:$closed: Connection refused \(ICMPv6 port unreachable from ::1\) after [0-9.]+ ms\$"
 run "ping to a closed port" 3 --ping -c 2 -i 0.05 "coap://[::1]:$closed"
+# 3 also for an error from sendmsg itself: a socket bound to an IPv4
+# address cannot send to IPv6
+run "send error (socket bound to 127.0.0.1, destination ::1)" 3 --json -b 127.0.0.1:0 "coap://[::1]:$closed/x"
+expect "send error: kind network, no ICMP, said to come from sending" "$out" \
+	'"kind":"network".*"icmp":null,"detail":"send error: the local kernel refused the datagram"'
 
 # 2: a peer that receives and never answers
 python3 -c '
