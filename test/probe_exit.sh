@@ -151,5 +151,5 @@ run "payload file missing" 66 -m PUT -e "@$tmp/no-such-file" "coap://[::1]:$port
 # 71: the server's port is taken
 run "listen on a port in use" 71 --listen -T 1 "[::]:$port"
 
-echo "$passed passed, $failed failed"
+echo "probe_exit: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -111,5 +111,5 @@ expect "--listen logged each of the 16 requests" "$n" "^16\$"
 expect "--listen log has both addresses of an IPv4 request" "$(grep '"path":"/whoami"' "$tmp/srv" | head -n 3)" \
 	"\"from\":\"127\.0\.0\.1:[0-9]+\",\"to\":\"127\.0\.0\.1:$port\",\"interface\":\"lo\""
 
-echo "$passed passed, $failed failed"
+echo "probe_interop: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -159,6 +159,6 @@ if odd:
           and opts[65000].get("value_hex") == "7800", str(opts.get(65000)))
     check("binary payload as payload_hex", "payload" not in o and
           o.get("payload_hex", "").startswith("000102") and o["payload_len"] == 32 + 2 + 10, str(o))
-print("%d passed, %d failed" % (passed, failed))
+print("probe_json: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
 EOF

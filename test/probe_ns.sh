@@ -201,5 +201,5 @@ expect "router ping: each ping gets the router's error" "$(count "$out" 'seq=[12
 run $cl3 "router: blackhole route, no error: timeout" 2 --json -T 0.5 "coap://[2001:db8:9:1::1]/"
 expect "blackhole: a timeout, not a network error" "$out" '"kind":"timeout"'
 
-echo "$passed passed, $failed failed"
+echo "probe_ns: $passed passed, $failed failed"
 [ "$failed" = 0 ]
