@@ -1,0 +1,439 @@
+/*
+ * evudp6-probe — the diagnostic server (--listen): answers pings (the
+ * messenger does that), /.well-known/core, /hello, /echo and /whoami, and
+ * logs every request with the requester's address and the local address
+ * the request reached.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "probe.h"
+
+#define ECHO_MAX   1024
+#define JOINED_MAX (PROBE_MAX_JOINS * 4)
+
+struct listener {
+	struct probe_server *s;
+	struct evudp6_messenger *m;
+	char *joined[JOINED_MAX];
+	size_t njoined;
+};
+
+struct probe_server {
+	const struct probe_opts *o;
+	struct listener l[PROBE_MAX_BINDS];
+	size_t n;
+	unsigned long requests;
+	uint8_t echo[ECHO_MAX];
+	size_t echo_len;
+	int echo_cf;
+};
+
+static const char core_links[] = "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
+                                 "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
+                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\"";
+
+/* ------------------------------------------------------------ resources */
+
+struct reply {
+	struct evudp6_msg_builder b;
+	char text[768];
+};
+
+static void reply_text(struct reply *r, uint8_t code, uint32_t cf, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void reply_text(struct reply *r, uint8_t code, uint32_t cf, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(r->text))
+		n = (int)sizeof(r->text) - 1;
+	evudp6_msg_builder_init(&r->b, EVUDP6_ACK, code, 0);
+	evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, cf);
+	evudp6_msg_builder_set_payload(&r->b, r->text, (size_t)n);
+}
+
+static void reply_code(struct reply *r, uint8_t code)
+{
+	evudp6_msg_builder_init(&r->b, EVUDP6_ACK, code, 0);
+}
+
+/* Accept option: -1 when absent. */
+static int accept_of(const struct evudp6_msg *req)
+{
+	struct evudp6_opt o;
+	uint32_t v;
+	if (evudp6_msg_find_opt(req, EVUDP6_OPT_ACCEPT, &o) && evudp6_opt_uint(&o, &v) == 0)
+		return (int)v;
+	return -1;
+}
+
+static void whoami(struct reply *r, const struct evudp6_addr *remote, bool mcast, bool json)
+{
+	char you[EVUDP6_HOSTINFO_MAX], asked[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX] = "";
+	probe_remote_text(remote, you, sizeof(you));
+	probe_local_text(remote, asked, sizeof(asked));
+	evudp6_addr_netif(remote, ifn, sizeof(ifn));
+	if (json)
+		reply_text(r, EVUDP6_CONTENT, 50,
+		           "{\"you\":\"%s\",\"asked\":\"%s\",\"interface\":\"%s\",\"multicast\":%s}", you,
+		           asked, ifn, mcast ? "true" : "false");
+	else
+		reply_text(r, EVUDP6_CONTENT, 0, "you are %s, you asked %s%s%s%s", you, asked,
+		           ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "");
+}
+
+/*
+ * Answer one request. Unknown critical options get 4.02 (RFC 7252 5.4.1),
+ * proxy requests 5.05; the rest is routed by path and method.
+ */
+static void route(struct probe_server *s, struct reply *r, const struct evudp6_msg *req, const char *path,
+                  const struct evudp6_addr *remote, bool mcast)
+{
+	struct evudp6_opt_iter it;
+	struct evudp6_opt o;
+	evudp6_opt_iter_init(&it, req);
+	while (evudp6_opt_iter_next(&it, &o) == 1) {
+		switch (o.number) {
+		case EVUDP6_OPT_URI_HOST:
+		case EVUDP6_OPT_URI_PORT:
+		case EVUDP6_OPT_URI_PATH:
+		case EVUDP6_OPT_URI_QUERY:
+		case EVUDP6_OPT_ACCEPT:
+		case EVUDP6_OPT_CONTENT_FORMAT:
+			continue;
+		case EVUDP6_OPT_PROXY_URI:
+		case EVUDP6_OPT_PROXY_SCHEME:
+			reply_code(r, EVUDP6_CODE(5, 5));
+			return;
+		default:
+			if (EVUDP6_OPT_IS_CRITICAL(o.number)) {
+				reply_text(r, EVUDP6_CODE(4, 2), 0, "option %u not understood", o.number);
+				return;
+			}
+		}
+	}
+	int accept = accept_of(req);
+	uint8_t method = req->code;
+
+	if (strcmp(path, "/.well-known/core") == 0) {
+		if (method != EVUDP6_GET)
+			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
+		else if (accept >= 0 && accept != 40)
+			reply_code(r, EVUDP6_CODE(4, 6));
+		else
+			reply_text(r, EVUDP6_CONTENT, 40, "%s", core_links);
+	} else if (strcmp(path, "/hello") == 0) {
+		if (method != EVUDP6_GET)
+			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
+		else if (accept > 0)
+			reply_code(r, EVUDP6_CODE(4, 6));
+		else
+			reply_text(r, EVUDP6_CONTENT, 0, "Hello from evudp6-probe %s", evudp6_version());
+	} else if (strcmp(path, "/whoami") == 0) {
+		if (method != EVUDP6_GET)
+			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
+		else if (accept > 0 && accept != 50)
+			reply_code(r, EVUDP6_CODE(4, 6));
+		else
+			whoami(r, remote, mcast, accept == 50);
+	} else if (strcmp(path, "/echo") == 0) {
+		struct evudp6_opt cf;
+		uint32_t cfv = 0;
+		bool has_cf = evudp6_msg_find_opt(req, EVUDP6_OPT_CONTENT_FORMAT, &cf) &&
+		              evudp6_opt_uint(&cf, &cfv) == 0;
+		if (method == EVUDP6_PUT || method == EVUDP6_POST) {
+			if (req->payload_len > ECHO_MAX) {
+				reply_code(r, EVUDP6_CODE(4, 13));
+				return;
+			}
+			memcpy(s->echo, req->payload, req->payload_len);
+			s->echo_len = req->payload_len;
+			s->echo_cf = has_cf ? (int)cfv : -1;
+			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CHANGED, 0);
+		} else if (method == EVUDP6_GET) {
+			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
+		} else if (method == EVUDP6_DELETE) {
+			s->echo_len = 0;
+			s->echo_cf = -1;
+			reply_code(r, EVUDP6_DELETED);
+			return;
+		} else {
+			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
+			return;
+		}
+		if (s->echo_cf >= 0)
+			evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, (uint32_t)s->echo_cf);
+		evudp6_msg_builder_set_payload(&r->b, s->echo, s->echo_len);
+	} else if (strcmp(path, "/") == 0) {
+		if (method != EVUDP6_GET)
+			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
+		else
+			reply_text(r, EVUDP6_CONTENT, 0,
+			           "evudp6-probe diagnostic server (evudp6 %s): GET /.well-known/core",
+			           evudp6_version());
+	} else {
+		reply_code(r, EVUDP6_NOT_FOUND);
+	}
+}
+
+/* "/a/b" and "x=1&y" from the Uri-Path and Uri-Query options, for routing and logs. */
+static void path_and_query(const struct evudp6_msg *req, char *path, size_t plen, char *query, size_t qlen)
+{
+	struct evudp6_opt_iter it;
+	struct evudp6_opt o;
+	size_t pn = 0, qn = 0;
+	path[0] = query[0] = '\0';
+	evudp6_opt_iter_init(&it, req);
+	while (evudp6_opt_iter_next(&it, &o) == 1) {
+		if (o.number == EVUDP6_OPT_URI_PATH) {
+			int n = snprintf(path + pn, plen - pn, "/%.*s", (int)o.len, (const char *)o.value);
+			if (n > 0)
+				pn = pn + (size_t)n < plen ? pn + (size_t)n : plen - 1;
+		} else if (o.number == EVUDP6_OPT_URI_QUERY) {
+			int n = snprintf(query + qn, qlen - qn, "%s%.*s", qn ? "&" : "", (int)o.len,
+			                 (const char *)o.value);
+			if (n > 0)
+				qn = qn + (size_t)n < qlen ? qn + (size_t)n : qlen - 1;
+		}
+	}
+	if (pn == 0)
+		snprintf(path, plen, "/");
+	/* Bytes a terminal should not interpret are shown as '?'. */
+	for (char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	for (char *p = query; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* Would the messenger leave this answer unsent (RFC 7967, or an error to a multicast request)? */
+static bool suppressed(const struct evudp6_msg *req, uint8_t code, bool mcast)
+{
+	struct evudp6_opt o;
+	uint32_t v;
+	unsigned int cls = EVUDP6_CODE_CLASS(code);
+	if (evudp6_msg_find_opt(req, EVUDP6_OPT_NO_RESPONSE, &o) && evudp6_opt_uint(&o, &v) == 0)
+		return (cls == 2 && (v & 2)) || (cls == 4 && (v & 8)) || (cls == 5 && (v & 16));
+	return mcast && cls >= 4;
+}
+
+static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
+                       const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	struct probe_server *s = arg;
+	char path[512], query[512];
+	struct reply r;
+	bool mcast = evudp6_exchange_is_multicast(ex);
+	path_and_query(req, path, sizeof(path), query, sizeof(query));
+	route(s, &r, req, path, remote, mcast);
+	struct probe_req_log log = {.req = req,
+	                            .from = remote,
+	                            .multicast = mcast,
+	                            .path = path,
+	                            .query = query,
+	                            .code = r.b.code,
+	                            .prefix = s->o->log_prefix};
+	int rc = evudp6_exchange_respond(ex, &r.b);
+	if (rc < 0) {
+		log.note = evudp6_strerror(rc);
+		log.code = 0;
+		/* Never leave the exchange open: an empty answer acknowledges it. */
+		evudp6_exchange_respond(ex, NULL);
+	} else if (suppressed(req, r.b.code, mcast)) {
+		log.note = "not sent: suppressed";
+	}
+	s->requests++;
+	probe_out_request(&log);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int parse_ifname(const char *name, unsigned int *out)
+{
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+	if (*name && !*end && v > 0 && v <= 0xffffffffu) {
+		*out = (unsigned int)v;
+		return 0;
+	}
+	*out = if_nametoindex(name);
+	return *out ? 0 : -ENODEV;
+}
+
+/* "group%ifname" (or "group" alone) for the listening event. */
+static void remember(struct listener *l, const char *group, const char *ifname)
+{
+	if (l->njoined >= JOINED_MAX)
+		return;
+	size_t n = strlen(group) + (ifname ? strlen(ifname) + 1 : 0) + 1;
+	char *t = malloc(n);
+	if (!t)
+		return;
+	snprintf(t, n, "%s%s%s", group, ifname ? "%" : "", ifname ? ifname : "");
+	l->joined[l->njoined++] = t;
+}
+
+static int join_all(struct listener *l, const struct probe_opts *o)
+{
+	struct evudp6_transport *t = evudp6_messenger_transport(l->m);
+	for (size_t i = 0; i < o->njoins; i++) {
+		char group[128];
+		snprintf(group, sizeof(group), "%s", o->joins[i]);
+		char *pct = strrchr(group, '%');
+		unsigned int ifindex = 0;
+		if (pct) {
+			*pct = '\0';
+			if (parse_ifname(pct + 1, &ifindex) < 0) {
+				probe_warn("--join %s: no interface %s", o->joins[i], pct + 1);
+				return PROBE_EXIT_USAGE;
+			}
+		}
+		struct evudp6_addr g;
+		if (evudp6_addr_from_literal(&g, group, 0, 0) < 0 || !evudp6_addr_is_multicast(&g)) {
+			probe_warn("--join %s: %s is not a multicast group address", o->joins[i], group);
+			return PROBE_EXIT_USAGE;
+		}
+		int rc = evudp6_transport_join(t, &g.remote.sin6_addr, ifindex);
+		if (rc < 0) {
+			probe_warn("--join %s: %s", o->joins[i], evudp6_strerror(rc));
+			return PROBE_EXIT_OSERR;
+		}
+		remember(l, o->joins[i], NULL);
+	}
+	for (size_t i = 0; i < o->njoin_coap; i++) {
+		unsigned int ifindex;
+		if (parse_ifname(o->join_coap[i], &ifindex) < 0) {
+			probe_warn("--join-coap %s: no such interface", o->join_coap[i]);
+			return PROBE_EXIT_USAGE;
+		}
+		int rc = evudp6_transport_join_coap(t, ifindex);
+		if (rc < 0) {
+			probe_warn("--join-coap %s: joining 224.0.1.187, ff02::fd and ff05::fd: %s",
+			           o->join_coap[i], evudp6_strerror(rc));
+			return PROBE_EXIT_OSERR;
+		}
+		remember(l, "224.0.1.187", o->join_coap[i]);
+		remember(l, "ff02::fd", o->join_coap[i]);
+		remember(l, "ff05::fd", o->join_coap[i]);
+	}
+	return 0;
+}
+
+int probe_server_new(struct probe_server **out, struct event_base *base, const struct probe_opts *o)
+{
+	struct probe_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		probe_warn("out of memory");
+		return PROBE_EXIT_OSERR;
+	}
+	s->o = o;
+	s->echo_cf = -1;
+	size_t nb = o->nbinds ? o->nbinds : 1;
+	for (size_t i = 0; i < nb; i++) {
+		const char *bind = o->nbinds ? o->binds[i] : "[::]";
+		struct listener *l = &s->l[s->n++];
+		l->s = s;
+		struct evudp6_transport_config tcfg = {.bind = bind};
+		struct evudp6_messenger_config mcfg;
+		evudp6_messenger_config_init(&mcfg);
+		mcfg.leisure_ms = (unsigned int)lround(o->leisure_s * 1000.0);
+		int rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
+		if (rc == 0) {
+			evudp6_messenger_set_request_cb(l->m, request_cb, s);
+			rc = evudp6_messenger_start(l->m);
+		}
+		if (rc < 0) {
+			probe_warn("cannot listen on %s: %s", bind, evudp6_strerror(rc));
+			bool bad = rc <= -EVUDP6_E_NOT_MINE && rc > -EVUDP6_E_RESOLVE_NXDOMAIN;
+			probe_server_free(s);
+			return bad ? PROBE_EXIT_USAGE : PROBE_EXIT_OSERR;
+		}
+		rc = join_all(l, o);
+		if (rc) {
+			probe_server_free(s);
+			return rc;
+		}
+		struct sockaddr_in6 sa;
+		struct evudp6_addr bound;
+		evudp6_transport_local(evudp6_messenger_transport(l->m), &sa);
+		evudp6_addr_from_sockaddr(&bound, (const struct sockaddr *)&sa, sizeof(sa));
+		probe_out_listening(&bound, (const char *const *)l->joined, l->njoined);
+	}
+	*out = s;
+	return 0;
+}
+
+uint16_t probe_server_port(const struct probe_server *s)
+{
+	return s->n ? evudp6_transport_port(evudp6_messenger_transport(s->l[0].m)) : 0;
+}
+
+void probe_server_free(struct probe_server *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		evudp6_messenger_free(s->l[i].m);
+		for (size_t k = 0; k < s->l[i].njoined; k++)
+			free(s->l[i].joined[k]);
+	}
+	free(s);
+}
+
+/* ------------------------------------------------------------ --listen */
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	event_base_loopexit(arg, NULL);
+}
+
+int probe_run_listen(const struct probe_opts *o)
+{
+	struct event_base *base = event_base_new();
+	if (!base) {
+		probe_warn("cannot create an event_base");
+		return PROBE_EXIT_OSERR;
+	}
+	struct probe_server *s;
+	int rc = probe_server_new(&s, base, o);
+	if (rc) {
+		event_base_free(base);
+		return rc;
+	}
+	struct event *sigint = evsignal_new(base, SIGINT, stop_cb, base);
+	struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
+	struct event *limit = evtimer_new(base, stop_cb, base);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	if (o->timeout_s > 0) {
+		struct timeval tv = {(long)o->timeout_s, (long)((o->timeout_s - floor(o->timeout_s)) * 1e6)};
+		event_add(limit, &tv);
+	}
+	event_base_dispatch(base);
+	probe_out_note("stopped after %lu request%s", s->requests, s->requests == 1 ? "" : "s");
+	event_free(sigint);
+	event_free(sigterm);
+	event_free(limit);
+	probe_server_free(s);
+	/* Let the transports finish their deferred shutdown work. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_free(base);
+	return PROBE_EXIT_OK;
+}
