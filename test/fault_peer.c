@@ -265,10 +265,10 @@ static int icmp_flood(int argc, char **argv)
 	struct evudp6_transport_stats st;
 	evudp6_transport_stats(f.t, &st);
 	printf("result sent=%lu errors=%lu quoted_ok=%lu errqueue=%lu errqueue_other=%lu send_errors=%lu "
-	       "wakeups=%lu bounded=%lu late_us=%ld rss_kb=%ld/%ld/%ld kinds=",
+	       "wakeups=%lu bounded=%lu late_us=%ld wall_late_us=%ld rss_kb=%ld/%ld/%ld kinds=",
 	       f.sent, f.errors, f.quoted_ok, (unsigned long)st.errqueue, (unsigned long)st.errqueue_other,
 	       (unsigned long)st.send_errors, (unsigned long)st.wakeups, (unsigned long)st.wakeups_bounded,
-	       mon.max_late_us, f.rss_base, f.rss_mid, rss_end);
+	       mon.max_late_us, mon.max_wall_late_us, f.rss_base, f.rss_mid, rss_end);
 	for (int k = 0; k < f.nkinds; k++)
 		printf("%s%u/%u/%u:%lu", k ? "," : "", f.kind[k].origin, f.kind[k].type, f.kind[k].code,
 		       f.kind[k].count);
@@ -348,13 +348,14 @@ static void serve_stats(void)
 	    "stats requests_received=%lu responses_sent=%lu duplicates=%lu dedup_entries=%lu dedup_peak=%lu "
 	    "dedup_cap=%lu dedup_evicted=%lu dedup_full=%lu send_errors=%lu icmp_errors=%lu "
 	    "exchanges_failed=%lu requests_pending=%lu datagrams_in=%lu rxq_overflow=%lu late_us=%ld "
-	    "rss_kb=%ld/%ld\n",
+	    "wall_late_us=%ld rss_kb=%ld/%ld\n",
 	    (unsigned long)st.requests_received, (unsigned long)st.responses_sent,
 	    (unsigned long)st.duplicates, (unsigned long)st.dedup_entries, (unsigned long)st.dedup_peak,
 	    (unsigned long)st.dedup_cap, (unsigned long)st.dedup_evicted, (unsigned long)st.dedup_full,
 	    (unsigned long)st.send_errors, (unsigned long)st.icmp_errors, (unsigned long)st.exchanges_failed,
 	    (unsigned long)st.requests_pending, (unsigned long)ts.datagrams_in,
-	    (unsigned long)ts.rxq_overflow, mon.max_late_us, sv.rss_base, fault_rss_kb());
+	    (unsigned long)ts.rxq_overflow, mon.max_late_us, mon.max_wall_late_us, sv.rss_base,
+	    fault_rss_kb());
 }
 
 static void serve_command(char *line)
