@@ -10,5 +10,7 @@
 #include <evudp6/addr.h>
 #include <evudp6/icmp.h>
 #include <evudp6/transport.h>
+#include <evudp6/resolve.h>
+#include <evudp6/messenger.h>
 
 #endif /* EVUDP6_H */

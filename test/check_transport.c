@@ -692,6 +692,49 @@ START_TEST(transport_multicast_options_on_one_socket)
 }
 END_TEST
 
+START_TEST(transport_delivers_without_pktinfo_and_warns_once)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = {0};
+	struct evudp6_transport *t = server(base, &s, "[::1]:0");
+	/* Take the option away behind the transport's back: the kernel then
+	 * sends no pktinfo, as an unexpected kernel might. */
+	int off = 0;
+	ck_assert_int_eq(
+	    setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_RECVPKTINFO, &off, sizeof(off)), 0);
+	char path[] = "/tmp/evudp6-stderr-XXXXXX";
+	int errfd = mkstemp(path);
+	ck_assert_int_ge(errfd, 0);
+	unlink(path);
+	int saved = dup(2);
+	dup2(errfd, 2);
+
+	int c = plain_socket(AF_INET6, "::1");
+	plain_send(c, "::1", evudp6_transport_port(t), "a", 1);
+	plain_send(c, "::1", evudp6_transport_port(t), "b", 1);
+	LOOP_UNTIL(base, s.datagrams == 2);
+	dup2(saved, 2);
+	close(saved);
+
+	ck_assert_int_eq(s.datagrams, 2);
+	ck_assert(!s.remote.has_local);
+	struct evudp6_transport_stats st;
+	evudp6_transport_stats(t, &st);
+	ck_assert_uint_eq(st.no_pktinfo, 2);
+	char text[512] = {0};
+	ck_assert_int_gt(pread(errfd, text, sizeof(text) - 1, 0), 0);
+	int lines = 0;
+	for (char *p = text; *p; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, 1);
+	ck_assert_ptr_nonnull(strstr(text, "without IPV6_PKTINFO"));
+	close(errfd);
+	close(c);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -712,6 +755,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, transport_rejects_bad_bind_and_config);
 	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
 	tcase_add_test(tc, transport_multicast_options_on_one_socket);
+	tcase_add_test(tc, transport_delivers_without_pktinfo_and_warns_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -61,13 +61,16 @@ EVUDP6_API int evudp6_addr_from_sockaddr(struct evudp6_addr *a, const struct soc
 /**
  * Set @p a from an IPv6 (or IPv4, mapped) address literal and a port
  * (host byte order); @p scope_id may be 0.
- * @return 0, or -EVUDP6_E_NOT_LITERAL if @p text is no address literal.
+ * @return 0; -EVUDP6_E_NOT_LITERAL if @p text is no address literal;
+ *         -EVUDP6_E_ZONE_NOT_ALLOWED for a non-zero @p scope_id on an IPv4
+ *         address (the kernel would ignore it); -EINVAL for NULL arguments.
  */
 EVUDP6_API int evudp6_addr_from_literal(struct evudp6_addr *a, const char *text, uint16_t port,
                                         uint32_t scope_id);
 
 /** Set the local part (address and interface index). */
-EVUDP6_API void evudp6_addr_set_local(struct evudp6_addr *a, const struct in6_addr *local, unsigned int ifindex);
+EVUDP6_API void evudp6_addr_set_local(struct evudp6_addr *a, const struct in6_addr *local,
+                                      unsigned int ifindex);
 
 /** Drop the local part. */
 EVUDP6_API void evudp6_addr_clear_local(struct evudp6_addr *a);

@@ -39,27 +39,27 @@ enum evudp6_error {
 	EVUDP6_E_MSG_EMPTY_NOT_EMPTY,   /**< code 0.00 with token, options or payload */
 	EVUDP6_E_MSG_CODE_RESERVED,     /**< code class 1, 6 or 7 */
 	/* codec: encoding */
-	EVUDP6_E_MSG_OPT_NUMBER,        /**< option number above 65804 */
-	EVUDP6_E_MSG_OPT_LENGTH,        /**< option value longer than 65804 */
-	EVUDP6_E_MSG_TOO_MANY_OPTS,     /**< builder option table full */
-	EVUDP6_E_MSG_TOKEN_LENGTH,      /**< token longer than 8 bytes */
-	EVUDP6_E_MSG_NOSPACE,           /**< output buffer too small */
+	EVUDP6_E_MSG_OPT_NUMBER,    /**< option number above 65804 */
+	EVUDP6_E_MSG_OPT_LENGTH,    /**< option value longer than 65804 */
+	EVUDP6_E_MSG_TOO_MANY_OPTS, /**< builder option table full */
+	EVUDP6_E_MSG_TOKEN_LENGTH,  /**< token longer than 8 bytes */
+	EVUDP6_E_MSG_NOSPACE,       /**< output buffer too small */
 
 	/* addresses, URIs and host names */
-	EVUDP6_E_NOT_MINE = 10100,      /**< URI scheme this transport does not serve */
-	EVUDP6_E_HOST_EMPTY,            /**< empty host */
-	EVUDP6_E_HOST_BRACKET,          /**< '[' without matching ']' or junk after it */
-	EVUDP6_E_HOST_UNBRACKETED_V6,   /**< IPv6 literal with a port but no brackets */
-	EVUDP6_E_HOST_TOO_LONG,         /**< host longer than 255 bytes */
-	EVUDP6_E_HOST_INVALID,          /**< not a literal and not a valid name */
-	EVUDP6_E_PORT,                  /**< port not a number in 0..65535 */
-	EVUDP6_E_ZONE_UNKNOWN,          /**< zone names no interface here */
-	EVUDP6_E_ZONE_NOT_ALLOWED,      /**< zone on an address that cannot have one */
-	EVUDP6_E_NOT_LITERAL,           /**< host is a name, not an address literal */
-	EVUDP6_E_URI_FRAGMENT,          /**< URI has a fragment (RFC 7252 6.4 step 4) */
-	EVUDP6_E_URI_RELATIVE,          /**< URI is not absolute */
-	EVUDP6_E_URI_INVALID,           /**< URI syntax or percent-encoding error */
-	EVUDP6_E_URI_TOO_LONG,          /**< URI option table or segment too long */
+	EVUDP6_E_NOT_MINE = 10100,    /**< URI scheme this transport does not serve */
+	EVUDP6_E_HOST_EMPTY,          /**< empty host */
+	EVUDP6_E_HOST_BRACKET,        /**< '[' without matching ']' or junk after it */
+	EVUDP6_E_HOST_UNBRACKETED_V6, /**< IPv6 literal with a port but no brackets */
+	EVUDP6_E_HOST_TOO_LONG,       /**< host longer than 255 bytes */
+	EVUDP6_E_HOST_INVALID,        /**< not a literal and not a valid name */
+	EVUDP6_E_PORT,                /**< port not a number in 0..65535 */
+	EVUDP6_E_ZONE_UNKNOWN,        /**< zone names no interface here */
+	EVUDP6_E_ZONE_NOT_ALLOWED,    /**< zone on an address that cannot have one */
+	EVUDP6_E_NOT_LITERAL,         /**< host is a name, not an address literal */
+	EVUDP6_E_URI_FRAGMENT,        /**< URI has a fragment (RFC 7252 6.4 step 4) */
+	EVUDP6_E_URI_RELATIVE,        /**< URI is not absolute */
+	EVUDP6_E_URI_INVALID,         /**< URI syntax or percent-encoding error */
+	EVUDP6_E_URI_TOO_LONG,        /**< URI option table or segment too long */
 
 	/* resolution */
 	EVUDP6_E_RESOLVE_NXDOMAIN = 10200, /**< name does not exist */
@@ -69,11 +69,11 @@ enum evudp6_error {
 	EVUDP6_E_CANCELLED,                /**< request cancelled by the caller */
 
 	/* transport and message layer */
-	EVUDP6_E_SHUTDOWN = 10300,      /**< object is shut down */
-	EVUDP6_E_STATE,                 /**< call not valid in this state (e.g. double start) */
-	EVUDP6_E_TIMEOUT,               /**< no answer after all retransmissions */
-	EVUDP6_E_MULTICAST_CON,         /**< confirmable request to a multicast address */
-	EVUDP6_E_NO_PKTINFO,            /**< IPV6_RECVPKTINFO not available */
+	EVUDP6_E_SHUTDOWN = 10300, /**< object is shut down */
+	EVUDP6_E_STATE,            /**< call not valid in this state (e.g. double start) */
+	EVUDP6_E_TIMEOUT,          /**< no answer after all retransmissions */
+	EVUDP6_E_MULTICAST_CON,    /**< confirmable request to a multicast address */
+	EVUDP6_E_NO_PKTINFO,       /**< IPV6_RECVPKTINFO not available */
 
 	EVUDP6_E_LAST
 };

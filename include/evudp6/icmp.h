@@ -33,28 +33,28 @@ enum evudp6_icmp_origin {
  * peer itself); IPv4 offenders are V4MAPPED.
  */
 struct evudp6_icmp {
-	int err;              /**< positive errno (ee_errno), e.g. ECONNREFUSED */
-	uint8_t origin;       /**< enum evudp6_icmp_origin */
-	uint8_t type;         /**< ICMP or ICMPv6 type */
-	uint8_t code;         /**< ICMP or ICMPv6 code */
-	uint32_t info;        /**< ee_info (e.g. MTU for "packet too big") */
-	uint32_t data;        /**< ee_data */
+	int err;        /**< positive errno (ee_errno), e.g. ECONNREFUSED */
+	uint8_t origin; /**< enum evudp6_icmp_origin */
+	uint8_t type;   /**< ICMP or ICMPv6 type */
+	uint8_t code;   /**< ICMP or ICMPv6 code */
+	uint32_t info;  /**< ee_info (e.g. MTU for "packet too big") */
+	uint32_t data;  /**< ee_data */
 	bool has_offender;
 	struct sockaddr_in6 offender;
 };
 
 /** What a control buffer said. */
 struct evudp6_cmsg_info {
-	bool has_pktinfo;          /**< IPV6_PKTINFO (or IP_PKTINFO) seen */
-	struct in6_addr local;     /**< destination of the datagram (mapped for IPv4) */
-	unsigned int ifindex;      /**< interface it arrived on */
-	bool has_icmp;             /**< an IPV6_RECVERR / IP_RECVERR entry seen */
+	bool has_pktinfo;      /**< IPV6_PKTINFO (or IP_PKTINFO) seen */
+	struct in6_addr local; /**< destination of the datagram (mapped for IPv4) */
+	unsigned int ifindex;  /**< interface it arrived on */
+	bool has_icmp;         /**< an IPV6_RECVERR / IP_RECVERR entry seen */
 	struct evudp6_icmp icmp;
-	bool has_ovfl;             /**< SO_RXQ_OVFL seen */
-	uint32_t ovfl;             /**< kernel's count of datagrams dropped so far */
-	bool ctrunc;               /**< MSG_CTRUNC: the kernel cut the control data */
-	unsigned int unknown;      /**< control messages not understood (skipped) */
-	unsigned int malformed;    /**< control messages too short for their type (skipped) */
+	bool has_ovfl;          /**< SO_RXQ_OVFL seen */
+	uint32_t ovfl;          /**< kernel's count of datagrams dropped so far */
+	bool ctrunc;            /**< MSG_CTRUNC: the kernel cut the control data */
+	unsigned int unknown;   /**< control messages not understood (skipped) */
+	unsigned int malformed; /**< control messages too short for their type (skipped) */
 };
 
 /**
@@ -67,7 +67,8 @@ struct evudp6_cmsg_info {
  *
  * @return 0 (the result is always usable; inspect the flags).
  */
-EVUDP6_API int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out);
+EVUDP6_API int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags,
+                                 struct evudp6_cmsg_info *out);
 
 /** "ICMPv6", "ICMP", "local", "none" or "origin N". */
 EVUDP6_API const char *evudp6_icmp_origin_name(uint8_t origin);

@@ -25,16 +25,11 @@ extern "C" {
 #endif
 
 /** Message types (RFC 7252 3). */
-enum evudp6_msg_type {
-	EVUDP6_CON = 0,
-	EVUDP6_NON = 1,
-	EVUDP6_ACK = 2,
-	EVUDP6_RST = 3
-};
+enum evudp6_msg_type { EVUDP6_CON = 0, EVUDP6_NON = 1, EVUDP6_ACK = 2, EVUDP6_RST = 3 };
 
 /** Build a code byte from class and detail: EVUDP6_CODE(2, 5) is 2.05. */
 #define EVUDP6_CODE(cls, detail) ((uint8_t)(((cls) << 5) | (detail)))
-#define EVUDP6_CODE_CLASS(code) ((uint8_t)(code) >> 5)
+#define EVUDP6_CODE_CLASS(code)  ((uint8_t)(code) >> 5)
 #define EVUDP6_CODE_DETAIL(code) ((uint8_t)(code)&0x1f)
 
 enum evudp6_code {
@@ -91,17 +86,17 @@ enum evudp6_option {
  * once released.
  */
 struct evudp6_msg {
-	uint8_t type;            /**< enum evudp6_msg_type */
-	uint8_t code;            /**< class << 5 | detail */
-	uint16_t mid;            /**< message id, host byte order */
-	uint8_t tkl;             /**< token length 0..8 */
-	const uint8_t *token;    /**< tkl bytes */
-	const uint8_t *opts;     /**< encoded options (validated) */
-	size_t opts_len;         /**< bytes of encoded options */
-	const uint8_t *payload;  /**< NULL when there is no payload */
-	size_t payload_len;      /**< 0 when there is no payload */
-	const uint8_t *data;     /**< the whole datagram */
-	size_t len;              /**< its length */
+	uint8_t type;           /**< enum evudp6_msg_type */
+	uint8_t code;           /**< class << 5 | detail */
+	uint16_t mid;           /**< message id, host byte order */
+	uint8_t tkl;            /**< token length 0..8 */
+	const uint8_t *token;   /**< tkl bytes */
+	const uint8_t *opts;    /**< encoded options (validated) */
+	size_t opts_len;        /**< bytes of encoded options */
+	const uint8_t *payload; /**< NULL when there is no payload */
+	size_t payload_len;     /**< 0 when there is no payload */
+	const uint8_t *data;    /**< the whole datagram */
+	size_t len;             /**< its length */
 };
 
 /** One option: a view into the message (or into the caller's value). */

@@ -1,0 +1,345 @@
+/*
+ * evudp6 — message layer (RFC 7252 sections 4 and 8, RFC 7967): reliable
+ * CoAP exchanges over one transport, as client and server at once.
+ *
+ * A messenger owns one transport. As a client it sends requests built by
+ * the caller, assigns their message id and token, retransmits confirmable
+ * ones on the RFC 7252 schedule, matches piggybacked, separate and
+ * non-confirmable responses, and fails every pending exchange to a remote
+ * at once when an ICMP error (vetted against the datagram it quotes) or a
+ * send error says the remote is unreachable. As a server it deduplicates
+ * requests, answers pings, acknowledges slow confirmable requests with an
+ * empty ACK and sends their response separately, answers multicast
+ * requests from a unicast address after a random leisure, suppresses error
+ * responses to multicast requests and honours No-Response.
+ *
+ * All state is preallocated when the messenger is created: receiving a
+ * datagram, answering it and sending a request allocate nothing. Callbacks
+ * run on the event_base's thread; a messenger is not thread-safe.
+ */
+#ifndef EVUDP6_MESSENGER_H
+#define EVUDP6_MESSENGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <evudp6/addr.h>
+#include <evudp6/common.h>
+#include <evudp6/icmp.h>
+#include <evudp6/msg.h>
+#include <evudp6/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+/** A messenger: one transport plus the message layer's state. */
+struct evudp6_messenger;
+/** A request this messenger sent (client side). */
+struct evudp6_request;
+/** A request this messenger received and has to answer (server side). */
+struct evudp6_exchange;
+
+/** RFC 7252 section 4.8 defaults, as set by evudp6_messenger_config_init(). */
+#define EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS       2000u
+#define EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR    1.5
+#define EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT       4u
+#define EVUDP6_MESSENGER_DEFAULT_NSTART               1u
+#define EVUDP6_MESSENGER_DEFAULT_LEISURE_MS           5000u
+#define EVUDP6_MESSENGER_DEFAULT_EXCHANGE_LIFETIME_MS 247000u
+#define EVUDP6_MESSENGER_DEFAULT_NON_LIFETIME_MS      145000u
+/** MAX_TRANSMIT_WAIT of RFC 7252 4.8.2. */
+#define EVUDP6_MESSENGER_DEFAULT_RESPONSE_TIMEOUT_MS 93000u
+#define EVUDP6_MESSENGER_DEFAULT_MULTICAST_WAIT_MS   7000u
+#define EVUDP6_MESSENGER_DEFAULT_EMPTY_ACK_DELAY_MS  100u
+#define EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP           1024u
+#define EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS        256u
+/** RFC 7252 4.6: upper bound when the path MTU is not known. */
+#define EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE 1152u
+
+/**
+ * Messenger configuration. Fill it with evudp6_messenger_config_init()
+ * (the RFC 7252 defaults), then change what you need: every value is
+ * taken literally, so 0 means zero where zero makes sense (no
+ * retransmission, no leisure, an immediate empty ACK). Times are in
+ * milliseconds so that tests can run the protocol fast.
+ */
+struct evudp6_messenger_config {
+	/** ACK_TIMEOUT: first retransmission timeout; > 0. */
+	unsigned int ack_timeout_ms;
+	/** ACK_RANDOM_FACTOR: the first timeout is uniform in [ACK_TIMEOUT, ACK_TIMEOUT * this]; >= 1.0. */
+	double ack_random_factor;
+	/** MAX_RETRANSMIT: retransmissions of a confirmable message before giving up (0 allowed). */
+	unsigned int max_retransmit;
+	/**
+	 * NSTART: unicast interactions outstanding per remote at once; more
+	 * requests to the same remote wait in order. >= 1.
+	 */
+	unsigned int nstart;
+	/** DEFAULT_LEISURE: a response to a multicast request waits uniform [0, this] (0 allowed). */
+	unsigned int leisure_ms;
+	/** EXCHANGE_LIFETIME: how long a confirmable message id is remembered for deduplication; > 0. */
+	unsigned int exchange_lifetime_ms;
+	/** NON_LIFETIME: the same for non-confirmable messages; > 0. */
+	unsigned int non_lifetime_ms;
+	/**
+	 * How long a request waits for a response not covered by the
+	 * retransmission schedule: the response to a unicast NON request, and a
+	 * separate response after an empty ACK. > 0.
+	 */
+	unsigned int response_timeout_ms;
+	/** How long a multicast request collects responses unless the request says otherwise; > 0. */
+	unsigned int multicast_wait_ms;
+	/**
+	 * A confirmable request whose handler has not answered within this
+	 * delay gets an empty ACK, and its response is then sent separately as
+	 * a confirmable message (0: the empty ACK leaves as soon as the handler
+	 * returns without answering).
+	 */
+	unsigned int empty_ack_delay_ms;
+	/**
+	 * Deduplication entries (received requests and confirmable responses
+	 * remembered for the lifetimes above, with the answer they got). When
+	 * all are in use the oldest answered one is forgotten (counted in
+	 * dedup_evicted). >= 1.
+	 */
+	size_t dedup_cap;
+	/** Client requests pending at once (including those waiting for NSTART); >= 1. */
+	size_t max_requests;
+	/** Largest message this messenger sends (request or response), in bytes; >= 16. */
+	size_t max_message;
+};
+
+/** Counters since creation; dedup_entries and requests_pending are current values. */
+struct evudp6_messenger_stats {
+	/** New requests handed to the handler (or rejected for want of one). */
+	uint64_t requests_received;
+	/** Responses sent: piggybacked, separate or NON; retransmissions not counted. */
+	uint64_t responses_sent;
+	/** Responses not sent: No-Response, or an error answer to a multicast request. */
+	uint64_t responses_suppressed;
+	/** Duplicate CON or NON messages recognised (requests and responses). */
+	uint64_t duplicates;
+	/** Duplicates answered again from the cache, with the same bytes. */
+	uint64_t duplicates_answered;
+	/** Datagrams that do not decode or make no sense (an Empty NON, an ACK with a request code). */
+	uint64_t malformed;
+	/** Empty CON (CoAP ping) received and answered with RST. */
+	uint64_t pings;
+	/** RSTs sent: pings, malformed CON, unknown CON responses, CON requests without a handler. */
+	uint64_t rst_sent;
+	/** RSTs that matched a message we sent. */
+	uint64_t rst_received;
+	/** Empty ACKs sent: for slow handlers and for CON responses. */
+	uint64_t empty_acks_sent;
+	/** ACKs, RSTs and responses that match nothing we sent. */
+	uint64_t unmatched;
+	/** Client requests sent (first transmissions). */
+	uint64_t requests_sent;
+	/** CON retransmissions, of requests and of separate responses. */
+	uint64_t retransmissions;
+	/** CON messages given up after MAX_RETRANSMIT, and unicast response waits that ran out. */
+	uint64_t timeouts;
+	/** Error-queue (ICMP) errors reported by the transport. */
+	uint64_t icmp_errors;
+	/** sendmsg() errors reported by the transport. */
+	uint64_t send_errors;
+	/** ICMP errors ignored because the datagram they quote matches nothing pending (RFC 7252 4.2). */
+	uint64_t icmp_vetted_out;
+	/** Requests failed by an ICMP or send error. */
+	uint64_t exchanges_failed;
+	/** Dedup entries forgotten before their lifetime to make room for new ones. */
+	uint64_t dedup_evicted;
+	/** Requests dropped because every dedup entry was waiting for its handler. */
+	uint64_t dedup_full;
+	/** Dedup entries in use now. */
+	uint64_t dedup_entries;
+	/** Most dedup entries ever in use at once. */
+	uint64_t dedup_peak;
+	/** The configured cap (dedup_cap). */
+	uint64_t dedup_cap;
+	/** Client requests pending now. */
+	uint64_t requests_pending;
+};
+
+/**
+ * A response arrived for a request, or the request ended.
+ *
+ * @param r        the request; valid until the final call has returned
+ * @param err      0 with @p rsp set for a response; otherwise the request
+ *                 has ended and @p rsp is NULL: -EVUDP6_E_TIMEOUT (no
+ *                 answer after all retransmissions or within the wait; for
+ *                 a multicast request this is its normal end),
+ *                 -ECONNRESET (the remote answered with RST), a negative
+ *                 errno from an ICMP error (@p icmp set) or a send error
+ *                 (@p icmp NULL), or -EVUDP6_E_SHUTDOWN.
+ * @param rsp      the response (for a ping: the RST, or an empty ACK);
+ *                 a view valid only during the call
+ * @param remote   who answered (with the local address the answer reached);
+ *                 for an error, the request's remote. Valid during the call.
+ * @param icmp     ICMP details for an ICMP error, else NULL
+ *
+ * For a unicast request the call with a response is the final one. A
+ * multicast request is called once per response, each with its
+ * responder's address, until its wait ends (a final call with
+ * -EVUDP6_E_TIMEOUT) or it is cancelled.
+ */
+typedef void (*evudp6_messenger_response_cb)(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+                                             const struct evudp6_addr *remote, const struct evudp6_icmp *icmp,
+                                             void *arg);
+
+/**
+ * A new request arrived (duplicates never reach the handler).
+ *
+ * @param ex      the exchange to answer with evudp6_exchange_respond(),
+ *                now or later; exactly once
+ * @param req     the request; a view valid only during the call
+ * @param remote  the requester, with the local address (possibly a
+ *                multicast group) the request was sent to; valid during
+ *                the call (evudp6_exchange_remote() keeps a copy)
+ */
+typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+                                            const struct evudp6_msg *req, const struct evudp6_addr *remote,
+                                            void *arg);
+
+/** Fill @p cfg with the RFC 7252 defaults (EVUDP6_MESSENGER_DEFAULT_*). */
+EVUDP6_API void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg);
+
+/**
+ * Create a messenger and its transport (not yet bound: see
+ * evudp6_messenger_start()). Every pool and table is allocated here.
+ *
+ * @param out   receives the messenger (freed with evudp6_messenger_free())
+ * @param tcfg  transport configuration, may be NULL (see
+ *              evudp6_transport_new()); copied
+ * @param mcfg  messenger configuration, may be NULL for the defaults; copied
+ * @return 0, -EINVAL for a bad configuration, -ENOMEM, or an error of
+ *         evudp6_transport_new().
+ */
+EVUDP6_API int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
+                                    const struct evudp6_transport_config *tcfg,
+                                    const struct evudp6_messenger_config *mcfg);
+
+/**
+ * Bind the transport and start receiving. Set the request handler first
+ * if the messenger is to serve.
+ * @return 0 or an error of evudp6_transport_start().
+ */
+EVUDP6_API int evudp6_messenger_start(struct evudp6_messenger *m);
+
+/**
+ * The messenger's transport, to join groups, set hop limits, read its
+ * port and counters. Do not free it and do not shut it down; sending on it
+ * directly bypasses the message layer.
+ */
+EVUDP6_API struct evudp6_transport *evudp6_messenger_transport(const struct evudp6_messenger *m);
+
+/**
+ * Set (or with NULL clear) the request handler. Without one, a CON
+ * request is rejected with RST and a NON request is ignored.
+ */
+EVUDP6_API void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evudp6_messenger_request_cb cb,
+                                                void *arg);
+
+/**
+ * Send a request.
+ *
+ * The caller fills @p b: type EVUDP6_CON or EVUDP6_NON, a request code
+ * (0.01 to 0.31), options and payload; or type CON with code 0.00 for a
+ * CoAP ping. The messenger writes the message id and the token into @p b
+ * (8 random bytes; none for a ping) and encodes it; @p b is not needed
+ * after the call.
+ *
+ * A confirmable request is retransmitted until acknowledged; a multicast
+ * @p remote (which may carry an interface-only local part, see
+ * evudp6_addr_set_local()) takes NON only. Up to NSTART unicast requests
+ * per remote are outstanding; further ones wait and leave in order.
+ *
+ * @param wait_ms  multicast: how long to collect responses; unicast NON or
+ *                 after an empty ACK: how long to wait for the response;
+ *                 0 uses the configuration's value
+ * @param cb       called for the response(s) and once at the end; never
+ *                 from inside this call
+ * @param out      receives the request handle, may be NULL
+ * @return 0; -EINVAL (bad type or code, cb NULL); -EVUDP6_E_MULTICAST_CON;
+ *         -ENOBUFS (max_requests pending); an encoder error
+ *         (-EVUDP6_E_MSG_NOSPACE if larger than max_message);
+ *         -EVUDP6_E_STATE before start; -EVUDP6_E_SHUTDOWN; or the
+ *         negative errno of a failed first send. On error @p cb is never
+ *         called.
+ */
+EVUDP6_API int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                        struct evudp6_msg_builder *b, unsigned int wait_ms,
+                                        evudp6_messenger_response_cb cb, void *arg,
+                                        struct evudp6_request **out);
+
+/**
+ * Cancel a request: no more transmissions, its callback is not called
+ * again, and the handle is invalid once this returns (or, if called from
+ * the request's own callback, once the callback returns). Calling it from
+ * the final callback, or twice, does nothing.
+ */
+EVUDP6_API void evudp6_request_cancel(struct evudp6_request *r);
+
+/** The remote a request was sent to (valid while the request is). */
+EVUDP6_API const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r);
+
+/**
+ * Answer a request received through the request handler, from inside the
+ * handler or later. The caller fills @p b with a response code (class 2
+ * to 5), options and payload; the messenger writes type, message id and
+ * token. The response is piggybacked on the ACK if the request is
+ * confirmable and the empty-ACK delay has not passed, otherwise it is a
+ * separate confirmable response (retransmitted until acknowledged); a
+ * NON request gets a NON response. For a multicast request it leaves from
+ * a unicast address after a random leisure, and an error response (4.xx,
+ * 5.xx) is not sent unless the request's No-Response option asks for it;
+ * No-Response (RFC 7967) suppresses what it names. A suppressed response,
+ * or @p b NULL (no response at all), still acknowledges a confirmable
+ * request with an empty ACK. The encoded response is kept for duplicates.
+ *
+ * @return 0 (the exchange is then answered: the handle is invalid);
+ *         -EINVAL for a non-response code (the exchange stays open);
+ *         an encoder error (e.g. -EVUDP6_E_MSG_NOSPACE beyond
+ *         max_message; the exchange stays open, answer again);
+ *         -EVUDP6_E_STATE if already answered; -EVUDP6_E_SHUTDOWN after
+ *         shutdown (the handle stays valid until evudp6_messenger_free()).
+ */
+EVUDP6_API int evudp6_exchange_respond(struct evudp6_exchange *ex, struct evudp6_msg_builder *b);
+
+/**
+ * The requester of an exchange, with the local address the request was
+ * sent to. Valid until the exchange is answered.
+ */
+EVUDP6_API const struct evudp6_addr *evudp6_exchange_remote(const struct evudp6_exchange *ex);
+
+/** Did the exchange's request arrive via multicast? */
+EVUDP6_API bool evudp6_exchange_is_multicast(const struct evudp6_exchange *ex);
+
+/** Copy the counters. */
+EVUDP6_API void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out);
+
+/**
+ * Shut down: every pending request's callback is called with
+ * -EVUDP6_E_SHUTDOWN, open exchanges are dropped (answering them returns
+ * -EVUDP6_E_SHUTDOWN), and the transport is shut down. Safe from inside
+ * callbacks.
+ * @return 0, or -EVUDP6_E_SHUTDOWN if already shut down.
+ */
+EVUDP6_API int evudp6_messenger_shutdown(struct evudp6_messenger *m);
+
+/**
+ * Shut down (without calling any request callback) and free the messenger
+ * and its transport. Safe from inside any of its callbacks: the memory is
+ * released when the callback returns. Request and exchange handles become
+ * invalid. NULL is ignored.
+ */
+EVUDP6_API void evudp6_messenger_free(struct evudp6_messenger *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVUDP6_MESSENGER_H */

@@ -1,0 +1,1812 @@
+/*
+ * Message layer on real loopback sockets. Where exact bytes matter the
+ * peer is a plain UDP socket that sends hand-written datagrams and records
+ * what it receives (with the time it arrived).
+ */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include <evudp6/messenger.h>
+
+static struct event_base *base;
+static bool guard_fired;
+
+/*
+ * Count allocations by interposing the allocator (glibc lets a program
+ * replace malloc and friends and still reach its own). Not under
+ * AddressSanitizer, which interposes them itself.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COUNT_ALLOCS 0
+#endif
+#endif
+#ifndef COUNT_ALLOCS
+#define COUNT_ALLOCS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+static volatile long allocs;
+void *malloc(size_t n)
+{
+	allocs++;
+	return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+	allocs++;
+	return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+	allocs++;
+	return __libc_realloc(p, n);
+}
+void free(void *p)
+{
+	__libc_free(p);
+}
+#endif
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	guard_fired = true;
+}
+
+static struct event *guard_start(int ms)
+{
+	struct event *g = evtimer_new(base, guard_cb, NULL);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	guard_fired = false;
+	evtimer_add(g, &tv);
+	return g;
+}
+
+/* Run the loop until @p cond holds or @p ms pass; the value of cond. */
+#define RUN_UNTIL(cond, ms)                                                                                  \
+	({                                                                                                   \
+		struct event *g_ = guard_start(ms);                                                          \
+		while (!(cond) && !guard_fired)                                                              \
+			event_base_loop(base, EVLOOP_ONCE);                                                  \
+		event_free(g_);                                                                              \
+		(cond);                                                                                      \
+	})
+
+static void run_for(int ms)
+{
+	RUN_UNTIL(false, ms);
+}
+
+static void setup(void)
+{
+	/* Precise timers: the default coarse clock may fire a tick early,
+	 * and the tests measure the retransmission schedule. */
+	struct event_config *ec = event_config_new();
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	ck_assert_ptr_nonnull(base);
+}
+
+static void teardown(void)
+{
+	event_base_free(base);
+	base = NULL;
+}
+
+/* ------------------------------------------------------------ a plain socket as the peer */
+
+#define RAW_MAX 64
+
+struct dgram {
+	uint8_t b[2048];
+	size_t len;
+	struct sockaddr_in6 from;
+	double t;  /* when the test read it (CLOCK_MONOTONIC, ms) */
+	double kt; /* when the kernel received it (SO_TIMESTAMPNS, ms): for gaps */
+};
+
+struct raw {
+	int fd;
+	uint16_t port;
+	struct event *ev;
+	int n;
+	struct dgram d[RAW_MAX];
+};
+
+static void raw_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct raw *r = arg;
+	(void)what;
+	for (;;) {
+		struct dgram tmp;
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct timespec))];
+		} ctrl;
+		struct iovec iov = {.iov_base = tmp.b, .iov_len = sizeof tmp.b};
+		struct msghdr mh = {.msg_name = &tmp.from,
+		                    .msg_namelen = sizeof tmp.from,
+		                    .msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctrl.buf,
+		                    .msg_controllen = sizeof ctrl.buf};
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			break;
+		tmp.len = (size_t)n;
+		tmp.t = now_ms();
+		/* Reading may lag behind arrival when the machine is busy; the
+		 * kernel's stamp does not. */
+		tmp.kt = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof ts);
+				tmp.kt = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+			}
+		if (r->n < RAW_MAX)
+			r->d[r->n] = tmp;
+		r->n++;
+	}
+}
+
+static int dual_socket(uint16_t *port)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	int off = 0;
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off), 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	socklen_t sl = sizeof sa;
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	if (port)
+		*port = ntohs(sa.sin6_port);
+	return fd;
+}
+
+static struct raw *raw_open(void)
+{
+	struct raw *r = calloc(1, sizeof *r);
+	ck_assert_ptr_nonnull(r);
+	r->fd = dual_socket(&r->port);
+	int on = 1;
+	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
+	r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST, raw_cb, r);
+	event_add(r->ev, NULL);
+	return r;
+}
+
+static void raw_close(struct raw *r)
+{
+	event_free(r->ev);
+	close(r->fd);
+	free(r);
+}
+
+static void lo_sockaddr(struct sockaddr_in6 *sa, bool v4, uint16_t port)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sin6_family = AF_INET6;
+	sa->sin6_port = htons(port);
+	inet_pton(AF_INET6, v4 ? "::ffff:127.0.0.1" : "::1", &sa->sin6_addr);
+}
+
+static void raw_send(struct raw *r, bool v4, uint16_t port, const void *b, size_t len)
+{
+	struct sockaddr_in6 to;
+	lo_sockaddr(&to, v4, port);
+	ck_assert_int_eq(sendto(r->fd, b, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+}
+
+/* Answer datagram @p i (which came from the messenger) with @p b. */
+static void raw_reply(struct raw *r, int i, const void *b, size_t len)
+{
+	ck_assert_int_eq(sendto(r->fd, b, len, 0, (struct sockaddr *)&r->d[i].from, sizeof r->d[i].from),
+	                 (ssize_t)len);
+}
+
+static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
+{
+	ck_assert_int_lt(i, r->n);
+	ck_assert_int_eq(evudp6_msg_decode(msg, r->d[i].b, r->d[i].len), 0);
+}
+
+/* A port nobody listens on: bound once, then closed. */
+static uint16_t closed_port(void)
+{
+	uint16_t port;
+	int fd = dual_socket(&port);
+	close(fd);
+	return port;
+}
+
+/* ------------------------------------------------------------ messengers */
+
+static struct evudp6_messenger_config cfg_fast(void)
+{
+	struct evudp6_messenger_config c;
+	evudp6_messenger_config_init(&c);
+	c.ack_timeout_ms = 20;
+	c.ack_random_factor = 1.0;
+	c.leisure_ms = 0;
+	c.response_timeout_ms = 2000;
+	c.multicast_wait_ms = 300;
+	return c;
+}
+
+static struct evudp6_messenger *mk(const struct evudp6_messenger_config *cfg)
+{
+	struct evudp6_messenger *m;
+	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, cfg), 0);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	return m;
+}
+
+static uint16_t mport(const struct evudp6_messenger *m)
+{
+	return evudp6_transport_port(evudp6_messenger_transport(m));
+}
+
+static struct evudp6_messenger_stats mstats(const struct evudp6_messenger *m)
+{
+	struct evudp6_messenger_stats s;
+	evudp6_messenger_stats(m, &s);
+	return s;
+}
+
+static void lo_addr(struct evudp6_addr *a, bool v4, uint16_t port)
+{
+	ck_assert_int_eq(evudp6_addr_from_literal(a, v4 ? "127.0.0.1" : "::1", port, 0), 0);
+}
+
+static void builder_get(struct evudp6_msg_builder *b, uint8_t type, const char *path)
+{
+	evudp6_msg_builder_init(b, type, EVUDP6_GET, 0);
+	if (path)
+		ck_assert_int_eq(evudp6_msg_builder_add_opt(b, EVUDP6_OPT_URI_PATH, path, strlen(path)), 0);
+}
+
+/* What a response callback saw. */
+struct rec {
+	int calls;
+	int responses;
+	int err;
+	bool ended;
+	uint8_t type, code;
+	uint16_t mid;
+	char payload[256];
+	struct evudp6_addr from[8];
+	struct evudp6_addr remote; /* of the last call */
+	bool had_icmp;
+	struct evudp6_icmp icmp;
+	double t;
+	bool free_messenger; /* free the messenger from inside the callback */
+	bool cancel;         /* cancel the request from inside the callback */
+	struct evudp6_messenger *m;
+};
+
+static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+                   const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	struct rec *x = arg;
+	x->calls++;
+	x->err = err;
+	x->t = now_ms();
+	x->remote = *remote;
+	if (rsp) {
+		ck_assert_int_eq(err, 0);
+		if (x->responses < 8)
+			x->from[x->responses] = *remote;
+		x->responses++;
+		x->type = rsp->type;
+		x->code = rsp->code;
+		x->mid = rsp->mid;
+		size_t n =
+		    rsp->payload_len < sizeof x->payload - 1 ? rsp->payload_len : sizeof x->payload - 1;
+		memcpy(x->payload, rsp->payload ? (const char *)rsp->payload : "", n);
+		x->payload[n] = 0;
+	} else {
+		ck_assert_int_ne(err, 0);
+		x->ended = true;
+	}
+	x->had_icmp = icmp != NULL;
+	if (icmp)
+		x->icmp = *icmp;
+	if (x->cancel)
+		evudp6_request_cancel(r);
+	if (x->free_messenger)
+		evudp6_messenger_free(x->m);
+}
+
+/* A small server: /hello 2.05, /missing 4.04, /broken 5.00, /slow is
+ * held for the test to answer, /quiet gets no response. */
+struct srv {
+	int calls;
+	struct evudp6_exchange *held;
+	struct evudp6_addr remote;
+	bool mcast;
+	bool free_messenger;
+};
+
+static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, void *arg)
+{
+	struct srv *s = arg;
+	s->calls++;
+	s->remote = *remote;
+	s->mcast = evudp6_exchange_is_multicast(ex);
+	ck_assert(evudp6_addr_equal(evudp6_exchange_remote(ex), remote));
+	char path[64] = "";
+	struct evudp6_opt o;
+	if (evudp6_msg_find_opt(req, EVUDP6_OPT_URI_PATH, &o) && o.len < sizeof path) {
+		memcpy(path, o.value, o.len);
+		path[o.len] = 0;
+	}
+	if (s->free_messenger) {
+		evudp6_messenger_free(m);
+		return;
+	}
+	struct evudp6_msg_builder b;
+	if (strcmp(path, "slow") == 0) {
+		s->held = ex;
+		return;
+	}
+	if (strcmp(path, "quiet") == 0) {
+		ck_assert_int_eq(evudp6_exchange_respond(ex, NULL), 0);
+		return;
+	}
+	uint8_t code = strcmp(path, "hello") == 0    ? EVUDP6_CONTENT
+	               : strcmp(path, "broken") == 0 ? EVUDP6_INTERNAL_SERVER_ERROR
+	                                             : EVUDP6_NOT_FOUND;
+	evudp6_msg_builder_init(&b, 0, code, 0);
+	if (code == EVUDP6_CONTENT)
+		evudp6_msg_builder_set_payload(&b, "hello", 5);
+	ck_assert_int_eq(evudp6_exchange_respond(ex, &b), 0);
+	ck_assert_int_eq(evudp6_exchange_respond(ex, &b), -EVUDP6_E_STATE);
+}
+
+static struct evudp6_messenger *mk_server(const struct evudp6_messenger_config *cfg, struct srv *s)
+{
+	struct evudp6_messenger *m = mk(cfg);
+	evudp6_messenger_set_request_cb(m, srv_cb, s);
+	return m;
+}
+
+/* Hand-written requests. */
+static const uint8_t con_get_hello[] = {0x41, 0x01, 0x12, 0x34, 0xab, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+
+/* ------------------------------------------------------------ 1. server basics */
+
+START_TEST(messenger_ping_gets_rst)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t ping[] = {0x40, 0x00, 0x99, 0x9a};
+	const uint8_t rst[] = {0x70, 0x00, 0x99, 0x9a};
+	raw_send(r, false, mport(m), ping, sizeof ping);
+	raw_send(r, true, mport(m), ping, sizeof ping);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 2);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(r->d[i].len, 4);
+		ck_assert_mem_eq(r->d[i].b, rst, 4);
+	}
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&r->d[0].from.sin6_addr));
+	ck_assert(IN6_IS_ADDR_V4MAPPED(&r->d[1].from.sin6_addr));
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.pings, 2);
+	ck_assert_uint_eq(st.rst_sent, 2);
+	ck_assert_int_eq(s.calls, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_duplicate_con_gets_identical_response_handler_once)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	raw_send(r, false, mport(m), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	raw_send(r, false, mport(m), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 2);
+	ck_assert_int_eq(s.calls, 1);
+	const uint8_t want[] = {0x61, 0x45, 0x12, 0x34, 0xab, 0xff, 'h', 'e', 'l', 'l', 'o'};
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(r->d[i].len, sizeof want);
+		ck_assert_mem_eq(r->d[i].b, want, sizeof want);
+	}
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_received, 1);
+	ck_assert_uint_eq(st.duplicates, 1);
+	ck_assert_uint_eq(st.duplicates_answered, 1);
+	ck_assert_uint_eq(st.responses_sent, 1);
+	ck_assert_uint_eq(st.dedup_entries, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_non_no_response_2_gets_nothing)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	/* NON GET /hello, No-Response 2 (delta 247 = 13 + 234). */
+	const uint8_t non_nores2[] = {0x51, 0x01, 0x20, 0x01, 0xc1, 0xb5, 'h',
+	                              'e',  'l',  'l',  'o',  0xd1, 0xea, 0x02};
+	raw_send(r, false, mport(m), non_nores2, sizeof non_nores2);
+	ck_assert(RUN_UNTIL(s.calls == 1, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 0);
+	ck_assert_uint_eq(mstats(m).responses_suppressed, 1);
+
+	/* No-Response 8 (no 4.xx) lets the 2.05 through. */
+	const uint8_t non_nores8[] = {0x51, 0x01, 0x20, 0x02, 0xc2, 0xb5, 'h',
+	                              'e',  'l',  'l',  'o',  0xd1, 0xea, 0x08};
+	raw_send(r, false, mport(m), non_nores8, sizeof non_nores8);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg msg;
+	raw_decode(r, 0, &msg);
+	ck_assert_uint_eq(msg.type, EVUDP6_NON);
+	ck_assert_uint_eq(msg.code, EVUDP6_CONTENT);
+	ck_assert_uint_eq(msg.tkl, 1);
+	ck_assert_uint_eq(msg.token[0], 0xc2);
+
+	/* No-Response 8 on a request answered 4.04: suppressed. */
+	const uint8_t non_missing8[] = {0x51, 0x01, 0x20, 0x03, 0xc3, 0xb7, 'm',  'i',
+	                                's',  's',  'i',  'n',  'g',  0xd1, 0xea, 0x08};
+	raw_send(r, false, mport(m), non_missing8, sizeof non_missing8);
+	ck_assert(RUN_UNTIL(s.calls == 3, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 1);
+	ck_assert_uint_eq(mstats(m).responses_suppressed, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_con_no_response_still_acknowledged)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t con_nores2[] = {0x41, 0x01, 0x20, 0x04, 0xc4, 0xb5, 'h',
+	                              'e',  'l',  'l',  'o',  0xd1, 0xea, 0x02};
+	raw_send(r, false, mport(m), con_nores2, sizeof con_nores2);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	const uint8_t ack[] = {0x60, 0x00, 0x20, 0x04};
+	ck_assert_uint_eq(r->d[0].len, 4);
+	ck_assert_mem_eq(r->d[0].b, ack, 4);
+	ck_assert_uint_eq(mstats(m).responses_suppressed, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_non_request_gets_non_response)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t non_get[] = {0x51, 0x01, 0x30, 0x01, 0x77, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	raw_send(r, true, mport(m), non_get, sizeof non_get);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg msg;
+	raw_decode(r, 0, &msg);
+	ck_assert_uint_eq(msg.type, EVUDP6_NON);
+	ck_assert_uint_eq(msg.code, EVUDP6_CONTENT);
+	ck_assert_uint_eq(msg.tkl, 1);
+	ck_assert_uint_eq(msg.token[0], 0x77);
+	ck_assert_uint_eq(msg.payload_len, 5);
+	/* A duplicate NON is not processed again and gets nothing. */
+	raw_send(r, true, mport(m), non_get, sizeof non_get);
+	run_for(50);
+	ck_assert_int_eq(r->n, 1);
+	ck_assert_int_eq(s.calls, 1);
+	ck_assert_uint_eq(mstats(m).duplicates, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 2. what gets RST and what gets nothing */
+
+START_TEST(messenger_unsolicited_con_response_gets_rst)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	const uint8_t con_205[] = {0x42, 0x45, 0x42, 0x42, 0x01, 0x02, 0xff, 'x'};
+	raw_send(r, false, mport(m), con_205, sizeof con_205);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	const uint8_t rst[] = {0x70, 0x00, 0x42, 0x42};
+	ck_assert_uint_eq(r->d[0].len, 4);
+	ck_assert_mem_eq(r->d[0].b, rst, 4);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.unmatched, 1);
+	ck_assert_uint_eq(st.rst_sent, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_unsolicited_ack_and_non_response_get_nothing)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	const uint8_t ack_205[] = {0x62, 0x45, 0x42, 0x43, 0x01, 0x02, 0xff, 'x'};
+	const uint8_t non_205[] = {0x52, 0x45, 0x42, 0x44, 0x01, 0x02, 0xff, 'x'};
+	const uint8_t empty_ack[] = {0x60, 0x00, 0x42, 0x45};
+	const uint8_t rst[] = {0x70, 0x00, 0x42, 0x46};
+	raw_send(r, false, mport(m), ack_205, sizeof ack_205);
+	raw_send(r, false, mport(m), non_205, sizeof non_205);
+	raw_send(r, true, mport(m), empty_ack, sizeof empty_ack);
+	raw_send(r, true, mport(m), rst, sizeof rst);
+	ck_assert(RUN_UNTIL(mstats(m).unmatched == 4, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 0);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.unmatched, 4);
+	ck_assert_uint_eq(st.rst_sent, 0);
+	ck_assert_uint_eq(st.malformed, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_malformed_con_gets_rst_malformed_non_nothing)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	/* TKL 9 */
+	const uint8_t bad_con[] = {0x49, 0x01, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	const uint8_t bad_non[] = {0x59, 0x01, 0x12, 0x35, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	/* Option value running past the end. */
+	const uint8_t bad_con2[] = {0x40, 0x01, 0x12, 0x36, 0xb5, 'h', 'e'};
+	/* An Empty NON means nothing. */
+	const uint8_t empty_non[] = {0x50, 0x00, 0x12, 0x37};
+	raw_send(r, false, mport(m), bad_con, sizeof bad_con);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	raw_send(r, false, mport(m), bad_non, sizeof bad_non);
+	raw_send(r, false, mport(m), empty_non, sizeof empty_non);
+	raw_send(r, true, mport(m), bad_con2, sizeof bad_con2);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 2);
+	const uint8_t rst1[] = {0x70, 0x00, 0x12, 0x34};
+	const uint8_t rst2[] = {0x70, 0x00, 0x12, 0x36};
+	ck_assert_mem_eq(r->d[0].b, rst1, 4);
+	ck_assert_mem_eq(r->d[1].b, rst2, 4);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.malformed, 4);
+	ck_assert_uint_eq(st.rst_sent, 2);
+	ck_assert_int_eq(s.calls, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_without_handler_rejects_con_request)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	raw_send(r, false, mport(m), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	const uint8_t rst[] = {0x70, 0x00, 0x12, 0x34};
+	ck_assert_mem_eq(r->d[0].b, rst, 4);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 3. client reliability */
+
+START_TEST(messenger_con_retransmits_doubling_then_times_out)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.max_retransmit = 4;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	double t0 = now_ms();
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 3000));
+	ck_assert_int_eq(x.err, -EVUDP6_E_TIMEOUT);
+	ck_assert_int_eq(r->n, 5);
+	/* The same datagram each time, 20, 40, 80, 160 ms apart. */
+	const double nominal[4] = {20, 40, 80, 160};
+	for (int i = 1; i < 5; i++) {
+		ck_assert_uint_eq(r->d[i].len, r->d[0].len);
+		ck_assert_mem_eq(r->d[i].b, r->d[0].b, r->d[0].len);
+		double gap = r->d[i].kt - r->d[i - 1].kt;
+		ck_assert_msg(gap >= nominal[i - 1] - 3 && gap <= nominal[i - 1] + 30,
+		              "gap %d is %.1f ms, want %.0f", i, gap, nominal[i - 1]);
+	}
+	/* Given up 320 ms after the last one: 620 ms in all. */
+	double total = x.t - t0;
+	ck_assert_msg(total >= 615 && total <= 700, "gave up after %.1f ms, want 620", total);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.retransmissions, 4);
+	ck_assert_uint_eq(st.timeouts, 1);
+	ck_assert_uint_eq(st.requests_pending, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_random_factor_spreads_first_timeout)
+{
+	/* With factor 2.0 the first timeout lies in [20, 40] ms. */
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_random_factor = 2.0;
+	c.max_retransmit = 1;
+	c.nstart = 8;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct rec x[8] = {0};
+	for (int i = 0; i < 8; i++) {
+		struct evudp6_msg_builder b;
+		builder_get(&b, EVUDP6_CON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x[i], NULL), 0);
+	}
+	ck_assert(RUN_UNTIL(r->n == 16, 3000));
+	int distinct = 0;
+	double lo = 1e9, hi = 0;
+	for (int i = 0; i < 8; i++) {
+		struct evudp6_msg a;
+		raw_decode(r, i, &a);
+		for (int j = 8; j < 16; j++) {
+			struct evudp6_msg bb;
+			raw_decode(r, j, &bb);
+			if (bb.mid != a.mid)
+				continue;
+			double gap = r->d[j].kt - r->d[i].kt;
+			ck_assert_msg(gap >= 18 && gap <= 65, "first timeout %.1f ms", gap);
+			lo = gap < lo ? gap : lo;
+			hi = gap > hi ? gap : hi;
+			distinct++;
+		}
+	}
+	ck_assert_int_eq(distinct, 8);
+	/* Eight draws from [20, 40] all within 2 ms: about 1e-6 by chance. */
+	ck_assert_msg(hi - lo > 2, "first timeouts %.1f..%.1f ms: not random", lo, hi);
+	ck_assert(RUN_UNTIL(x[7].calls == 1, 3000));
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_separate_response_acked_and_delivered)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "slow");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	ck_assert_uint_eq(req.type, EVUDP6_CON);
+	ck_assert_uint_eq(req.tkl, 8);
+	const uint8_t ack[] = {0x60, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_reply(r, 0, ack, sizeof ack);
+	/* Acknowledged: no retransmission while the response is prepared. */
+	run_for(150);
+	ck_assert_int_eq(r->n, 1);
+	ck_assert_int_eq(x.calls, 0);
+	uint8_t rsp[32] = {0x48, 0x45, 0x77, 0x77};
+	memcpy(rsp + 4, req.token, 8);
+	memcpy(rsp + 12,
+	       "\xff"
+	       "late",
+	       5);
+	raw_reply(r, 0, rsp, 17);
+	ck_assert(RUN_UNTIL(r->n == 2 && x.calls == 1, 2000));
+	const uint8_t ack_rsp[] = {0x60, 0x00, 0x77, 0x77};
+	ck_assert_uint_eq(r->d[1].len, 4);
+	ck_assert_mem_eq(r->d[1].b, ack_rsp, 4);
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_uint_eq(x.type, EVUDP6_CON);
+	ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+	ck_assert_str_eq(x.payload, "late");
+	/* Our ACK was lost: the retransmitted response is acknowledged again,
+	 * not reset, and not delivered twice. */
+	raw_reply(r, 0, rsp, 17);
+	ck_assert(RUN_UNTIL(r->n == 3, 2000));
+	ck_assert_mem_eq(r->d[2].b, ack_rsp, 4);
+	run_for(30);
+	ck_assert_int_eq(x.calls, 1);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	ck_assert_uint_eq(st.duplicates, 1);
+	ck_assert_uint_eq(st.rst_sent, 0);
+	ck_assert_uint_eq(st.empty_acks_sent, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_piggybacked_and_non_roundtrip_v6_v4)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *srv = mk_server(&c, &s);
+	struct evudp6_messenger *cli = mk(&c);
+	for (int v4 = 0; v4 < 2; v4++)
+		for (int type = EVUDP6_CON; type <= EVUDP6_NON; type++) {
+			struct evudp6_addr to;
+			lo_addr(&to, v4, mport(srv));
+			struct evudp6_msg_builder b;
+			builder_get(&b, (uint8_t)type, "hello");
+			struct rec x = {0};
+			ck_assert_int_eq(evudp6_messenger_request(cli, &to, &b, 0, rec_cb, &x, NULL), 0);
+			ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+			ck_assert_int_eq(x.err, 0);
+			ck_assert_uint_eq(x.type, type == EVUDP6_CON ? EVUDP6_ACK : EVUDP6_NON);
+			ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+			ck_assert_str_eq(x.payload, "hello");
+			ck_assert(evudp6_addr_equal(&x.from[0], &to));
+			ck_assert(x.from[0].has_local);
+			ck_assert_int_eq(evudp6_addr_is_v4mapped(&s.remote), v4);
+		}
+	ck_assert_int_eq(s.calls, 4);
+	ck_assert_uint_eq(mstats(cli).requests_pending, 0);
+	ck_assert_uint_eq(mstats(cli).requests_sent, 4);
+	ck_assert_uint_eq(mstats(srv).responses_sent, 4);
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(srv);
+}
+END_TEST
+
+START_TEST(messenger_slow_handler_empty_ack_then_separate_con)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.empty_ack_delay_ms = 30;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t con_slow[] = {0x41, 0x01, 0x55, 0x01, 0x5a, 0xb4, 's', 'l', 'o', 'w'};
+	double t0 = now_ms();
+	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	ck_assert_ptr_nonnull(s.held);
+	const uint8_t ack[] = {0x60, 0x00, 0x55, 0x01};
+	ck_assert_uint_eq(r->d[0].len, 4);
+	ck_assert_mem_eq(r->d[0].b, ack, 4);
+	double d = r->d[0].t - t0;
+	ck_assert_msg(d >= 28 && d <= 80, "empty ACK after %.1f ms, want 30", d);
+	/* A duplicate now gets the empty ACK again; the handler does not run. */
+	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	ck_assert_mem_eq(r->d[1].b, ack, 4);
+	ck_assert_int_eq(s.calls, 1);
+
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "done", 4);
+	ck_assert_int_eq(evudp6_exchange_respond(s.held, &b), 0);
+	ck_assert(RUN_UNTIL(r->n == 4, 2000)); /* the response and one retransmission */
+	struct evudp6_msg rsp, again;
+	raw_decode(r, 2, &rsp);
+	raw_decode(r, 3, &again);
+	ck_assert_uint_eq(rsp.type, EVUDP6_CON);
+	ck_assert_uint_eq(rsp.code, EVUDP6_CONTENT);
+	ck_assert_uint_ne(rsp.mid, 0x5501);
+	ck_assert_uint_eq(rsp.tkl, 1);
+	ck_assert_uint_eq(rsp.token[0], 0x5a);
+	ck_assert_uint_eq(r->d[3].len, r->d[2].len);
+	ck_assert_mem_eq(r->d[3].b, r->d[2].b, r->d[2].len);
+	const uint8_t ack_rsp[] = {0x60, 0x00, (uint8_t)(rsp.mid >> 8), (uint8_t)rsp.mid};
+	raw_reply(r, 2, ack_rsp, sizeof ack_rsp);
+	run_for(200);
+	ck_assert_int_eq(r->n, 4);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.retransmissions, 1);
+	ck_assert_uint_eq(st.empty_acks_sent, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_separate_response_gives_up_after_max_retransmit)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.empty_ack_delay_ms = 0;
+	c.max_retransmit = 2;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t con_slow[] = {0x41, 0x01, 0x55, 0x02, 0x5b, 0xb4, 's', 'l', 'o', 'w'};
+	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000)); /* immediate empty ACK */
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	ck_assert_int_eq(evudp6_exchange_respond(s.held, &b), 0);
+	run_for(400);
+	ck_assert_int_eq(r->n, 4); /* ACK, response, 2 retransmissions */
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.retransmissions, 2);
+	ck_assert_uint_eq(st.timeouts, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_icmp_stops_separate_response)
+{
+	/* The requester is gone when the separate response leaves: the ICMP
+	 * error quotes that response, so it is not retransmitted. */
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.empty_ack_delay_ms = 0;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t con_slow[] = {0x41, 0x01, 0x55, 0x03, 0x5c, 0xb4, 's', 'l', 'o', 'w'};
+	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	ck_assert_ptr_nonnull(s.held);
+	event_del(r->ev);
+	close(r->fd);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	ck_assert_int_eq(evudp6_exchange_respond(s.held, &b), 0);
+	ck_assert(RUN_UNTIL(mstats(m).icmp_errors == 1, 2000));
+	run_for(100);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_vetted_out, 0);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	ck_assert_uint_eq(st.icmp_errors, 1);
+	event_free(r->ev);
+	free(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_rst_fails_request_and_answers_ping)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, true, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0}, p = {0};
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	const uint8_t rst[] = {0x70, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_reply(r, 0, rst, sizeof rst);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, -ECONNRESET);
+
+	/* A ping: Empty CON, no token; the RST is the answer. */
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_EMPTY, 0);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &p, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	ck_assert_uint_eq(r->d[1].len, 4);
+	ck_assert_uint_eq(r->d[1].b[0], 0x40);
+	ck_assert_uint_eq(r->d[1].b[1], 0x00);
+	const uint8_t pong[] = {0x70, 0x00, r->d[1].b[2], r->d[1].b[3]};
+	raw_reply(r, 1, pong, sizeof pong);
+	ck_assert(RUN_UNTIL(p.calls == 1, 2000));
+	ck_assert_int_eq(p.err, 0);
+	ck_assert_uint_eq(p.type, EVUDP6_RST);
+	ck_assert_uint_eq(mstats(m).rst_received, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_ping_between_messengers)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *a = mk(&c), *bm = mk(&c);
+	struct evudp6_addr to;
+	lo_addr(&to, false, mport(bm));
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_EMPTY, 0);
+	struct rec p = {0};
+	ck_assert_int_eq(evudp6_messenger_request(a, &to, &b, 0, rec_cb, &p, NULL), 0);
+	ck_assert(RUN_UNTIL(p.calls == 1, 2000));
+	ck_assert_int_eq(p.err, 0);
+	ck_assert_uint_eq(p.type, EVUDP6_RST);
+	ck_assert_uint_eq(mstats(a).retransmissions, 0);
+	evudp6_messenger_free(a);
+	evudp6_messenger_free(bm);
+}
+END_TEST
+
+START_TEST(messenger_cancel_stops_retransmission)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	struct evudp6_request *req;
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, &req), 0);
+	ck_assert(evudp6_addr_equal(evudp6_request_remote(req), &to));
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	evudp6_request_cancel(req);
+	run_for(150);
+	ck_assert_int_eq(r->n, 1);
+	ck_assert_int_eq(x.calls, 0);
+	ck_assert_uint_eq(mstats(m).requests_pending, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_nstart_queues_requests_per_remote)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 2000;
+	c.nstart = 1;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open(), *other = raw_open();
+	struct evudp6_addr to, to2;
+	lo_addr(&to, false, r->port);
+	lo_addr(&to2, false, other->port);
+	struct rec x[3] = {{0}};
+	struct evudp6_msg_builder b;
+	for (int i = 0; i < 2; i++) {
+		builder_get(&b, EVUDP6_CON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x[i], NULL), 0);
+	}
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to2, &b, 0, rec_cb, &x[2], NULL), 0);
+	/* Another remote is not held up. */
+	ck_assert(RUN_UNTIL(r->n == 1 && other->n == 1, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 1);
+	/* Answer the first (piggybacked): the second leaves. */
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	raw_reply(r, 0, rsp, 12);
+	ck_assert(RUN_UNTIL(x[0].calls == 1 && r->n == 2, 2000));
+	ck_assert_int_eq(x[1].calls, 0);
+	raw_decode(r, 1, &req);
+	/* An empty ACK ends the interaction for NSTART too. */
+	uint8_t ack[4] = {0x60, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_reply(r, 1, ack, 4);
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec y = {0};
+	run_for(20);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &y, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 3, 2000));
+	ck_assert_uint_eq(mstats(m).requests_pending, 3);
+	evudp6_messenger_free(m);
+	raw_close(r);
+	raw_close(other);
+}
+END_TEST
+
+START_TEST(messenger_request_rejects_misuse)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.max_requests = 1;
+	struct evudp6_messenger *m;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), 0);
+	struct evudp6_addr to, mc4, mc6;
+	lo_addr(&to, false, 9);
+	ck_assert_int_eq(evudp6_addr_from_literal(&mc4, "224.0.1.187", 5683, 0), 0);
+	ck_assert_int_eq(evudp6_addr_from_literal(&mc6, "ff02::fd", 5683, 1), 0);
+	struct evudp6_msg_builder b;
+	struct rec x = {0};
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_STATE);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	ck_assert_int_eq(evudp6_messenger_start(m), -EVUDP6_E_STATE);
+	ck_assert_int_eq(evudp6_messenger_request(m, &mc4, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_MULTICAST_CON);
+	ck_assert_int_eq(evudp6_messenger_request(m, &mc6, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_MULTICAST_CON);
+	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_GET, 0);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EINVAL);
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_CONTENT, 0);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EINVAL);
+	evudp6_msg_builder_init(&b, EVUDP6_NON, EVUDP6_EMPTY, 0);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EINVAL);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, NULL, &x, NULL), -EINVAL);
+	/* Larger than max_message. */
+	static uint8_t big[EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE];
+	evudp6_msg_builder_set_payload(&b, big, sizeof big);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_MSG_NOSPACE);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -ENOBUFS);
+	ck_assert_int_eq(evudp6_messenger_shutdown(m), 0);
+	ck_assert_int_eq(x.calls, 1);
+	ck_assert_int_eq(x.err, -EVUDP6_E_SHUTDOWN);
+	ck_assert_int_eq(evudp6_messenger_shutdown(m), -EVUDP6_E_SHUTDOWN);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), -EVUDP6_E_SHUTDOWN);
+	ck_assert_int_eq(evudp6_messenger_start(m), -EVUDP6_E_SHUTDOWN);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_config_rejects_bad_values)
+{
+	struct evudp6_messenger *m = (void *)1;
+	struct evudp6_messenger_config c;
+	memset(&c, 0, sizeof c);
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
+	ck_assert_ptr_null(m);
+	evudp6_messenger_config_init(&c);
+	c.ack_random_factor = 0.5;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
+	evudp6_messenger_config_init(&c);
+	c.nstart = 0;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
+	evudp6_messenger_config_init(&c);
+	c.dedup_cap = 0;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
+	evudp6_messenger_config_init(&c);
+	c.max_retransmit = 17;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
+	evudp6_messenger_config_init(&c);
+	c.max_retransmit = 0;
+	c.leisure_ms = 0;
+	c.empty_ack_delay_ms = 0;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), 0);
+	evudp6_messenger_free(m);
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, NULL), 0);
+	evudp6_messenger_free(m);
+	evudp6_messenger_free(NULL);
+}
+END_TEST
+
+START_TEST(messenger_free_inside_callbacks)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	/* From a response callback. */
+	struct srv s = {0};
+	struct evudp6_messenger *srv = mk_server(&c, &s);
+	struct evudp6_messenger *cli = mk(&c);
+	struct evudp6_addr to;
+	lo_addr(&to, false, mport(srv));
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {.free_messenger = true, .m = cli};
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	/* From a timeout. */
+	c.max_retransmit = 0;
+	cli = mk(&c);
+	struct raw *r = raw_open();
+	lo_addr(&to, false, r->port);
+	struct rec y = {.free_messenger = true, .m = cli};
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to, &b, 0, rec_cb, &y, NULL), 0);
+	ck_assert(RUN_UNTIL(y.calls == 1, 3000));
+	ck_assert_int_eq(y.err, -EVUDP6_E_TIMEOUT);
+	/* From a request handler. */
+	s.free_messenger = true;
+	struct raw *r2 = raw_open();
+	raw_send(r2, false, mport(srv), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(s.calls == 2, 2000));
+	run_for(20);
+	ck_assert_int_eq(r2->n, 0);
+	raw_close(r);
+	raw_close(r2);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 4. ICMP */
+
+static void icmp_refused(bool v4)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 1000;
+	struct evudp6_messenger *m = mk(&c);
+	struct evudp6_addr to;
+	lo_addr(&to, v4, closed_port());
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	double t0 = now_ms();
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	/* Typically 0.1 ms; the bound leaves room for a busy machine and is
+	 * still far below the first retransmission (1 s here). */
+	double took = x.t - t0;
+	ck_assert_msg(took < 50, "refused after %.2f ms", took);
+	ck_assert_int_eq(x.err, -ECONNREFUSED);
+	ck_assert(x.had_icmp);
+	ck_assert_int_eq(x.icmp.err, ECONNREFUSED);
+	ck_assert_uint_eq(x.icmp.origin, v4 ? EVUDP6_ORIGIN_ICMP : EVUDP6_ORIGIN_ICMP6);
+	ck_assert_uint_eq(x.icmp.type, v4 ? 3 : 1);
+	ck_assert_uint_eq(x.icmp.code, v4 ? 3 : 4);
+	ck_assert(evudp6_addr_equal(&x.remote, &to));
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	ck_assert_uint_eq(st.icmp_errors, 1);
+	ck_assert_uint_eq(st.exchanges_failed, 1);
+	ck_assert_uint_eq(st.icmp_vetted_out, 0);
+	struct evudp6_transport_stats ts;
+	evudp6_transport_stats(evudp6_messenger_transport(m), &ts);
+	ck_assert_uint_eq(ts.datagrams_out, 1);
+	evudp6_messenger_free(m);
+}
+
+START_TEST(messenger_icmp_refused_fails_at_once_v6)
+{
+	icmp_refused(false);
+}
+END_TEST
+
+START_TEST(messenger_icmp_refused_fails_at_once_v4)
+{
+	icmp_refused(true);
+}
+END_TEST
+
+START_TEST(messenger_icmp_fails_every_exchange_to_that_remote_only)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.nstart = 2;
+	c.ack_timeout_ms = 1000;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *other = raw_open();
+	struct evudp6_addr dead, alive;
+	lo_addr(&dead, false, closed_port());
+	lo_addr(&alive, false, other->port);
+	struct rec x[4] = {{0}}, y = {0};
+	struct evudp6_msg_builder b;
+	/* Two sent (NSTART 2), one CON and one NON, plus two queued. */
+	for (int i = 0; i < 4; i++) {
+		builder_get(&b, i == 1 ? EVUDP6_NON : EVUDP6_CON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &dead, &b, 0, rec_cb, &x[i], NULL), 0);
+	}
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &alive, &b, 0, rec_cb, &y, NULL), 0);
+	ck_assert(RUN_UNTIL(x[0].calls + x[1].calls + x[2].calls + x[3].calls == 4, 2000));
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(x[i].calls, 1);
+		ck_assert_int_eq(x[i].err, -ECONNREFUSED);
+		ck_assert(x[i].had_icmp);
+	}
+	/* The second datagram's error quotes a request that has already
+	 * failed: vetted out. */
+	run_for(50);
+	ck_assert_int_eq(y.calls, 0);
+	ck_assert_int_eq(other->n, 1);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.exchanges_failed, 4);
+	ck_assert_uint_eq(st.icmp_errors, 2);
+	ck_assert_uint_eq(st.icmp_vetted_out, 1);
+	ck_assert_uint_eq(st.requests_pending, 1);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	evudp6_messenger_free(m);
+	raw_close(other);
+}
+END_TEST
+
+START_TEST(messenger_icmp_for_unknown_quote_is_vetted_out)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 5000;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	/* The remote goes away; then a datagram we did not send as a request
+	 * (another message id) draws an ICMP error there. */
+	event_del(r->ev);
+	close(r->fd);
+	uint16_t other_mid = (uint16_t)(req.mid ^ 0x8000);
+	const uint8_t stray[] = {0x50, 0x01, (uint8_t)(other_mid >> 8), (uint8_t)other_mid};
+	ck_assert_int_eq(evudp6_transport_send(evudp6_messenger_transport(m), &to, stray, sizeof stray), 0);
+	/* And a NON response we might have sent, with the request's own id
+	 * but no token of ours. */
+	const uint8_t stray2[] = {0x51, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid, 0xee};
+	ck_assert_int_eq(evudp6_transport_send(evudp6_messenger_transport(m), &to, stray2, sizeof stray2), 0);
+	ck_assert(RUN_UNTIL(mstats(m).icmp_errors == 2, 2000));
+	run_for(30);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_vetted_out, 2);
+	ck_assert_uint_eq(st.exchanges_failed, 0);
+	ck_assert_int_eq(x.calls, 0);
+	ck_assert_uint_eq(st.requests_pending, 1);
+	r->fd = -1;
+	event_free(r->ev);
+	free(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_send_error_fails_every_exchange_to_remote)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 1000;
+	c.nstart = 2;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open(), *other = raw_open();
+	struct evudp6_addr to, to2;
+	lo_addr(&to, false, r->port);
+	lo_addr(&to2, false, other->port);
+	struct evudp6_msg_builder b;
+	struct rec x[2] = {{0}}, y = {0};
+	for (int i = 0; i < 2; i++) {
+		builder_get(&b, EVUDP6_CON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x[i], NULL), 0);
+	}
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to2, &b, 0, rec_cb, &y, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 2 && other->n == 1, 2000));
+	/* A datagram the kernel refuses: sendmsg() fails with EMSGSIZE, and
+	 * the transport reports that for the remote from the loop. */
+	static uint8_t huge[70000];
+	int rc = evudp6_transport_send(evudp6_messenger_transport(m), &to, huge, sizeof huge);
+	ck_assert_int_eq(rc, -EMSGSIZE);
+	ck_assert_int_eq(x[0].calls + x[1].calls, 0);
+	ck_assert(RUN_UNTIL(x[0].calls == 1 && x[1].calls == 1, 2000));
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(x[i].err, -EMSGSIZE);
+		ck_assert(!x[i].had_icmp);
+		ck_assert(evudp6_addr_equal(&x[i].remote, &to));
+	}
+	run_for(20);
+	ck_assert_int_eq(y.calls, 0);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.send_errors, 1);
+	ck_assert_uint_eq(st.exchanges_failed, 2);
+	ck_assert_uint_eq(st.requests_pending, 1);
+
+	/* A request whose first send fails is refused at once, callback never called. */
+	struct evudp6_addr port0;
+	lo_addr(&port0, false, 0);
+	struct rec z = {0};
+	builder_get(&b, EVUDP6_CON, "hello");
+	rc = evudp6_messenger_request(m, &port0, &b, 0, rec_cb, &z, NULL);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_int_ne(rc, -EAGAIN);
+	run_for(20);
+	ck_assert_int_eq(z.calls, 0);
+	ck_assert_uint_eq(mstats(m).send_errors, 2);
+	ck_assert_uint_eq(mstats(m).requests_pending, 1);
+	evudp6_messenger_free(m);
+	raw_close(r);
+	raw_close(other);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 7. flood */
+
+START_TEST(messenger_flood_keeps_dedup_under_cap)
+{
+	enum { SOCKS = 64, TOTAL = 100000, CAP = 1000 };
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.dedup_cap = CAP;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	int fds[SOCKS];
+	for (int i = 0; i < SOCKS; i++)
+		fds[i] = dual_socket(NULL);
+	struct sockaddr_in6 to;
+	lo_sockaddr(&to, false, mport(m));
+	uint8_t req[] = {0x41, 0x01, 0, 0, 0xab, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	long answered = 0, sent = 0;
+	uint64_t peak_seen = 0;
+	while (sent < TOTAL) {
+		int batch = 0;
+		for (int i = 0; i < SOCKS && sent < TOTAL; i++, sent++, batch++) {
+			uint16_t mid = (uint16_t)(sent / SOCKS);
+			req[2] = (uint8_t)(mid >> 8);
+			req[3] = (uint8_t)mid;
+			ck_assert_int_eq(
+			    sendto(fds[i], req, sizeof req, 0, (struct sockaddr *)&to, sizeof to),
+			    (ssize_t)sizeof req);
+		}
+		long want = answered + batch;
+		double deadline = now_ms() + 2000;
+		while (answered < want) {
+			event_base_loop(base, EVLOOP_NONBLOCK);
+			for (int i = 0; i < SOCKS; i++) {
+				uint8_t buf[64];
+				while (recv(fds[i], buf, sizeof buf, MSG_DONTWAIT) > 0) {
+					ck_assert_uint_eq(buf[0], 0x61);
+					ck_assert_uint_eq(buf[1], EVUDP6_CONTENT);
+					answered++;
+				}
+			}
+			ck_assert_msg(now_ms() < deadline, "stalled at %ld answers of %ld", answered, want);
+		}
+		struct evudp6_messenger_stats st = mstats(m);
+		ck_assert_uint_le(st.dedup_entries, CAP);
+		if (st.dedup_peak > peak_seen)
+			peak_seen = st.dedup_peak;
+	}
+	ck_assert_int_eq(answered, TOTAL);
+	/* Still serving: a final request from a messenger client. */
+	struct evudp6_messenger *cli = mk(&c);
+	struct evudp6_addr a;
+	lo_addr(&a, false, mport(m));
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(cli, &a, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_str_eq(x.payload, "hello");
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.dedup_cap, CAP);
+	ck_assert_uint_eq(st.dedup_entries, CAP);
+	ck_assert_uint_eq(st.dedup_peak, CAP);
+	ck_assert_uint_eq(st.requests_received, TOTAL + 1);
+	ck_assert_uint_eq(st.dedup_evicted, TOTAL + 1 - CAP);
+	ck_assert_uint_eq(st.duplicates, 0);
+	ck_assert_int_eq(s.calls, TOTAL + 1);
+	for (int i = 0; i < SOCKS; i++)
+		close(fds[i]);
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+#if COUNT_ALLOCS
+static void quiet_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+                     const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)r;
+	(void)rsp;
+	(void)remote;
+	(void)icmp;
+	*(int *)arg = err == 0 ? 1 : -1;
+}
+
+/* srv_cb without Check's assertions: 2.05 or 4.04. */
+static void quiet_srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
+                         const struct evudp6_addr *remote, void *arg)
+{
+	struct evudp6_opt o;
+	struct evudp6_msg_builder b;
+	(void)m;
+	(void)remote;
+	(*(int *)arg)++;
+	bool hello = evudp6_msg_find_opt(req, EVUDP6_OPT_URI_PATH, &o) && o.len == 5 &&
+	             memcmp(o.value, "hello", 5) == 0;
+	evudp6_msg_builder_init(&b, 0, hello ? EVUDP6_CONTENT : EVUDP6_NOT_FOUND, 0);
+	evudp6_msg_builder_set_payload(&b, "hello", hello ? 5 : 0);
+	evudp6_exchange_respond(ex, &b);
+}
+
+START_TEST(messenger_steady_state_allocates_nothing)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.dedup_cap = 64;
+	int calls = 0;
+	struct evudp6_messenger *srv = mk(&c);
+	evudp6_messenger_set_request_cb(srv, quiet_srv_cb, &calls);
+	struct evudp6_messenger *cli = mk(&c);
+	struct evudp6_addr to;
+	lo_addr(&to, false, mport(srv));
+	/* One timer for the whole loop: RUN_UNTIL would make one per round. */
+	struct event *g = guard_start(20000);
+	/* Check's assertions allocate (they report progress to the parent
+	 * process), so the loop only counts; warm up past the dedup cap, so
+	 * eviction is on the measured path, and let libevent size its heap. */
+	long before = 0;
+	int bad = 0;
+	for (int i = 0; i < 2200 && !guard_fired; i++) {
+		if (i == 200)
+			before = allocs;
+		struct evudp6_msg_builder b;
+		evudp6_msg_builder_init(&b, i % 2 ? EVUDP6_NON : EVUDP6_CON, EVUDP6_GET, 0);
+		evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, i % 3 ? "hello" : "missing",
+		                           i % 3 ? 5 : 7);
+		int done = 0;
+		if (evudp6_messenger_request(cli, &to, &b, 0, quiet_cb, &done, NULL) != 0)
+			bad++;
+		while (!done && !guard_fired)
+			event_base_loop(base, EVLOOP_ONCE);
+		if (done != 1)
+			bad++;
+	}
+	long used = allocs - before;
+	event_free(g);
+	ck_assert(!guard_fired);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_msg(used == 0, "%ld allocations in 2000 round trips", used);
+	ck_assert_int_eq(calls, 2200);
+	ck_assert_uint_gt(mstats(srv).dedup_evicted, 2000);
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(srv);
+}
+END_TEST
+#endif
+
+/* ------------------------------------------------------------ multicast on a private loopback */
+
+/*
+ * Multicast on lo needs the MULTICAST flag and routes that only a private
+ * network namespace may get. Each Check test runs in its own process, so
+ * the namespace ends with the test.
+ */
+static bool write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	bool ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+static bool private_netns(void)
+{
+	if (unshare(CLONE_NEWNET) != 0) {
+		uid_t uid = geteuid();
+		gid_t gid = getegid();
+		char map[64];
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
+			return false;
+		write_file("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
+		if (!write_file("/proc/self/uid_map", map))
+			return false;
+		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
+		if (!write_file("/proc/self/gid_map", map))
+			return false;
+	}
+	/* lo: groups routed there (sending works, nothing is delivered).
+	 * mv0: a veth whose multicast loops back to local members. */
+	return system(
+	           "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
+	           "ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "
+	           "ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "
+	           "ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "
+	           "ip route add 224.0.0.0/4 dev mv0") == 0;
+}
+
+/* Decided once in main(): can this machine give a test a private netns? */
+static bool netns_possible(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 2);
+		_exit(private_netns() ? 0 : 1);
+	}
+	int status = 0;
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void mc_addr(struct evudp6_addr *a, bool v4, uint16_t port, const char *ifname)
+{
+	unsigned int lo = if_nametoindex(ifname);
+	ck_assert_uint_ne(lo, 0);
+	if (v4) {
+		ck_assert_int_eq(evudp6_addr_from_literal(a, "224.0.1.187", port, 0), 0);
+		struct in6_addr any4;
+		inet_pton(AF_INET6, "::ffff:0.0.0.0", &any4);
+		evudp6_addr_set_local(a, &any4, lo);
+	} else {
+		ck_assert_int_eq(evudp6_addr_from_literal(a, "ff02::fd", port, lo), 0);
+	}
+}
+
+START_TEST(messenger_icmp_spares_multicast_request)
+{
+	ck_assert(private_netns());
+	struct evudp6_messenger_config c = cfg_fast();
+	c.multicast_wait_ms = 300;
+	struct evudp6_messenger *m = mk(&c);
+	uint16_t port = closed_port();
+	struct evudp6_addr group, dead;
+	mc_addr(&group, false, port, "lo");
+	lo_addr(&dead, false, port);
+	struct evudp6_msg_builder b;
+	struct rec mx = {0}, ux = {0};
+	builder_get(&b, EVUDP6_NON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &group, &b, 0, rec_cb, &mx, NULL), 0);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &dead, &b, 0, rec_cb, &ux, NULL), 0);
+	ck_assert(RUN_UNTIL(ux.calls == 1, 2000));
+	ck_assert_int_eq(ux.err, -ECONNREFUSED);
+	/* A send error for the group itself does not end it either. */
+	ck_assert_int_eq(system("ip -6 route del ff00::/8 dev lo table local"), 0);
+	const uint8_t stray[] = {0x50, 0x01, 0x00, 0x01};
+	ck_assert_int_lt(evudp6_transport_send(evudp6_messenger_transport(m), &group, stray, sizeof stray),
+	                 0);
+	ck_assert(RUN_UNTIL(mstats(m).send_errors == 1, 2000));
+	ck_assert_int_eq(mx.calls, 0);
+	ck_assert(RUN_UNTIL(mx.calls == 1, 2000));
+	ck_assert_int_eq(mx.err, -EVUDP6_E_TIMEOUT);
+	ck_assert_int_eq(mx.responses, 0);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+static void multicast_server(bool v4)
+{
+	ck_assert(private_netns());
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.leisure_ms = 150;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct in6_addr group;
+	inet_pton(AF_INET6, v4 ? "::ffff:224.0.1.187" : "ff02::fd", &group);
+	unsigned int ifindex = if_nametoindex("mv0");
+	ck_assert_int_eq(evudp6_transport_join(evudp6_messenger_transport(m), &group, ifindex), 0);
+	struct raw *r = raw_open();
+	/* The private namespace routes the IPv4 groups to mv0. */
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(mport(m)), .sin6_addr = group};
+	if (!v4)
+		to.sin6_scope_id = ifindex;
+	const uint8_t non_get[] = {0x51, 0x01, 0x66, 0x01, 0x31, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	const uint8_t non_missing[] = {0x51, 0x01, 0x66, 0x02, 0x32, 0xb7, 'm', 'i', 's', 's', 'i', 'n', 'g'};
+	const uint8_t ping[] = {0x40, 0x00, 0x66, 0x03};
+	/* No-Response 0: "I want every response", errors included. */
+	const uint8_t non_missing_nores0[] = {0x51, 0x01, 0x66, 0x04, 0x34, 0xb7, 'm', 'i',
+	                                      's',  's',  'i',  'n',  'g',  0xd0, 0xea};
+	/* An unknown CON response sent to the group gets no RST. */
+	const uint8_t con_205[] = {0x41, 0x45, 0x66, 0x05, 0x35};
+	double t0 = now_ms();
+	ck_assert_int_eq(sendto(r->fd, non_get, sizeof non_get, 0, (struct sockaddr *)&to, sizeof to),
+	                 (ssize_t)sizeof non_get);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	double delay = r->d[0].t - t0;
+	ck_assert_msg(delay <= 150 + 40, "answered after %.1f ms, leisure 150", delay);
+	ck_assert(s.mcast);
+	ck_assert(evudp6_addr_is_multicast_locally(&s.remote));
+	/* From a unicast address, not from the group. */
+	ck_assert(!IN6_IS_ADDR_MULTICAST(&r->d[0].from.sin6_addr));
+	if (v4) {
+		struct in6_addr unicast;
+		inet_pton(AF_INET6, "::ffff:192.0.2.1", &unicast);
+		ck_assert(IN6_ARE_ADDR_EQUAL(&r->d[0].from.sin6_addr, &unicast));
+	} else {
+		/* The requester wrote from its link-local address; so does the answer. */
+		ck_assert(IN6_IS_ADDR_LINKLOCAL(&r->d[0].from.sin6_addr));
+	}
+	struct evudp6_msg msg;
+	raw_decode(r, 0, &msg);
+	ck_assert_uint_eq(msg.type, EVUDP6_NON);
+	ck_assert_uint_eq(msg.code, EVUDP6_CONTENT);
+
+	sendto(r->fd, non_missing, sizeof non_missing, 0, (struct sockaddr *)&to, sizeof to);
+	sendto(r->fd, con_205, sizeof con_205, 0, (struct sockaddr *)&to, sizeof to);
+	ck_assert(RUN_UNTIL(s.calls == 2, 2000));
+	run_for(250);
+	ck_assert_int_eq(r->n, 1);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.responses_suppressed, 1);
+	ck_assert_uint_eq(st.unmatched, 1);
+	ck_assert_uint_eq(st.rst_sent, 0);
+
+	sendto(r->fd, non_missing_nores0, sizeof non_missing_nores0, 0, (struct sockaddr *)&to, sizeof to);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	raw_decode(r, 1, &msg);
+	ck_assert_uint_eq(msg.code, EVUDP6_NOT_FOUND);
+
+	/* A ping to the group is answered with RST, from a unicast address. */
+	sendto(r->fd, ping, sizeof ping, 0, (struct sockaddr *)&to, sizeof to);
+	ck_assert(RUN_UNTIL(r->n == 3, 2000));
+	const uint8_t rst[] = {0x70, 0x00, 0x66, 0x03};
+	ck_assert_mem_eq(r->d[2].b, rst, 4);
+	ck_assert(!IN6_IS_ADDR_MULTICAST(&r->d[2].from.sin6_addr));
+
+	/* The leisure really spreads the answers: twelve at once, each within
+	 * 150 ms, not all early (all below 40 ms by chance: about 1e-7). */
+	double t1 = now_ms();
+	for (int i = 0; i < 12; i++) {
+		uint8_t q[sizeof non_get];
+		memcpy(q, non_get, sizeof q);
+		q[3] = (uint8_t)(0x10 + i);
+		q[4] = (uint8_t)i;
+		sendto(r->fd, q, sizeof q, 0, (struct sockaddr *)&to, sizeof to);
+	}
+	ck_assert(RUN_UNTIL(r->n == 15, 2000));
+	double latest = 0;
+	for (int i = 3; i < 15; i++) {
+		double d = r->d[i].t - t1;
+		ck_assert_msg(d <= 150 + 40, "answered after %.1f ms, leisure 150", d);
+		latest = d > latest ? d : latest;
+	}
+	ck_assert_msg(latest >= 40, "all twelve answered within %.1f ms: no leisure", latest);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+
+START_TEST(messenger_multicast_server_v6)
+{
+	multicast_server(false);
+}
+END_TEST
+
+START_TEST(messenger_multicast_server_v4)
+{
+	multicast_server(true);
+}
+END_TEST
+
+static void multicast_client(bool v4)
+{
+	ck_assert(private_netns());
+	struct evudp6_messenger_config c = cfg_fast();
+	c.leisure_ms = 20;
+	struct srv s[3] = {{0}};
+	struct evudp6_messenger *srv[3];
+	struct evudp6_transport_config tc = {.bind = "[::]:5683", .reuseport = true};
+	struct in6_addr group;
+	inet_pton(AF_INET6, v4 ? "::ffff:224.0.1.187" : "ff02::fd", &group);
+	/* Three servers on one port (SO_REUSEPORT): each member of the group
+	 * gets its own copy of a multicast datagram. */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(evudp6_messenger_new(&srv[i], base, &tc, &c), 0);
+		evudp6_messenger_set_request_cb(srv[i], srv_cb, &s[i]);
+		ck_assert_int_eq(evudp6_messenger_start(srv[i]), 0);
+		ck_assert_int_eq(
+		    evudp6_transport_join(evudp6_messenger_transport(srv[i]), &group, if_nametoindex("mv0")),
+		    0);
+	}
+	struct evudp6_messenger *cli = mk(&c);
+	struct evudp6_addr to;
+	mc_addr(&to, v4, 5683, "mv0");
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_NON, "hello");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to, &b, 200, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.ended, 2000));
+	ck_assert_int_eq(x.responses, 3);
+	ck_assert_int_eq(x.calls, 4);
+	ck_assert_int_eq(x.err, -EVUDP6_E_TIMEOUT);
+	for (int i = 0; i < 3; i++) {
+		ck_assert(!evudp6_addr_is_multicast(&x.from[i]));
+		ck_assert_int_eq(s[i].calls, 1);
+	}
+	ck_assert_uint_eq(mstats(cli).rst_sent, 0);
+	/* Cancel after the first response: no more calls. */
+	struct rec y = {.cancel = true};
+	builder_get(&b, EVUDP6_NON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to, &b, 200, rec_cb, &y, NULL), 0);
+	run_for(300);
+	ck_assert_int_eq(y.calls, 1);
+	ck_assert_int_eq(y.responses, 1);
+	ck_assert_uint_eq(mstats(cli).requests_pending, 0);
+	evudp6_messenger_free(cli);
+	for (int i = 0; i < 3; i++)
+		evudp6_messenger_free(srv[i]);
+}
+
+START_TEST(messenger_multicast_client_collects_every_response_v6)
+{
+	multicast_client(false);
+}
+END_TEST
+
+START_TEST(messenger_multicast_client_collects_every_response_v4)
+{
+	multicast_client(true);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("messenger");
+	TCase *tc = tcase_create("loopback");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, messenger_ping_gets_rst);
+	tcase_add_test(tc, messenger_duplicate_con_gets_identical_response_handler_once);
+	tcase_add_test(tc, messenger_non_no_response_2_gets_nothing);
+	tcase_add_test(tc, messenger_con_no_response_still_acknowledged);
+	tcase_add_test(tc, messenger_non_request_gets_non_response);
+	tcase_add_test(tc, messenger_unsolicited_con_response_gets_rst);
+	tcase_add_test(tc, messenger_unsolicited_ack_and_non_response_get_nothing);
+	tcase_add_test(tc, messenger_malformed_con_gets_rst_malformed_non_nothing);
+	tcase_add_test(tc, messenger_without_handler_rejects_con_request);
+	tcase_add_test(tc, messenger_con_retransmits_doubling_then_times_out);
+	tcase_add_test(tc, messenger_random_factor_spreads_first_timeout);
+	tcase_add_test(tc, messenger_separate_response_acked_and_delivered);
+	tcase_add_test(tc, messenger_piggybacked_and_non_roundtrip_v6_v4);
+	tcase_add_test(tc, messenger_slow_handler_empty_ack_then_separate_con);
+	tcase_add_test(tc, messenger_separate_response_gives_up_after_max_retransmit);
+	tcase_add_test(tc, messenger_icmp_stops_separate_response);
+	tcase_add_test(tc, messenger_rst_fails_request_and_answers_ping);
+	tcase_add_test(tc, messenger_ping_between_messengers);
+	tcase_add_test(tc, messenger_cancel_stops_retransmission);
+	tcase_add_test(tc, messenger_nstart_queues_requests_per_remote);
+	tcase_add_test(tc, messenger_request_rejects_misuse);
+	tcase_add_test(tc, messenger_config_rejects_bad_values);
+	tcase_add_test(tc, messenger_free_inside_callbacks);
+	tcase_add_test(tc, messenger_icmp_refused_fails_at_once_v6);
+	tcase_add_test(tc, messenger_icmp_refused_fails_at_once_v4);
+	tcase_add_test(tc, messenger_icmp_fails_every_exchange_to_that_remote_only);
+	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
+	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
+	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+#if COUNT_ALLOCS
+	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
+#else
+	fprintf(
+	    stderr,
+	    "check_messenger: SKIP messenger_steady_state_allocates_nothing: the sanitizer owns malloc\n");
+#endif
+	suite_add_tcase(s, tc);
+
+	TCase *mc = tcase_create("multicast");
+	tcase_add_checked_fixture(mc, setup, teardown);
+	tcase_set_timeout(mc, 60);
+	if (netns_possible()) {
+		tcase_add_test(mc, messenger_icmp_spares_multicast_request);
+		tcase_add_test(mc, messenger_multicast_server_v6);
+		tcase_add_test(mc, messenger_multicast_server_v4);
+		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
+		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
+		suite_add_tcase(s, mc);
+	} else {
+		fprintf(stderr, "check_messenger: SKIP 5 multicast tests: no private network namespace "
+		                "(needs root or unprivileged user namespaces, and iproute2)\n");
+	}
+	return testutil_run(s);
+}
