@@ -18,13 +18,6 @@
 
 #include <evudp6.h>
 
-#if defined(__has_include)
-#if __has_include(<evudp6/messenger.h>)
-#include <evudp6/messenger.h>
-#define HAVE_MESSENGER 1
-#endif
-#endif
-
 #include "testutil.h"
 
 /* ------------------------------------------------------------- counting */
@@ -333,7 +326,6 @@ END_TEST
 
 /* ------------------------------------------------------ message layer */
 
-#ifdef HAVE_MESSENGER
 static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
                        const struct evudp6_addr *remote, void *arg)
 {
@@ -385,7 +377,6 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 	event_base_free(base);
 }
 END_TEST
-#endif
 
 static Suite *alloc_suite(void)
 {
@@ -394,9 +385,7 @@ static Suite *alloc_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, transport_round_trips_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, counting_sees_one_allocation_per_datagram);
-#ifdef HAVE_MESSENGER
 	tcase_add_test(tc, messenger_answers_allocate_nothing_after_warm_up);
-#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -405,8 +394,5 @@ int main(void)
 {
 	/* Before any other libevent call, as libevent requires. */
 	event_set_mem_functions(ev_malloc, ev_realloc, ev_free);
-#ifndef HAVE_MESSENGER
-	printf("check_alloc: this build has no message layer; its answer path is not counted\n");
-#endif
 	return testutil_run(alloc_suite());
 }

@@ -21,13 +21,6 @@
 
 #include <evudp6.h>
 
-#if defined(__has_include)
-#if __has_include(<evudp6/messenger.h>)
-#include <evudp6/messenger.h>
-#define HAVE_MESSENGER 1
-#endif
-#endif
-
 #include "testutil.h"
 
 #define SHARDS  2
@@ -39,9 +32,7 @@ struct shard {
 	char bind[32];
 	struct event_base *base;
 	struct evudp6_transport *t;
-#ifdef HAVE_MESSENGER
 	struct evudp6_messenger *m;
-#endif
 	struct event *stop_ev;
 	int stop_pipe[2];
 	pthread_t thread;
@@ -125,10 +116,8 @@ static void shards_free(struct shard *sh)
 	for (unsigned int i = 0; i < SHARDS; i++) {
 		if (sh[i].t)
 			evudp6_transport_free(sh[i].t);
-#ifdef HAVE_MESSENGER
 		if (sh[i].m)
 			evudp6_messenger_free(sh[i].m);
-#endif
 		event_free(sh[i].stop_ev);
 		event_base_free(sh[i].base);
 		close(sh[i].stop_pipe[0]);
@@ -260,7 +249,6 @@ START_TEST(shard_without_reuseport_cannot_join_the_port)
 }
 END_TEST
 
-#ifdef HAVE_MESSENGER
 static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
                        const struct evudp6_addr *remote, void *arg)
 {
@@ -352,7 +340,6 @@ START_TEST(messenger_shards_deduplicate_each_remote_on_its_shard)
 	shards_free(sh);
 }
 END_TEST
-#endif
 
 static Suite *shards_suite(void)
 {
@@ -361,17 +348,12 @@ static Suite *shards_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, shards_spread_remotes_and_keep_each_on_one_shard);
 	tcase_add_test(tc, shard_without_reuseport_cannot_join_the_port);
-#ifdef HAVE_MESSENGER
 	tcase_add_test(tc, messenger_shards_deduplicate_each_remote_on_its_shard);
-#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-#ifndef HAVE_MESSENGER
-	printf("check_shards: this build has no message layer; its shards are not tested\n");
-#endif
 	return testutil_run(shards_suite());
 }

@@ -27,30 +27,13 @@
 
 #include <event2/event.h>
 
-#include <evudp6/msg.h>
-#include <evudp6/transport.h>
-
-#if defined(__has_include)
-#if __has_include(<evudp6/messenger.h>)
-#include <evudp6/messenger.h>
-#define BENCH_HAVE_MESSENGER 1
-#endif
-#endif
+#include <evudp6.h>
 
 #include "bench.h"
 
 /* Option Content-Format (12) with the empty value 0, payload marker,
  * payload: what follows header and token in every answer. */
 static const uint8_t answer_tail[] = {0xc0, 0xff, 'h', 'e', 'l', 'l', 'o'};
-
-bool bench_have_messenger(void)
-{
-#ifdef BENCH_HAVE_MESSENGER
-	return true;
-#else
-	return false;
-#endif
-}
 
 /* Turn a CON request (header and token at p, len bytes) into its answer
  * in place. Returns the answer's length, or 0 for anything else. */
@@ -177,7 +160,6 @@ static void answer_flipped(struct evudp6_transport *t, const uint8_t *data, size
 	evudp6_transport_send(t, &to, out, n);
 }
 
-#ifdef BENCH_HAVE_MESSENGER
 static void answer_request(struct evudp6_messenger *m, struct evudp6_exchange *ex,
                            const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
@@ -191,7 +173,6 @@ static void answer_request(struct evudp6_messenger *m, struct evudp6_exchange *e
 	evudp6_msg_builder_set_payload(&b, BENCH_PAYLOAD, sizeof(BENCH_PAYLOAD) - 1);
 	evudp6_exchange_respond(ex, &b);
 }
-#endif
 
 struct shard {
 	pthread_t thread;
@@ -214,16 +195,12 @@ static void *serve_evudp6(void *arg)
 	struct evudp6_transport_config tcfg = {.bind = s->bind, .reuseport = s->reuseport};
 	int r = base ? 0 : -ENOMEM;
 	if (r == 0 && strcmp(s->kind, "messenger") == 0) {
-#ifdef BENCH_HAVE_MESSENGER
 		struct evudp6_messenger *m = NULL;
 		r = evudp6_messenger_new(&m, base, &tcfg, NULL);
 		if (r == 0) {
 			evudp6_messenger_set_request_cb(m, answer_request, NULL);
 			r = evudp6_messenger_start(m);
 		}
-#else
-		r = -ENOSYS;
-#endif
 	} else if (r == 0) {
 		struct evudp6_transport *t = NULL;
 		evudp6_transport_datagram_cb cb =
@@ -249,10 +226,6 @@ int bench_serve(const char *kind, uint16_t port, unsigned int shards)
 	    strcmp(kind, "messenger") != 0) {
 		fprintf(stderr, "evudp6-bench: unknown server kind '%s'\n", kind);
 		return -EINVAL;
-	}
-	if (strcmp(kind, "messenger") == 0 && !bench_have_messenger()) {
-		fprintf(stderr, "evudp6-bench: this build has no message layer\n");
-		return -ENOSYS;
 	}
 	if (shards < 1 || shards > 64)
 		return -EINVAL;

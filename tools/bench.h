@@ -42,9 +42,6 @@ int bench_load_run(const struct bench_load_cfg *cfg, struct bench_load_result *r
  * Returns 0 when answered, -ETIMEDOUT otherwise. */
 int bench_probe(const struct sockaddr_in6 *dst, int timeout_ms);
 
-/* Does this build contain the message layer? */
-bool bench_have_messenger(void);
-
 /* Run a server in this process until it is killed: kind is "bare",
  * "transport", "transport-flip" or "messenger"; shards > 1 runs that many
  * threads on the same port (SO_REUSEPORT; not for "bare"). Returns only on

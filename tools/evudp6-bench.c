@@ -287,10 +287,7 @@ int main(int argc, char **argv)
 	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 3;
 	struct server svs[MAX_SERVERS];
 	unsigned int nsv = 0;
-	/* The message layer joins the default set once the build has it. */
-	parse_servers(bench_have_messenger() ? "libcoap,bare,transport,messenger,transport:2,messenger:2"
-	                                     : "libcoap,bare,transport,transport:2",
-	              svs, &nsv);
+	parse_servers("libcoap,bare,transport,messenger,transport:2,messenger:2", svs, &nsv);
 	int opt;
 	while ((opt = getopt(argc, argv, "t:w:r:o:s:S:h")) != -1) {
 		switch (opt) {
@@ -327,12 +324,6 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < nloads; i++)
 		if (loads[i] < sockets)
 			usage();
-	for (unsigned int i = 0; i < nsv; i++) {
-		if (strcmp(svs[i].kind, "messenger") == 0 && !bench_have_messenger()) {
-			fprintf(stderr, "evudp6-bench: this build has no message layer\n");
-			return 64;
-		}
-	}
 	signal(SIGPIPE, SIG_IGN);
 	if (ncpu >= 2)
 		pin(ncpu - 1, 1);
@@ -342,8 +333,6 @@ int main(int argc, char **argv)
 	    "(each after %.2f s warm-up)\n",
 	    evudp6_version(), ncpu, ncpu >= 2 ? "servers on CPU 0, load on CPU 1" : "not pinned", sockets,
 	    rounds, measure, warmup);
-	if (!bench_have_messenger())
-		printf("(this build has no message layer: the messenger rows are missing)\n");
 	fflush(stdout);
 
 	/* Every server runs for the whole benchmark, each on its own port;
