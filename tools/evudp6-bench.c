@@ -67,7 +67,9 @@ static void usage(void)
 	        "usage: evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...] [-s SOCKETS]\n"
 	        "                    [-S libcoap,bare,transport,transport-flip,messenger[:SHARDS],...]\n"
 	        "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
-	        "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n");
+	        "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
+	        "defaults: -t 0.6 -w 0.2 -r 5 -o 16,128 -s 8\n"
+	        "          -S libcoap,bare,transport,messenger,transport:2,messenger:2\n");
 	exit(64);
 }
 
@@ -221,6 +223,25 @@ static double rate(const struct cell *c)
 	return c->ok ? (double)c->r.responses / c->r.seconds : 0;
 }
 
+static double cpu_per_request(const struct cell *c)
+{
+	return c->ok && c->r.responses > 0 ? c->r.server_cpu / rate(c) : 0;
+}
+
+/* One target line: a's rate at least want times b's, by rate and by CPU
+ * time per request. */
+static void target(const struct cell *a, const struct cell *b, bool have, double want, const char *an,
+                   const char *bn, unsigned int load)
+{
+	if (!have || !a->ok || !b->ok)
+		return;
+	double by_rate = rate(a) / rate(b);
+	double a_cpu = cpu_per_request(a), b_cpu = cpu_per_request(b);
+	printf("target %s >= %.2f x %s at %u: %.2f by rate (%s), %.2f by CPU time per request (%s)\n", an,
+	       want, bn, load, by_rate, by_rate >= want ? "met" : "MISSED", a_cpu > 0 ? b_cpu / a_cpu : 0,
+	       a_cpu > 0 && b_cpu / a_cpu >= want ? "met" : "MISSED");
+}
+
 static void parse_servers(const char *arg, struct server *svs, unsigned int *n)
 {
 	char *copy = strdup(arg), *save = NULL;
@@ -283,8 +304,8 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "load") == 0)
 		return load_only(argc, argv);
 
-	double measure = 1, warmup = 0.25;
-	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 3;
+	double measure = 0.6, warmup = 0.2;
+	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 5;
 	struct server svs[MAX_SERVERS];
 	unsigned int nsv = 0;
 	parse_servers("libcoap,bare,transport,messenger,transport:2,messenger:2", svs, &nsv);
@@ -403,21 +424,20 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* The targets of the project's performance goal, from this run. */
+	/* The targets of the project's performance goal, from this run: as
+	 * rates, and as CPU time per request, which a busy machine disturbs
+	 * less (a server that shares its CPU with a stranger loses rate but
+	 * not efficiency). */
 	int tr = find(svs, nsv, "transport"), ms = find(svs, nsv, "messenger");
 	printf("\n");
 	for (unsigned int l = 0; l < nloads; l++) {
-		if (tr >= 0 && bare >= 0 && cells[tr][l].ok && cells[bare][l].ok)
-			printf("target transport >= 0.75 x bare at %u: %.2f %s\n", loads[l],
-			       rate(&cells[tr][l]) / rate(&cells[bare][l]),
-			       rate(&cells[tr][l]) >= 0.75 * rate(&cells[bare][l]) ? "met" : "MISSED");
-		if (ms >= 0 && coap >= 0 && cells[ms][l].ok && cells[coap][l].ok)
-			printf("target messenger >= 5 x libcoap at %u: %.2f %s\n", loads[l],
-			       rate(&cells[ms][l]) / rate(&cells[coap][l]),
-			       rate(&cells[ms][l]) >= 5 * rate(&cells[coap][l]) ? "met" : "MISSED");
+		target(&cells[tr >= 0 ? tr : 0][l], &cells[bare >= 0 ? bare : 0][l], tr >= 0 && bare >= 0,
+		       0.75, "transport", "bare", loads[l]);
+		target(&cells[ms >= 0 ? ms : 0][l], &cells[coap >= 0 ? coap : 0][l], ms >= 0 && coap >= 0, 5,
+		       "messenger", "libcoap", loads[l]);
 		int best = ms >= 0 ? ms : tr;
 		if (loads[l] == 16 && best >= 0 && coap >= 0 && cells[coap][l].ok && cells[best][l].ok)
-			printf("target %s p99 <= libcoap p99 at 16: %.1f vs %.1f us %s\n", svs[best].kind,
+			printf("target %s p99 <= libcoap p99 at 16: %.1f vs %.1f us: %s\n", svs[best].kind,
 			       cells[best][l].r.p99_us, cells[coap][l].r.p99_us,
 			       cells[best][l].r.p99_us <= cells[coap][l].r.p99_us ? "met" : "MISSED");
 	}
