@@ -68,7 +68,7 @@ static void usage(void)
 	        "                    [-S libcoap,bare,transport,transport-flip,messenger[:SHARDS],...]\n"
 	        "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
 	        "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
-	        "defaults: -t 0.6 -w 0.2 -r 5 -o 16,128 -s 8\n"
+	        "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8\n"
 	        "          -S libcoap,bare,transport,messenger,transport:2,messenger:2\n");
 	exit(64);
 }
@@ -304,8 +304,8 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "load") == 0)
 		return load_only(argc, argv);
 
-	double measure = 0.6, warmup = 0.2;
-	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 5;
+	double measure = 0.5, warmup = 0.2;
+	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 7;
 	struct server svs[MAX_SERVERS];
 	unsigned int nsv = 0;
 	parse_servers("libcoap,bare,transport,messenger,transport:2,messenger:2", svs, &nsv);
