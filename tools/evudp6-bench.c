@@ -424,6 +424,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	double worst = 0;
+	for (unsigned int s = 0; s < nsv; s++)
+		for (unsigned int l = 0; l < nloads; l++)
+			if (cells[s][l].ok && cells[s][l].spread > worst)
+				worst = cells[s][l].spread;
+	if (worst > 0.3)
+		printf("\nnote: the rounds of a cell differ by up to %.0f%%: something else used these CPUs; "
+		       "the "
+		       "CPU time per request is the steadier measure\n",
+		       worst * 100);
+
 	/* The targets of the project's performance goal, from this run: as
 	 * rates, and as CPU time per request, which a busy machine disturbs
 	 * less (a server that shares its CPU with a stranger loses rate but
