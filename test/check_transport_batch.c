@@ -19,6 +19,7 @@
 
 #include <evudp6.h>
 
+#include "testnet.h"
 #include "testutil.h"
 
 #define BIG 20000
@@ -95,46 +96,6 @@ static struct evudp6_transport *server(struct event_base *base, struct echo *e, 
 	return t;
 }
 
-static int client(int family, const char *bind_addr)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	struct timeval tv = {.tv_sec = 2};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	int rcvbuf = 1 << 20;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	if (family == AF_INET) {
-		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
-		sa->sin_family = AF_INET;
-		inet_pton(AF_INET, bind_addr, &sa->sin_addr);
-		len = sizeof(*sa);
-	} else {
-		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-		sa->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, bind_addr, &sa->sin6_addr);
-		len = sizeof(*sa);
-	}
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
-	return fd;
-}
-
-static void send_to(int fd, const char *addr, uint16_t port, const void *data, size_t len)
-{
-	ssize_t n;
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sa.sin6_addr), 1);
-		n = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof(sa));
-	} else {
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-		ck_assert_int_eq(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
-		n = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof(sa));
-	}
-	ck_assert_int_eq(n, (ssize_t)len);
-}
-
 /* Receive one answer; check its bytes and the address it came from. */
 static void expect_answer(int fd, const char *from, const void *data, size_t len)
 {
@@ -158,23 +119,14 @@ static void expect_nothing(int fd)
 	ck_assert_int_eq(poll(&p, 1, 50), 0);
 }
 
-#define LOOP_UNTIL(base, cond)                                                                               \
-	do {                                                                                                 \
-		for (int _i = 0; _i < 2000 && !(cond); _i++) {                                               \
-			struct timeval _tv = {0, 1000};                                                      \
-			event_base_loopexit(base, &_tv);                                                     \
-			event_base_dispatch(base);                                                           \
-		}                                                                                            \
-	} while (0)
-
 START_TEST(transport_holds_answers_until_the_batch_callbacks_ran)
 {
 	struct event_base *base = event_base_new();
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	struct echo e = {.watch_fd = c};
 	struct evudp6_transport *t = server(base, &e, 0);
-	send_to(c, "::1", evudp6_transport_port(t), "one", 3);
-	LOOP_UNTIL(base, e.datagrams == 1);
+	testnet_send(c, "::1", evudp6_transport_port(t), "one", 3);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 1);
 	ck_assert_int_eq(e.datagrams, 1);
 	ck_assert_int_eq(e.answer_seen_in_cb, 0);
 	/* ... and it left as soon as the callback returned. */
@@ -193,11 +145,11 @@ END_TEST
 START_TEST(transport_send_batch_1_sends_at_once)
 {
 	struct event_base *base = event_base_new();
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	struct echo e = {.watch_fd = c, .answer_seen_in_cb = -1};
 	struct evudp6_transport *t = server(base, &e, 1);
-	send_to(c, "::1", evudp6_transport_port(t), "one", 3);
-	LOOP_UNTIL(base, e.datagrams == 1);
+	testnet_send(c, "::1", evudp6_transport_port(t), "one", 3);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 1);
 	ck_assert_int_eq(e.answer_seen_in_cb, 1);
 	expect_answer(c, "::1", "one", 3);
 	close(c);
@@ -212,15 +164,15 @@ START_TEST(transport_batch_answers_in_order_each_from_its_address)
 	struct echo e = {.watch_fd = -1};
 	struct evudp6_transport *t = server(base, &e, 0);
 	uint16_t port = evudp6_transport_port(t);
-	int c4 = client(AF_INET, "127.0.0.1"), c6 = client(AF_INET6, "::1");
+	int c4 = testnet_socket(AF_INET, "127.0.0.1"), c6 = testnet_socket(AF_INET6, "::1");
 	/* All queued before the loop runs: a wakeup reads them as one batch
 	 * (or, if the kernel is slow to deliver some, a few), and one
 	 * sendmmsg() must give each answer its own source. */
 	for (char i = 0; i < 12; i++)
-		send_to(c4, i % 2 ? "127.0.0.3" : "127.0.0.2", port, &i, 1);
+		testnet_send(c4, i % 2 ? "127.0.0.3" : "127.0.0.2", port, &i, 1);
 	for (char i = 0; i < 4; i++)
-		send_to(c6, "::1", port, &i, 1);
-	LOOP_UNTIL(base, e.datagrams == 16);
+		testnet_send(c6, "::1", port, &i, 1);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 16);
 	ck_assert_int_eq(e.datagrams, 16);
 	for (char i = 0; i < 12; i++)
 		expect_answer(c4, i % 2 ? "127.0.0.3" : "127.0.0.2", &i, 1);
@@ -243,10 +195,10 @@ START_TEST(transport_flushes_early_when_send_batch_is_full)
 	struct event_base *base = event_base_new();
 	struct echo e = {.watch_fd = -1};
 	struct evudp6_transport *t = server(base, &e, 4);
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (char i = 0; i < 10; i++)
-		send_to(c, "::1", evudp6_transport_port(t), &i, 1);
-	LOOP_UNTIL(base, e.datagrams == 10);
+		testnet_send(c, "::1", evudp6_transport_port(t), &i, 1);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 10);
 	for (char i = 0; i < 10; i++)
 		expect_answer(c, "::1", &i, 1);
 	struct evudp6_transport_stats st;
@@ -263,11 +215,11 @@ START_TEST(transport_flushes_early_when_held_bytes_fill_the_arena)
 	struct event_base *base = event_base_new();
 	struct echo e = {.watch_fd = -1, .big = 1};
 	struct evudp6_transport *t = server(base, &e, 0);
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	/* Five answers of 20 000 bytes do not fit the 64 KiB arena at once. */
 	for (char i = 0; i < 5; i++)
-		send_to(c, "::1", evudp6_transport_port(t), &i, 1);
-	LOOP_UNTIL(base, e.datagrams == 5);
+		testnet_send(c, "::1", evudp6_transport_port(t), &i, 1);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 5);
 	static uint8_t want[BIG];
 	for (char i = 0; i < 5; i++) {
 		memset(want, i, sizeof(want));
@@ -288,10 +240,10 @@ START_TEST(transport_held_send_error_comes_through_error_callback)
 	struct event_base *base = event_base_new();
 	struct echo e = {.watch_fd = -1, .bad_source_at = 2};
 	struct evudp6_transport *t = server(base, &e, 0);
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (char i = 0; i < 3; i++)
-		send_to(c, "::1", evudp6_transport_port(t), &i, 1);
-	LOOP_UNTIL(base, e.datagrams == 3 && e.errors == 1);
+		testnet_send(c, "::1", evudp6_transport_port(t), &i, 1);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 3 && e.errors == 1);
 	/* The send in the callback returned 0 (checked there); the kernel's
 	 * refusal of the foreign source arrives from the loop, for that
 	 * remote, and the other answers of the batch still leave. */
@@ -319,10 +271,10 @@ START_TEST(transport_shutdown_in_callback_sends_held_answers)
 	struct event_base *base = event_base_new();
 	struct echo e = {.watch_fd = -1, .shutdown_at = 2};
 	struct evudp6_transport *t = server(base, &e, 0);
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (char i = 0; i < 3; i++)
-		send_to(c, "::1", evudp6_transport_port(t), &i, 1);
-	LOOP_UNTIL(base, e.datagrams == 2);
+		testnet_send(c, "::1", evudp6_transport_port(t), &i, 1);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 2);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(e.datagrams, 2);
 	char zero = 0, one = 1;
@@ -344,10 +296,10 @@ START_TEST(transport_free_in_callback_sends_held_answers)
 	struct event_base *base = event_base_new();
 	struct echo e = {.watch_fd = -1, .free_at = 2};
 	struct evudp6_transport *t = server(base, &e, 0);
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (char i = 0; i < 3; i++)
-		send_to(c, "::1", evudp6_transport_port(t), &i, 1);
-	LOOP_UNTIL(base, e.datagrams == 2);
+		testnet_send(c, "::1", evudp6_transport_port(t), &i, 1);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 2);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(e.datagrams, 2);
 	char zero = 0, one = 1;
@@ -364,7 +316,7 @@ START_TEST(transport_send_on_another_transport_leaves_at_once)
 	/* Holding is per transport: inside A's callback a send on B is not
 	 * in a wakeup of B, so it goes out before the callback returns. */
 	struct event_base *base = event_base_new();
-	int c = client(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	struct echo e = {.watch_fd = c, .answer_seen_in_cb = -1};
 	struct echo eb = {.watch_fd = -1};
 	struct evudp6_transport *a = server(base, &e, 0);
@@ -374,8 +326,8 @@ START_TEST(transport_send_on_another_transport_leaves_at_once)
 	getsockname(c, (struct sockaddr *)&cs, &cl);
 	e.other = b;
 	evudp6_addr_from_sockaddr(&e.other_to, (struct sockaddr *)&cs, cl);
-	send_to(c, "::1", evudp6_transport_port(a), "via b", 5);
-	LOOP_UNTIL(base, e.datagrams == 1);
+	testnet_send(c, "::1", evudp6_transport_port(a), "via b", 5);
+	TESTNET_LOOP_UNTIL(base, e.datagrams == 1);
 	ck_assert_int_eq(e.answer_seen_in_cb, 1);
 	expect_answer(c, "::1", "via b", 5);
 	close(c);
