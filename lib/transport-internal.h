@@ -17,6 +17,14 @@ struct event;
  * offender. Twice what is needed, so MSG_CTRUNC means a kernel surprise. */
 #define EVUDP6__CTRL_SIZE 256
 
+/* Answers sent from inside a read wakeup are packed into an arena this
+ * large (any UDP payload fits) and leave together in one sendmmsg(). */
+#define EVUDP6__TX_ARENA 65536
+
+/* While data keeps coming, the error queue is read every this many
+ * wakeups even if nothing says it holds anything. */
+#define EVUDP6__ERRQ_PERIOD 8
+
 /* Send errors wait in a fixed ring until the loop reports them. */
 #define EVUDP6__SENDERR_RING 32
 
@@ -25,6 +33,17 @@ enum evudp6__transport_state { EVUDP6__T_NEW = 0, EVUDP6__T_STARTED, EVUDP6__T_S
 struct evudp6__senderr {
 	struct evudp6_addr remote;
 	int err;
+};
+
+/* One held datagram: where it goes and its own IPV6_PKTINFO, so that
+ * every answer in a sendmmsg() leaves from the address its request
+ * reached. */
+struct evudp6__txslot {
+	struct evudp6_addr remote;
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctrl;
 };
 
 struct evudp6_transport {
@@ -59,6 +78,15 @@ struct evudp6_transport {
 	struct sockaddr_in6 *rxname;
 	/* Error-queue read buffer (the quoted datagram). */
 	uint8_t *errbuf;
+
+	/* Held sends: cfg.send_batch slots, their bytes packed in txarena. */
+	bool in_read; /* inside the read callback: sends are held */
+	unsigned int txcount;
+	size_t txused;
+	uint8_t *txarena;
+	struct mmsghdr *txmsg;
+	struct iovec *txiov;
+	struct evudp6__txslot *txslot;
 
 	struct evudp6__senderr senderr[EVUDP6__SENDERR_RING];
 	unsigned int senderr_head;

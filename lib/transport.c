@@ -1,12 +1,22 @@
 /*
  * evudp6 — transport: one AF_INET6 UDP socket on the caller's event_base.
  *
- * Read path: each wakeup first drains the error queue, then reads data in
- * recvmmsg() batches, and stops after cfg.max_per_wakeup items so that a
- * flood cannot starve the caller's other events (the socket stays
- * readable, so libevent calls us again on its next round). After every
+ * Read path: each wakeup reads data in recvmmsg() batches and stops after
+ * cfg.max_per_wakeup items so that a flood cannot starve the caller's
+ * other events (the socket stays readable, so libevent calls us again on
+ * its next round). The error queue is read when the socket says it holds
+ * something: a data read fails with the pending error an ICMP error sets,
+ * or the wakeup finds no data (EPOLLERR woke us); and every few wakeups
+ * in any case, for local errors, which set no pending error. After every
  * user callback the transport re-checks whether it was shut down or freed
  * from inside that callback.
+ *
+ * Send path: answers sent from inside the callbacks of a wakeup are held
+ * and leave in one sendmmsg() when the callbacks of the batch they answer
+ * have run, before the next read; a lone request is answered as soon as
+ * its callback returns, so batching costs no latency at low load. Sends
+ * from anywhere else leave at once with sendmsg(). Nothing on either
+ * path allocates.
  */
 #include "config.h"
 
@@ -45,7 +55,10 @@ static int config_check(struct evudp6_transport_config *c)
 		c->batch = EVUDP6_TRANSPORT_DEFAULT_BATCH;
 	if (c->max_per_wakeup == 0)
 		c->max_per_wakeup = EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP;
-	if (c->max_datagram > 65535 || c->batch > 1024 || c->rcvbuf < 0 || c->sndbuf < 0)
+	if (c->send_batch == 0)
+		c->send_batch = EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH;
+	if (c->max_datagram > 65535 || c->batch > 1024 || c->send_batch > 1024 || c->rcvbuf < 0 ||
+	    c->sndbuf < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -100,6 +113,14 @@ static int buffers_setup(struct evudp6_transport *t)
 	t->errbuf = malloc(t->cfg.max_datagram);
 	if (!t->rxbuf || !t->rxctrl || !t->rxmsg || !t->rxiov || !t->rxname || !t->errbuf)
 		return -ENOMEM;
+	if (t->cfg.send_batch > 1) {
+		t->txarena = malloc(EVUDP6__TX_ARENA);
+		t->txmsg = calloc(t->cfg.send_batch, sizeof(*t->txmsg));
+		t->txiov = calloc(t->cfg.send_batch, sizeof(*t->txiov));
+		t->txslot = calloc(t->cfg.send_batch, sizeof(*t->txslot));
+		if (!t->txarena || !t->txmsg || !t->txiov || !t->txslot)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		t->rxiov[i].iov_base = t->rxbuf + i * t->cfg.max_datagram;
 		t->rxiov[i].iov_len = t->cfg.max_datagram;
@@ -121,6 +142,10 @@ static void transport_release(struct evudp6_transport *t)
 	free(t->rxiov);
 	free(t->rxname);
 	free(t->errbuf);
+	free(t->txarena);
+	free(t->txmsg);
+	free(t->txiov);
+	free(t->txslot);
 	free(t->bind);
 	free(t);
 }
@@ -224,11 +249,15 @@ int evudp6_transport_start(struct evudp6_transport *t)
 	return 0;
 }
 
-/* Stop everything that could call back; keep the memory. */
+static void tx_flush(struct evudp6_transport *t);
+
+/* Stop everything that could call back; keep the memory. Datagrams held
+ * for the end of the batch were accepted: they leave first. */
 static void transport_close(struct evudp6_transport *t)
 {
 	if (t->state == EVUDP6__T_SHUTDOWN)
 		return;
+	tx_flush(t);
 	t->state = EVUDP6__T_SHUTDOWN;
 	event_del(t->read_ev);
 	close(t->fd);
@@ -366,6 +395,21 @@ static int read_batch(struct evudp6_transport *t, unsigned int max)
 	return -1;
 }
 
+/* Read error-queue entries until it is empty or the budget is spent.
+ * Returns -1 if the transport is gone (see transport_gone()). */
+static int drain_errqueue(struct evudp6_transport *t, unsigned int *budget)
+{
+	while (*budget > 0) {
+		int r = read_errqueue_one(t);
+		if (transport_gone(t))
+			return -1;
+		if (r != 1)
+			break;
+		--*budget;
+	}
+	return 0;
+}
+
 static void transport_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -373,31 +417,34 @@ static void transport_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct evudp6_transport *t = arg;
 	unsigned int budget = t->cfg.max_per_wakeup;
 	t->stats.wakeups++;
+	t->in_read = true;
 
-	bool data_done = false, err_done = false;
-	while (budget > 0 && !(data_done && err_done)) {
-		int r = read_errqueue_one(t);
-		if (transport_gone(t))
+	/* Local errors (EMSGSIZE, ...) queue without the pending socket error
+	 * that makes a data read fail: while data keeps coming, look at the
+	 * error queue every few wakeups anyway. */
+	bool err_read = false;
+	if (t->stats.wakeups % EVUDP6__ERRQ_PERIOD == 0) {
+		if (drain_errqueue(t, &budget) < 0)
 			return;
-		if (r == 1) {
-			budget--;
-			err_done = false;
-			continue;
-		}
-		err_done = true;
-		if (data_done)
-			break;
-
+		err_read = true;
+	}
+	while (budget > 0) {
 		unsigned int max = budget < t->cfg.batch ? budget : t->cfg.batch;
 		int n = read_batch(t, max);
 		if (n < 0) {
+			/* The pending error of an ICMP error: its details are in
+			 * the error queue. */
 			budget--;
-			err_done = false; /* the error queue has something */
+			if (drain_errqueue(t, &budget) < 0)
+				return;
+			err_read = true;
 			continue;
 		}
 		if (n == 0) {
-			data_done = true;
-			continue;
+			/* No data: the error queue woke us (or nothing did). */
+			if (!err_read && drain_errqueue(t, &budget) < 0)
+				return;
+			break;
 		}
 		budget -= (unsigned int)n;
 		for (int i = 0; i < n; i++) {
@@ -405,13 +452,15 @@ static void transport_read_cb(evutil_socket_t fd, short what, void *arg)
 			if (transport_gone(t))
 				return;
 		}
+		tx_flush(t);
 		/* A short batch means the queue was empty when we read it. */
 		if ((unsigned int)n < max)
-			data_done = true;
-		err_done = false;
+			break;
 	}
 	if (budget == 0)
 		t->stats.wakeups_bounded++;
+	tx_flush(t);
+	t->in_read = false;
 }
 
 static void transport_defer_cb(evutil_socket_t fd, short what, void *arg)
@@ -482,6 +531,95 @@ static bool pending_async_error(int err)
 	}
 }
 
+/* Point @p mh at @p remote and, if it has a local part, at an
+ * IPV6_PKTINFO control message written into @p ctrl. */
+static void msghdr_fill(struct msghdr *mh, const struct evudp6_addr *remote, struct iovec *iov, uint8_t *ctrl,
+                        size_t ctrl_len)
+{
+	*mh = (struct msghdr){
+	    .msg_name = (void *)&remote->remote,
+	    .msg_namelen = sizeof(remote->remote),
+	    .msg_iov = iov,
+	    .msg_iovlen = 1,
+	};
+	if (!remote->has_local)
+		return;
+	memset(ctrl, 0, ctrl_len);
+	mh->msg_control = ctrl;
+	/* The one control message's own length, not its CMSG_SPACE: Linux
+	 * copies up to 36 bytes of control data on the stack and takes a
+	 * kmalloc() (and a hardened-usercopy check) per datagram for the 40
+	 * that CMSG_SPACE would give. The kernel's walk accepts a last
+	 * message without its tail padding. */
+	mh->msg_controllen = CMSG_LEN(sizeof(struct in6_pktinfo));
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+	struct in6_pktinfo pi = {.ipi6_addr = remote->local_addr, .ipi6_ifindex = remote->local_ifindex};
+	/* Linux takes a V4MAPPED source (or ::ffff:0.0.0.0) for a V4MAPPED
+	 * destination and a plain IPv6 one otherwise; an interface-only
+	 * local part may have been written in either form. */
+	bool dst4 = IN6_IS_ADDR_V4MAPPED(&remote->remote.sin6_addr);
+	bool any4 = IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) && pi.ipi6_addr.s6_addr32[3] == 0;
+	if (dst4 && IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr))
+		pi.ipi6_addr.s6_addr32[2] = htonl(0xffff);
+	else if (!dst4 && any4)
+		pi.ipi6_addr = in6addr_any;
+	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+}
+
+/* Send the held datagrams, as many per sendmmsg() as the kernel takes. A
+ * datagram that fails is counted and reported as sendmsg() would have
+ * been, and the rest still go. */
+static void tx_flush(struct evudp6_transport *t)
+{
+	unsigned int i = 0;
+	int tries = 0;
+	while (i < t->txcount) {
+		int n = sendmmsg(t->fd, t->txmsg + i, t->txcount - i, MSG_DONTWAIT);
+		if (n > 0) {
+			for (unsigned int k = i; k < i + (unsigned int)n; k++)
+				t->stats.bytes_out += t->txmsg[k].msg_len;
+			t->stats.datagrams_out += (unsigned int)n;
+			i += (unsigned int)n;
+			tries = 0;
+			continue;
+		}
+		int err = n < 0 ? errno : EIO;
+		if (err == EINTR || (pending_async_error(err) && ++tries < EVUDP6__SEND_TRIES))
+			continue;
+		t->stats.send_errors++;
+		if (err != EAGAIN && err != EWOULDBLOCK)
+			queue_send_error(t, &t->txslot[i].remote, -err);
+		i++;
+		tries = 0;
+	}
+	t->txcount = 0;
+	t->txused = 0;
+}
+
+/* Hold a datagram (len <= EVUDP6__TX_ARENA) for the flush at the end of
+ * the batch. */
+static void tx_hold(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
+                    size_t len)
+{
+	if (t->txcount == t->cfg.send_batch || EVUDP6__TX_ARENA - t->txused < len)
+		tx_flush(t);
+	unsigned int i = t->txcount++;
+	struct evudp6__txslot *slot = &t->txslot[i];
+	slot->remote = *remote;
+	t->txiov[i].iov_base = t->txarena + t->txused;
+	t->txiov[i].iov_len = len;
+	if (len > 0)
+		memcpy(t->txarena + t->txused, data, len);
+	/* The next datagram starts 16-byte aligned, for the copy. */
+	size_t step = (len + 15) & ~(size_t)15;
+	t->txused = step < EVUDP6__TX_ARENA - t->txused ? t->txused + step : EVUDP6__TX_ARENA;
+	msghdr_fill(&t->txmsg[i].msg_hdr, &slot->remote, &t->txiov[i], slot->ctrl.buf,
+	            sizeof(slot->ctrl.buf));
+}
+
 int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
                           size_t len)
 {
@@ -491,39 +629,20 @@ int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *
 		return -EVUDP6_E_STATE;
 	if (!remote || (!data && len > 0))
 		return -EINVAL;
+	if (t->in_read && t->cfg.send_batch > 1 && len <= EVUDP6__TX_ARENA) {
+		tx_hold(t, remote, data, len);
+		return 0;
+	}
+	/* Whatever is held leaves first: datagrams go out in send order. */
+	tx_flush(t);
 
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
 	union {
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	} ctrl;
-	struct msghdr mh = {
-	    .msg_name = (void *)&remote->remote,
-	    .msg_namelen = sizeof(remote->remote),
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	};
-	if (remote->has_local) {
-		memset(&ctrl, 0, sizeof(ctrl));
-		mh.msg_control = ctrl.buf;
-		mh.msg_controllen = sizeof(ctrl.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
-		struct in6_pktinfo pi = {.ipi6_addr = remote->local_addr,
-		                         .ipi6_ifindex = remote->local_ifindex};
-		/* Linux takes a V4MAPPED source (or ::ffff:0.0.0.0) for a V4MAPPED
-		 * destination and a plain IPv6 one otherwise; an interface-only
-		 * local part may have been written in either form. */
-		bool dst4 = IN6_IS_ADDR_V4MAPPED(&remote->remote.sin6_addr);
-		bool any4 = IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) && pi.ipi6_addr.s6_addr32[3] == 0;
-		if (dst4 && IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr))
-			pi.ipi6_addr.s6_addr32[2] = htonl(0xffff);
-		else if (!dst4 && any4)
-			pi.ipi6_addr = in6addr_any;
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	}
+	struct msghdr mh;
+	msghdr_fill(&mh, remote, &iov, ctrl.buf, sizeof(ctrl.buf));
 	ssize_t n;
 	int tries = 0;
 	do

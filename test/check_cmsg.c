@@ -18,6 +18,7 @@
 
 #include <evudp6/icmp.h>
 
+#include "testnet.h"
 #include "testutil.h"
 
 /* ------------------------------------------------- control buffer builder */
@@ -828,22 +829,6 @@ static int setopt(int fd, int level, int name)
 	return setsockopt(fd, level, name, &one, sizeof(one));
 }
 
-static uint16_t closed_port(void)
-{
-	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-	ck_assert_int_ge(fd, 0);
-	int zero = 0;
-	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)), 0);
-	struct sockaddr_in6 sin6;
-	socklen_t sl = sizeof(sin6);
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin6, &sl), 0);
-	close(fd);
-	return ntohs(sin6.sin6_port);
-}
-
 /* Send to a closed port, read the error queue, return what it said. */
 static struct evudp6_cmsg_info send_and_read_errqueue(int fd, const char *dst, uint16_t port, int *err_level,
                                                       int *err_type)
@@ -931,7 +916,7 @@ START_TEST(cmsg_parse_real_loopback_errqueue)
 	memset(&any, 0, sizeof(any));
 	any.sin6_family = AF_INET6;
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&any, sizeof(any)), 0);
-	uint16_t port = closed_port();
+	uint16_t port = testnet_closed_port();
 	int level, type;
 
 	struct evudp6_cmsg_info real = send_and_read_errqueue(fd, "::1", port, &level, &type);

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include "testnet.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -237,15 +238,6 @@ static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
 {
 	ck_assert_int_lt(i, r->n);
 	ck_assert_int_eq(evudp6_msg_decode(msg, r->d[i].b, r->d[i].len), 0);
-}
-
-/* A port nobody listens on: bound once, then closed. */
-static uint16_t closed_port(void)
-{
-	uint16_t port;
-	int fd = dual_socket(&port);
-	close(fd);
-	return port;
 }
 
 /* ------------------------------------------------------------ messengers */
@@ -1162,7 +1154,7 @@ static void icmp_refused(bool v4)
 	c.ack_timeout_ms = 1000;
 	struct evudp6_messenger *m = mk(&c);
 	struct evudp6_addr to;
-	lo_addr(&to, v4, closed_port());
+	lo_addr(&to, v4, testnet_closed_port());
 	struct evudp6_msg_builder b;
 	builder_get(&b, EVUDP6_CON, "hello");
 	struct rec x = {0};
@@ -1211,7 +1203,7 @@ START_TEST(messenger_icmp_fails_every_exchange_to_that_remote_only)
 	struct evudp6_messenger *m = mk(&c);
 	struct raw *other = raw_open();
 	struct evudp6_addr dead, alive;
-	lo_addr(&dead, false, closed_port());
+	lo_addr(&dead, false, testnet_closed_port());
 	lo_addr(&alive, false, other->port);
 	struct rec x[4] = {{0}}, y = {0};
 	struct evudp6_msg_builder b;
@@ -1560,7 +1552,7 @@ START_TEST(messenger_icmp_spares_multicast_request)
 	struct evudp6_messenger_config c = cfg_fast();
 	c.multicast_wait_ms = 300;
 	struct evudp6_messenger *m = mk(&c);
-	uint16_t port = closed_port();
+	uint16_t port = testnet_closed_port();
 	struct evudp6_addr group, dead;
 	mc_addr(&group, false, port, "lo");
 	lo_addr(&dead, false, port);

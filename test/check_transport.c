@@ -19,6 +19,7 @@
 
 #include <evudp6.h>
 
+#include "testnet.h"
 #include "testutil.h"
 
 struct seen {
@@ -98,61 +99,6 @@ static struct evudp6_transport *server(struct event_base *base, struct seen *s, 
 	return t;
 }
 
-/* A plain client socket of the given family bound to an address. */
-static int plain_socket(int family, const char *bind_addr)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	struct timeval tv = {.tv_sec = 2};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (family == AF_INET) {
-		struct sockaddr_in sa = {.sin_family = AF_INET};
-		inet_pton(AF_INET, bind_addr, &sa.sin_addr);
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	} else {
-		struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
-		inet_pton(AF_INET6, bind_addr, &sa.sin6_addr);
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	}
-	return fd;
-}
-
-static void plain_send(int fd, const char *addr, uint16_t port, const void *data, size_t len)
-{
-	ssize_t n;
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-		ck_assert_int_eq(inet_pton(AF_INET6, addr, &sa.sin6_addr), 1);
-		n = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof(sa));
-	} else {
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-		ck_assert_int_eq(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
-		n = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof(sa));
-	}
-	ck_assert_int_eq(n, (ssize_t)len);
-}
-
-/* A port on which nothing listens: bind, read it, close. */
-static uint16_t closed_port(void)
-{
-	int fd = plain_socket(AF_INET6, "::");
-	struct sockaddr_in6 sa;
-	socklen_t l = sizeof(sa);
-	getsockname(fd, (struct sockaddr *)&sa, &l);
-	close(fd);
-	return ntohs(sa.sin6_port);
-}
-
-/* Run the loop until cond is true or 2 s pass. */
-#define LOOP_UNTIL(base, cond)                                                                               \
-	do {                                                                                                 \
-		for (int _i = 0; _i < 2000 && !(cond); _i++) {                                               \
-			struct timeval _tv = {0, 1000};                                                      \
-			event_base_loopexit(base, &_tv);                                                     \
-			event_base_dispatch(base);                                                           \
-		}                                                                                            \
-	} while (0)
-
 static void addr_text(const struct evudp6_addr *a, char *buf, size_t len)
 {
 	ck_assert_int_gt(evudp6_addr_hostinfo(a, buf, len), 0);
@@ -174,12 +120,12 @@ START_TEST(transport_serves_ipv6_and_ipv4_on_one_socket)
 	ck_assert_int_eq(evudp6_transport_local(t, &local), 0);
 	ck_assert_uint_eq(ntohs(local.sin6_port), port);
 
-	int c6 = plain_socket(AF_INET6, "::1");
-	int c4 = plain_socket(AF_INET, "127.0.0.1");
+	int c6 = testnet_socket(AF_INET6, "::1");
+	int c4 = testnet_socket(AF_INET, "127.0.0.1");
 	char buf[EVUDP6_HOSTINFO_MAX], lbuf[INET6_ADDRSTRLEN];
 
-	plain_send(c6, "::1", port, "six", 3);
-	LOOP_UNTIL(base, s.datagrams == 1);
+	testnet_send(c6, "::1", port, "six", 3);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
 	ck_assert_int_eq(s.datagrams, 1);
 	ck_assert_mem_eq(s.data, "six", 3);
 	ck_assert(!evudp6_addr_is_v4mapped(&s.remote));
@@ -189,8 +135,8 @@ START_TEST(transport_serves_ipv6_and_ipv4_on_one_socket)
 	ck_assert_str_eq(lbuf, "::1");
 	ck_assert_uint_eq(s.remote.local_port, port);
 
-	plain_send(c4, "127.0.0.1", port, "four", 4);
-	LOOP_UNTIL(base, s.datagrams == 2);
+	testnet_send(c4, "127.0.0.1", port, "four", 4);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 2);
 	ck_assert_int_eq(s.datagrams, 2);
 	ck_assert_mem_eq(s.data, "four", 4);
 	ck_assert(evudp6_addr_is_v4mapped(&s.remote));
@@ -246,20 +192,20 @@ START_TEST(transport_answers_from_request_destination)
 
 	/* 127.0.0.2 is on lo but not the address the kernel would pick for
 	 * an answer to 127.0.0.1: only pktinfo on send gets this right. */
-	int c4 = plain_socket(AF_INET, "127.0.0.1");
-	plain_send(c4, "127.0.0.2", port, "to .2", 5);
-	LOOP_UNTIL(base, s.datagrams == 1);
+	int c4 = testnet_socket(AF_INET, "127.0.0.1");
+	testnet_send(c4, "127.0.0.2", port, "to .2", 5);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
 	local_text(&s.remote, lbuf);
 	ck_assert_str_eq(lbuf, "::ffff:127.0.0.2");
 	expect_answer_from(c4, "127.0.0.2", port, "to .2");
 
-	plain_send(c4, "127.0.0.3", port, "to .3", 5);
-	LOOP_UNTIL(base, s.datagrams == 2);
+	testnet_send(c4, "127.0.0.3", port, "to .3", 5);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 2);
 	expect_answer_from(c4, "127.0.0.3", port, "to .3");
 
-	int c6 = plain_socket(AF_INET6, "::1");
-	plain_send(c6, "::1", port, "to ::1", 6);
-	LOOP_UNTIL(base, s.datagrams == 3);
+	int c6 = testnet_socket(AF_INET6, "::1");
+	testnet_send(c6, "::1", port, "to ::1", 6);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 3);
 	local_text(&s.remote, lbuf);
 	ck_assert_str_eq(lbuf, "::1");
 	expect_answer_from(c6, "::1", port, "to ::1");
@@ -277,7 +223,7 @@ static void expect_port_unreachable(const char *dst, uint8_t origin, uint8_t typ
 	struct seen s = {0};
 	struct evudp6_transport *t = server(base, &s, "[::]:0");
 	struct evudp6_addr to;
-	ck_assert_int_eq(evudp6_addr_from_literal(&to, dst, closed_port(), 0), 0);
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, dst, testnet_closed_port(), 0), 0);
 	const uint8_t msg[] = {0x40, 0x01, 0x12, 0x34, 0xb1, 'x'};
 	ck_assert_int_eq(evudp6_transport_send(t, &to, msg, sizeof(msg)), 0);
 
@@ -329,7 +275,7 @@ START_TEST(transport_send_error_returned_and_reported)
 
 	/* A source address this host does not have: the kernel refuses it. */
 	struct evudp6_addr to;
-	ck_assert_int_eq(evudp6_addr_from_literal(&to, "::1", closed_port(), 0), 0);
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, "::1", testnet_closed_port(), 0), 0);
 	struct in6_addr foreign;
 	inet_pton(AF_INET6, "2001:db8::77", &foreign);
 	evudp6_addr_set_local(&to, &foreign, 0);
@@ -337,7 +283,7 @@ START_TEST(transport_send_error_returned_and_reported)
 	ck_assert_int_eq(r, -EINVAL);
 	/* Not from inside send: only once the loop runs. */
 	ck_assert_int_eq(s.errors, 0);
-	LOOP_UNTIL(base, s.errors == 1);
+	TESTNET_LOOP_UNTIL(base, s.errors == 1);
 	ck_assert_int_eq(s.errors, 1);
 	ck_assert_int_eq(s.err, -EINVAL);
 	ck_assert(!s.has_icmp);
@@ -350,7 +296,7 @@ START_TEST(transport_send_error_returned_and_reported)
 	evudp6_addr_set_local(&to2, &in6addr_any, 999999);
 	r = evudp6_transport_send(t, &to2, "x", 1);
 	ck_assert_int_eq(r, -ENODEV);
-	LOOP_UNTIL(base, s.errors == 2);
+	TESTNET_LOOP_UNTIL(base, s.errors == 2);
 	ck_assert_int_eq(s.errors, 2);
 	ck_assert_int_eq(s.err, -ENODEV);
 	ck_assert(evudp6_addr_equal(&s.remote, &to2));
@@ -373,12 +319,12 @@ START_TEST(transport_drops_and_counts_oversized_datagram)
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	uint16_t port = evudp6_transport_port(t);
-	int c = plain_socket(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	uint8_t big[101];
 	memset(big, 'b', sizeof(big));
-	plain_send(c, "::1", port, big, 101);
-	plain_send(c, "::1", port, big, 100);
-	LOOP_UNTIL(base, s.datagrams == 1);
+	testnet_send(c, "::1", port, big, 101);
+	testnet_send(c, "::1", port, big, 100);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(s.datagrams, 1);
 	ck_assert_uint_eq(s.len, 100);
@@ -410,9 +356,9 @@ START_TEST(transport_delivers_nothing_before_start)
 
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_STATE);
-	int c = plain_socket(AF_INET6, "::1");
-	plain_send(c, "::1", evudp6_transport_port(t), "now", 3);
-	LOOP_UNTIL(base, s.datagrams == 1);
+	int c = testnet_socket(AF_INET6, "::1");
+	testnet_send(c, "::1", evudp6_transport_port(t), "now", 3);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
 	ck_assert_int_eq(s.datagrams, 1);
 	close(c);
 	evudp6_transport_free(t);
@@ -433,11 +379,11 @@ START_TEST(transport_calls_nothing_after_shutdown)
 	struct seen s = {0};
 	struct evudp6_transport *t = server(base, &s, "[::1]:0");
 	uint16_t port = evudp6_transport_port(t);
-	int c = plain_socket(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (int i = 0; i < 5; i++)
-		plain_send(c, "::1", port, "late", 4);
+		testnet_send(c, "::1", port, "late", 4);
 	struct evudp6_addr to;
-	evudp6_addr_from_literal(&to, "::1", closed_port(), 0);
+	evudp6_addr_from_literal(&to, "::1", testnet_closed_port(), 0);
 	ck_assert_int_eq(evudp6_transport_send(t, &to, "x", 1), 0);
 	usleep(10000);
 
@@ -448,7 +394,7 @@ START_TEST(transport_calls_nothing_after_shutdown)
 	ck_assert_int_eq(evudp6_transport_fd(t), -1);
 	ck_assert_int_eq(s.shutdowns, 0);
 	event_base_loop(base, EVLOOP_NONBLOCK);
-	LOOP_UNTIL(base, s.shutdowns == 1);
+	TESTNET_LOOP_UNTIL(base, s.shutdowns == 1);
 	ck_assert_int_eq(s.shutdowns, 1);
 	ck_assert_int_eq(s.datagrams, 0);
 	ck_assert_int_eq(s.errors, 0);
@@ -466,11 +412,11 @@ START_TEST(transport_free_inside_datagram_callback_is_safe)
 	struct seen s = {.free_in_cb = true};
 	struct evudp6_transport *t = server(base, &s, "[::1]:0");
 	uint16_t port = evudp6_transport_port(t);
-	int c = plain_socket(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (int i = 0; i < 8; i++)
-		plain_send(c, "::1", port, "batch", 5);
+		testnet_send(c, "::1", port, "batch", 5);
 	usleep(10000);
-	LOOP_UNTIL(base, s.datagrams >= 1);
+	TESTNET_LOOP_UNTIL(base, s.datagrams >= 1);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	/* The rest of the batch that was already read is not delivered. */
 	ck_assert_int_eq(s.datagrams, 1);
@@ -497,11 +443,11 @@ START_TEST(transport_free_inside_error_callback_is_safe)
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, free_in_error_cb, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	struct evudp6_addr to;
-	evudp6_addr_from_literal(&to, "::1", closed_port(), 0);
+	evudp6_addr_from_literal(&to, "::1", testnet_closed_port(), 0);
 	ck_assert_int_eq(evudp6_transport_send(t, &to, "a", 1), 0);
 	ck_assert_int_eq(evudp6_transport_send(t, &to, "b", 1), 0);
 	usleep(10000);
-	LOOP_UNTIL(base, s.errors >= 1);
+	TESTNET_LOOP_UNTIL(base, s.errors >= 1);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(s.errors, 1);
 	ck_assert_int_eq(event_base_loop(base, EVLOOP_NONBLOCK), 1);
@@ -515,11 +461,11 @@ START_TEST(transport_shutdown_inside_callback_stops_delivery)
 	struct seen s = {.shutdown_in_cb = true};
 	struct evudp6_transport *t = server(base, &s, "[::1]:0");
 	uint16_t port = evudp6_transport_port(t);
-	int c = plain_socket(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (int i = 0; i < 4; i++)
-		plain_send(c, "::1", port, "x", 1);
+		testnet_send(c, "::1", port, "x", 1);
 	usleep(10000);
-	LOOP_UNTIL(base, s.datagrams >= 1);
+	TESTNET_LOOP_UNTIL(base, s.datagrams >= 1);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(s.datagrams, 1);
 	evudp6_transport_free(t);
@@ -574,12 +520,12 @@ START_TEST(transport_burst_does_not_starve_the_base)
 
 	/* ICMP errors are rate limited per host (50 burst): stay below. */
 	struct evudp6_addr dead;
-	evudp6_addr_from_literal(&dead, "::1", closed_port(), 0);
+	evudp6_addr_from_literal(&dead, "::1", testnet_closed_port(), 0);
 	for (int i = 0; i < ERRORS; i++)
 		ck_assert_int_eq(evudp6_transport_send(t, &dead, "e", 1), 0);
-	int c = plain_socket(AF_INET6, "::1");
+	int c = testnet_socket(AF_INET6, "::1");
 	for (int i = 0; i < n; i++)
-		plain_send(c, "::1", port, &i, sizeof(i));
+		testnet_send(c, "::1", port, &i, sizeof(i));
 
 	b.timer = event_new(base, -1, EV_PERSIST, burst_timer, &b);
 	struct timeval ten_ms = {0, 10000};
@@ -646,9 +592,9 @@ START_TEST(transport_binds_mapped_ipv4_and_localhost)
 	char text[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
 	ck_assert_str_eq(text, "::ffff:127.0.0.1");
-	int c = plain_socket(AF_INET, "127.0.0.1");
-	plain_send(c, "127.0.0.1", evudp6_transport_port(t), "v4", 2);
-	LOOP_UNTIL(base, s.datagrams == 1);
+	int c = testnet_socket(AF_INET, "127.0.0.1");
+	testnet_send(c, "127.0.0.1", evudp6_transport_port(t), "v4", 2);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
 	expect_answer_from(c, "127.0.0.1", evudp6_transport_port(t), "v4");
 	close(c);
 	evudp6_transport_free(t);
@@ -709,10 +655,10 @@ START_TEST(transport_delivers_without_pktinfo_and_warns_once)
 	int saved = dup(2);
 	dup2(errfd, 2);
 
-	int c = plain_socket(AF_INET6, "::1");
-	plain_send(c, "::1", evudp6_transport_port(t), "a", 1);
-	plain_send(c, "::1", evudp6_transport_port(t), "b", 1);
-	LOOP_UNTIL(base, s.datagrams == 2);
+	int c = testnet_socket(AF_INET6, "::1");
+	testnet_send(c, "::1", evudp6_transport_port(t), "a", 1);
+	testnet_send(c, "::1", evudp6_transport_port(t), "b", 1);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 2);
 	dup2(saved, 2);
 	close(saved);
 

@@ -268,7 +268,10 @@ EVUDP6_API void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evud
  *         (-EVUDP6_E_MSG_NOSPACE if larger than max_message);
  *         -EVUDP6_E_STATE before start; -EVUDP6_E_SHUTDOWN; or the
  *         negative errno of a failed first send. On error @p cb is never
- *         called.
+ *         called. Called from inside one of the messenger's callbacks,
+ *         the first send is held until the current receive batch has been
+ *         handled (see evudp6_transport_send()): its failure then reaches
+ *         @p cb, like any error for that remote, instead of this return.
  */
 EVUDP6_API int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                                         struct evudp6_msg_builder *b, unsigned int wait_ms,

@@ -36,6 +36,7 @@ struct evudp6_transport;
 #define EVUDP6_TRANSPORT_DEFAULT_MAX_DATAGRAM   4096
 #define EVUDP6_TRANSPORT_DEFAULT_BATCH          32
 #define EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP 256
+#define EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH     32
 
 /**
  * Transport configuration. Zero-initialise, then set what you need.
@@ -57,6 +58,14 @@ struct evudp6_transport_config {
 	unsigned int batch;
 	/** Bound on datagrams plus error-queue entries handled per wakeup. */
 	unsigned int max_per_wakeup;
+	/**
+	 * Datagrams sent from inside this transport's datagram or error
+	 * callbacks are held and leave together in one sendmmsg() as soon as
+	 * the callbacks of the received batch have run; at most this many
+	 * wait (more are flushed early). 1 sends each one at once, as sends
+	 * from anywhere else always are. See evudp6_transport_send().
+	 */
+	unsigned int send_batch;
 };
 
 /**
@@ -137,6 +146,13 @@ EVUDP6_API int evudp6_transport_start(struct evudp6_transport *t);
  * IPV6_PKTINFO control message: the datagram leaves from that address (or,
  * for an unspecified address with an interface index, through that
  * interface).
+ *
+ * Called from inside one of this transport's datagram or error callbacks
+ * (with cfg.send_batch above 1), the datagram is copied and leaves with
+ * the other answers of the same received batch in one sendmmsg(), before
+ * the transport reads again; a send error then comes only through the
+ * error callback, and a full socket buffer (EAGAIN) only counts in
+ * send_errors. Order among the datagrams sent is kept.
  *
  * @return 0, or a negative errno from sendmsg(). A sendmsg() error is
  *         also reported through the error callback for @p remote, from the
