@@ -81,6 +81,16 @@ mkns() {
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	ip -n "$1" link set lo up
 }
+# Permanent neighbour entries: a flood that starts before neighbour
+# discovery has finished would lose what the kernel cannot queue.
+mac() { ip -n "$1" -o link show dev "$2" | sed 's/.*link\/ether \([0-9a-f:]*\).*/\1/'; }
+# pin NS DEV PEER_NS PEER_DEV ADDR...: ADDR... (of PEER_DEV) reachable from DEV
+pin() {
+	m=$(mac "$3" "$4")
+	ns=$1 dev=$2
+	shift 4
+	for a in "$@"; do ip -n "$ns" neigh replace "$a" lladdr "$m" dev "$dev" nud permanent; done
+}
 # Raise the ICMP rate limits of one namespace (they are per namespace).
 unlimit() {
 	ip netns exec "$1" sysctl -qw net.ipv4.icmp_msgs_per_sec=1000000000 net.ipv4.icmp_msgs_burst=1000000000 \
@@ -136,6 +146,8 @@ ip -n $cli -6 route add 2001:db8:9::/48 via 2001:db8:a::1
 ip -n $cli -6 route add 2001:db8:f::/64 via 2001:db8:a::1
 ip -n $cli route add 203.0.113.16/28 via 203.0.113.1
 ip -n $rtr -6 route add unreachable 2001:db8:9::/64
+pin $cli c1 $rtr r0 2001:db8:a::1 203.0.113.1
+pin $rtr r0 $cli c1 2001:db8:a::2 203.0.113.2
 settle $rtr; settle $cli; settle $cl2
 t0=$(date +%s)
 out=$(ip netns exec $cli "$peer" icmp-flood -n 10000 -w 1000 "[2001:db8:9::1]:5683")
@@ -176,6 +188,8 @@ ip -n $cli route add local 198.51.100.0/24 dev lo
 ip -n $cli -6 route add local 2001:db8:5::/64 dev lo
 ip -n $srv route add 198.51.100.0/24 via 192.0.2.10
 ip -n $srv -6 route add 2001:db8:5::/64 via 2001:db8:1::10
+pin $cli c0 $srv s0 2001:db8:1::1 192.0.2.1
+pin $srv s0 $cli c0 2001:db8:1::10 192.0.2.10
 settle $srv; settle $cli; settle $cl2
 # link-local addresses (needed for ff02::fd) take a moment after carrier
 for _ in $(seq 50); do
