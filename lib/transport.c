@@ -509,7 +509,10 @@ static void queue_send_error(struct evudp6_transport *t, const struct evudp6_add
  * the error queue with its details; it is not this datagram's fault. So a
  * send that fails with an errno an ICMP error can carry is tried again: a
  * stale error is gone by then, a genuine one (no route) fails the same way
- * every time. */
+ * every time. EMSGSIZE is not retried: a datagram too big for the path is
+ * refused the same way each time and every refusal queues a local error
+ * of its own, while a stale one would need an ICMP Packet Too Big for a
+ * path narrower than a CoAP message. */
 #define EVUDP6__SEND_TRIES 4
 
 static bool pending_async_error(int err)
@@ -523,7 +526,6 @@ static bool pending_async_error(int err)
 	case EACCES:
 	case EPROTO:
 	case ENOPROTOOPT:
-	case EMSGSIZE:
 	case ETIMEDOUT:
 		return true;
 	default:

@@ -1786,10 +1786,10 @@ int main(void)
 #endif
 	suite_add_tcase(s, tc);
 
-	TCase *mc = tcase_create("multicast");
-	tcase_add_checked_fixture(mc, setup, teardown);
-	tcase_set_timeout(mc, 60);
 	if (netns_possible()) {
+		TCase *mc = tcase_create("multicast");
+		tcase_add_checked_fixture(mc, setup, teardown);
+		tcase_set_timeout(mc, 60);
 		tcase_add_test(mc, messenger_icmp_spares_multicast_request);
 		tcase_add_test(mc, messenger_multicast_server_v6);
 		tcase_add_test(mc, messenger_multicast_server_v4);
