@@ -23,7 +23,19 @@ fi
 for f in "$stage$prefix/include/evudp6.h" "$stage$libdir/pkgconfig/evudp6.pc" "$stage$libdir/libevudp6.a"; do
 	[ -f "$f" ] || { echo "FAIL: not installed: $f"; fail=1; }
 done
-ls "$stage$prefix"/share/man/man3/evudp6_*.3 >/dev/null 2>&1 || { echo "FAIL: no man pages installed"; fail=1; }
+# Every exported function has a man page (directly or as a link to its
+# concept's page), and every link leads to an installed page.
+man3=$stage$prefix/share/man/man3
+nopage=
+for f in $(nm -D --defined-only "$so" | awk '$2 == "T" {print $3}' | sed 's/@.*//'); do
+	[ -f "$man3/$f.3" ] || nopage="$nopage $f"
+done
+if [ -n "$nopage" ]; then echo "FAIL: exported functions without a man page:$nopage"; fail=1
+else echo "PASS: every exported function has a man page"; fi
+for l in "$man3"/*.3; do
+	target=$(sed -n 's/^\.so man3\///p' "$l")
+	[ -z "$target" ] || [ -f "$man3/$target" ] || { echo "FAIL: $l points to missing $target"; fail=1; }
+done
 
 tmp=$(mktemp -d)
 cat >"$tmp/consumer.c" <<'C'
