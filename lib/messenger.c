@@ -162,6 +162,8 @@ struct evudp6_messenger {
 	struct evudp6_messenger_config cfg;
 	evudp6_messenger_request_cb req_cb;
 	void *req_arg;
+	evudp6_messenger_ping_cb ping_cb;
+	void *ping_arg;
 	struct evudp6_messenger_stats st;
 	uint64_t rng[4];
 	uint64_t key[2];
@@ -852,6 +854,11 @@ const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r)
 	return &r->remote;
 }
 
+unsigned int evudp6_request_retransmissions(const struct evudp6_request *r)
+{
+	return r->retransmits;
+}
+
 /* Deliver one response of a multicast request; the request goes on. */
 static void req_deliver_multicast(struct evudp6_messenger *m, struct evudp6_request *r,
                                   const struct evudp6_msg *rsp, const struct evudp6_addr *remote)
@@ -1051,6 +1058,10 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			 * since the RST leaves from a unicast address. */
 			m->st.pings++;
 			send_empty(m, remote, EVUDP6_RST, msg.mid);
+			/* Last thing on this datagram: the callback may free m,
+			 * which enter()/leave() in on_datagram() defers. */
+			if (m->ping_cb)
+				m->ping_cb(m, &msg, remote, m->ping_arg);
 		} else {
 			m->st.malformed++; /* an Empty NON means nothing (RFC 7252 4.3) */
 		}
@@ -1461,6 +1472,12 @@ void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evudp6_messenge
 {
 	m->req_cb = cb;
 	m->req_arg = arg;
+}
+
+void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_messenger_ping_cb cb, void *arg)
+{
+	m->ping_cb = cb;
+	m->ping_arg = arg;
 }
 
 void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out)

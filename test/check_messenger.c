@@ -304,6 +304,7 @@ struct rec {
 	bool free_messenger; /* free the messenger from inside the callback */
 	bool cancel;         /* cancel the request from inside the callback */
 	struct evudp6_messenger *m;
+	unsigned int retransmissions; /* evudp6_request_retransmissions() at the last call */
 };
 
 static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
@@ -314,6 +315,7 @@ static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *r
 	x->err = err;
 	x->t = now_ms();
 	x->remote = *remote;
+	x->retransmissions = evudp6_request_retransmissions(r);
 	if (rsp) {
 		ck_assert_int_eq(err, 0);
 		if (x->responses < 8)
@@ -393,6 +395,33 @@ static struct evudp6_messenger *mk_server(const struct evudp6_messenger_config *
 	return m;
 }
 
+/* What a ping callback saw. */
+struct pings {
+	int calls;
+	struct evudp6_addr remote[4];
+	uint64_t rst_sent[4]; /* the messenger's rst_sent during each call */
+	uint16_t mid[4];
+	bool free_messenger;
+};
+
+static void ping_rec_cb(struct evudp6_messenger *m, const struct evudp6_msg *ping,
+                        const struct evudp6_addr *remote, void *arg)
+{
+	struct pings *p = arg;
+	ck_assert_uint_eq(ping->type, EVUDP6_CON);
+	ck_assert_uint_eq(ping->code, EVUDP6_EMPTY);
+	if (p->calls < 4) {
+		p->mid[p->calls] = ping->mid;
+		p->remote[p->calls] = *remote;
+		struct evudp6_messenger_stats st;
+		evudp6_messenger_stats(m, &st);
+		p->rst_sent[p->calls] = st.rst_sent;
+	}
+	p->calls++;
+	if (p->free_messenger)
+		evudp6_messenger_free(m);
+}
+
 /* Hand-written requests. */
 static const uint8_t con_get_hello[] = {0x41, 0x01, 0x12, 0x34, 0xab, 0xb5, 'h', 'e', 'l', 'l', 'o'};
 
@@ -423,6 +452,113 @@ START_TEST(messenger_ping_gets_rst)
 	ck_assert_int_eq(s.calls, 0);
 	raw_close(r);
 	evudp6_messenger_free(m);
+}
+END_TEST
+
+static void assert_lo_remote(const struct evudp6_addr *a, bool v4, uint16_t port, uint16_t local_port)
+{
+	struct evudp6_addr want;
+	lo_addr(&want, v4, port);
+	ck_assert(IN6_ARE_ADDR_EQUAL(&a->remote.sin6_addr, &want.remote.sin6_addr));
+	ck_assert_uint_eq(ntohs(a->remote.sin6_port), port);
+	ck_assert(a->has_local);
+	ck_assert(IN6_ARE_ADDR_EQUAL(&a->local_addr, &want.remote.sin6_addr));
+	ck_assert_uint_eq(a->local_port, local_port);
+	ck_assert(!evudp6_addr_is_multicast_locally(a));
+}
+
+START_TEST(messenger_ping_cb_told_once_per_ping_with_both_addresses)
+{
+	struct srv s = {0};
+	struct pings p = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	evudp6_messenger_set_ping_cb(m, ping_rec_cb, &p);
+	struct raw *r = raw_open();
+	const uint8_t ping6[] = {0x40, 0x00, 0x51, 0x01};
+	const uint8_t ping4[] = {0x40, 0x00, 0x51, 0x02};
+	raw_send(r, false, mport(m), ping6, sizeof ping6);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	raw_send(r, true, mport(m), ping4, sizeof ping4);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(p.calls, 2);
+	assert_lo_remote(&p.remote[0], false, r->port, mport(m));
+	assert_lo_remote(&p.remote[1], true, r->port, mport(m));
+	/* Told after the answer: the RST was already counted. */
+	ck_assert_uint_eq(p.rst_sent[0], 1);
+	ck_assert_uint_eq(p.rst_sent[1], 2);
+	ck_assert_uint_eq(p.mid[0], 0x5101);
+	ck_assert_uint_eq(p.mid[1], 0x5102);
+	const uint8_t rst6[] = {0x70, 0x00, 0x51, 0x01}, rst4[] = {0x70, 0x00, 0x51, 0x02};
+	ck_assert_mem_eq(r->d[0].b, rst6, 4);
+	ck_assert_mem_eq(r->d[1].b, rst4, 4);
+	ck_assert_int_eq(s.calls, 0);
+	ck_assert_uint_eq(mstats(m).pings, 2);
+
+	/* Cleared: pings are still answered, nobody is told. */
+	evudp6_messenger_set_ping_cb(m, NULL, NULL);
+	raw_send(r, false, mport(m), ping6, sizeof ping6);
+	ck_assert(RUN_UNTIL(r->n == 3, 2000));
+	run_for(30);
+	ck_assert_int_eq(p.calls, 2);
+	ck_assert_uint_eq(mstats(m).pings, 3);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_duplicate_ping_answered_and_told_again)
+{
+	/* Pings are not deduplicated: each copy gets its RST and is reported,
+	 * and none takes a dedup entry. */
+	struct pings p = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	evudp6_messenger_set_ping_cb(m, ping_rec_cb, &p);
+	struct raw *r = raw_open();
+	const uint8_t ping[] = {0x40, 0x00, 0x77, 0x01};
+	const uint8_t rst[] = {0x70, 0x00, 0x77, 0x01};
+	raw_send(r, false, mport(m), ping, sizeof ping);
+	raw_send(r, false, mport(m), ping, sizeof ping);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 2);
+	ck_assert_mem_eq(r->d[0].b, rst, 4);
+	ck_assert_mem_eq(r->d[1].b, rst, 4);
+	ck_assert_int_eq(p.calls, 2);
+	ck_assert(evudp6_addr_equal(&p.remote[0], &p.remote[1]));
+	ck_assert_uint_eq(p.mid[0], 0x7701);
+	ck_assert_uint_eq(p.mid[1], 0x7701);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.pings, 2);
+	ck_assert_uint_eq(st.rst_sent, 2);
+	ck_assert_uint_eq(st.duplicates, 0);
+	ck_assert_uint_eq(st.dedup_entries, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_free_inside_ping_cb)
+{
+	/* Three pings wait in the socket, so they arrive in one receive
+	 * batch: the messenger is freed while the transport still holds the
+	 * other two, which must then reach nobody. */
+	struct pings p = {.free_messenger = true};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	evudp6_messenger_set_ping_cb(m, ping_rec_cb, &p);
+	struct raw *r = raw_open();
+	const uint8_t ping[3][4] = {
+	    {0x40, 0x00, 0x78, 0x01}, {0x40, 0x00, 0x78, 0x02}, {0x40, 0x00, 0x78, 0x03}};
+	for (int i = 0; i < 3; i++)
+		raw_send(r, i == 1, mport(m), ping[i], sizeof ping[i]);
+	ck_assert(RUN_UNTIL(p.calls >= 1, 2000));
+	run_for(50);
+	ck_assert_int_eq(p.calls, 1);
+	ck_assert_int_le(r->n, 1);
+	raw_close(r);
 }
 END_TEST
 
@@ -653,6 +789,7 @@ START_TEST(messenger_con_retransmits_doubling_then_times_out)
 	ck_assert(RUN_UNTIL(x.calls == 1, 3000));
 	ck_assert_int_eq(x.err, -EVUDP6_E_TIMEOUT);
 	ck_assert_int_eq(r->n, 5);
+	ck_assert_uint_eq(x.retransmissions, 4);
 	/* The same datagram each time, 20, 40, 80, 160 ms apart. */
 	const double nominal[4] = {20, 40, 80, 160};
 	for (int i = 1; i < 5; i++) {
@@ -1640,12 +1777,19 @@ static void multicast_server(bool v4)
 	raw_decode(r, 1, &msg);
 	ck_assert_uint_eq(msg.code, EVUDP6_NOT_FOUND);
 
-	/* A ping to the group is answered with RST, from a unicast address. */
+	/* A ping to the group is answered with RST, from a unicast address;
+	 * the ping callback sees the group as the local part. */
+	struct pings p = {0};
+	evudp6_messenger_set_ping_cb(m, ping_rec_cb, &p);
 	sendto(r->fd, ping, sizeof ping, 0, (struct sockaddr *)&to, sizeof to);
 	ck_assert(RUN_UNTIL(r->n == 3, 2000));
 	const uint8_t rst[] = {0x70, 0x00, 0x66, 0x03};
 	ck_assert_mem_eq(r->d[2].b, rst, 4);
 	ck_assert(!IN6_IS_ADDR_MULTICAST(&r->d[2].from.sin6_addr));
+	ck_assert_int_eq(p.calls, 1);
+	ck_assert(evudp6_addr_is_multicast_locally(&p.remote[0]));
+	ck_assert(IN6_ARE_ADDR_EQUAL(&p.remote[0].local_addr, &group));
+	ck_assert_uint_eq(ntohs(p.remote[0].remote.sin6_port), r->port);
 
 	/* The leisure really spreads the answers: twelve at once, each within
 	 * 150 ms, not all early (all below 40 ms by chance: about 1e-7). */
@@ -1749,6 +1893,9 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, messenger_ping_gets_rst);
+	tcase_add_test(tc, messenger_ping_cb_told_once_per_ping_with_both_addresses);
+	tcase_add_test(tc, messenger_duplicate_ping_answered_and_told_again);
+	tcase_add_test(tc, messenger_free_inside_ping_cb);
 	tcase_add_test(tc, messenger_duplicate_con_gets_identical_response_handler_once);
 	tcase_add_test(tc, messenger_non_no_response_2_gets_nothing);
 	tcase_add_test(tc, messenger_con_no_response_still_acknowledged);

@@ -58,6 +58,26 @@ expect "GET /hello prints code, sender and payload" "$out" "^2\.05 Content from 
 run "GET /hello over IPv4" 0 "coap://127.0.0.1:$port/hello"
 run "PUT /echo" 0 -m PUT -e "x" "coap://127.0.0.1:$port/echo"
 run "ping, every one answered" 0 --ping -c 2 -i 0.05 "coap://[::1]:$port"
+# The server logs each ping it answered, with both addresses and the mid.
+sleep 0.2
+pl=$(grep '"kind":"ping"' "$tmp/srv")
+expect "--listen --json logs both pings" "$(printf '%s\n' "$pl" | grep -c .)" "^2\$"
+expect "--listen --json ping line" "$(printf '%s\n' "$pl" | head -n 1)" \
+	"^\{\"event\":\"request\",\"kind\":\"ping\",\"time\":\"[0-9:.]+\",\"from\":\"\[::1\]:[0-9]+\",\"to\":\"\[::1\]:$port\",\"interface\":\"lo\",\"multicast\":false,\"type\":\"CON\",\"mid\":[0-9]+,\"answer\":\"RST\"\}\$"
+# A human log too, from a second server on the IPv4 loopback.
+: >"$tmp/srv2"
+"$probe" --listen -T 10 '127.0.0.1:0' >"$tmp/srv2" 2>&1 &
+srv2=$!
+pids="$pids $srv2"
+for _ in $(seq 50); do grep -q '^listening' "$tmp/srv2" && break; sleep 0.1; done
+port2=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/srv2" | head -n 1)
+run "ping to an IPv4 --listen" 0 --ping -c 1 "coap://127.0.0.1:${port2:-1}"
+sleep 0.2
+kill "$srv2" 2>/dev/null
+wait "$srv2" 2>/dev/null
+expect "--listen logs a ping on one human line" "$(grep ' ping ' "$tmp/srv2")" \
+	"^[0-9:.]+ 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:$port2 on lo CON ping mid [0-9]+ => RST\$"
+expect "--listen closing line counts the ping" "$(tail -n 1 "$tmp/srv2")" "^stopped after 0 requests and 1 ping\$"
 
 # 1: 4.04 and 4.05 answers
 run "GET of a missing resource (4.04)" 1 "coap://[::1]:$port/nothing-here"

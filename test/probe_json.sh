@@ -2,9 +2,9 @@
 # evudp6-probe --json: every event kind parses as JSON, one object per line,
 # with the keys evudp6-probe(1) documents. Loopback only, no privileges.
 #   --demo --json gives note, listening, ping, summary (ping, multicast),
-#   request, response and error (network); separate runs give the error
-#   kinds timeout, resolve and reset, and a response with binary payload,
-#   opaque, block and unknown options.
+#   request (kinds request and ping), response and error (network);
+#   separate runs give the error kinds timeout, resolve and reset, and a
+#   response with binary payload, opaque, block and unknown options.
 set -u
 probe=${top_builddir:-.}/tools/evudp6-probe
 if ! command -v python3 >/dev/null 2>&1; then
@@ -111,8 +111,7 @@ required = {
     "note": ["text"],
     "listening": ["address", "port", "joined"],
     "ping": ["uri", "seq", "from", "to", "interface", "type", "rtt_ms"],
-    "request": ["time", "from", "to", "interface", "multicast", "type", "method", "mid", "token", "path",
-                "payload_len", "code", "code_name"],
+    "request": ["kind", "time", "from", "to", "interface", "multicast", "type", "mid"],
     "response": ["uri", "from", "to", "interface", "multicast", "rtt_ms", "type", "code", "code_name", "mid",
                  "token", "options", "payload_len"],
     "error": ["kind", "uri", "remote", "error", "message", "icmp", "elapsed_ms", "text"],
@@ -126,6 +125,16 @@ for kind, keys in required.items():
 check("every object starts with the event key", all(list(e)[0] == "event" for e in events))
 check("no event of an undocumented kind", all(e["event"] in required for e in events),
       str({e["event"] for e in events} - set(required)))
+reqs = [e for e in events if e["event"] == "request"]
+check("request kinds are request and ping", {e["kind"] for e in reqs} == {"request", "ping"},
+      str({e["kind"] for e in reqs}))
+rk = ["method", "token", "path", "payload_len", "code", "code_name"]
+check("request kind request has " + ", ".join(rk),
+      all(k in e for e in reqs if e["kind"] == "request" for k in rk))
+pings = [e for e in reqs if e["kind"] == "ping"]
+check("the demo's 3 pings logged by its server, CON answered RST, with distinct mids",
+      len(pings) == 3 and all(e["type"] == "CON" and e["answer"] == "RST" and e["multicast"] is False
+                              for e in pings) and len({e["mid"] for e in pings}) == 3, str(pings))
 errs = {e["kind"] for e in events if e["event"] == "error"}
 for k in ("network", "timeout", "resolve", "reset"):
     check("error kind %s present" % k, k in errs, str(errs))

@@ -633,17 +633,23 @@ void probe_out_listening(const struct evudp6_addr *bound, const char *const *joi
 	fflush(stdout);
 }
 
+/* "12:34:56.789", local time: the server log's clock. */
+static void wall_clock(char *when, size_t len)
+{
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	size_t wl = strftime(when, len, "%H:%M:%S", &tm);
+	snprintf(when + wl, len - wl, ".%03ld", now.tv_nsec / 1000000);
+}
+
 void probe_out_request(const struct probe_req_log *l)
 {
 	const struct evudp6_msg *m = l->req;
 	char from[EVUDP6_HOSTINFO_MAX], to[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX];
 	char code[EVUDP6_CODE_STR_MAX], method[EVUDP6_CODE_STR_MAX], when[40];
-	struct timespec now;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &now);
-	localtime_r(&now.tv_sec, &tm);
-	size_t wl = strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	snprintf(when + wl, sizeof(when) - wl, ".%03ld", now.tv_nsec / 1000000);
+	wall_clock(when, sizeof(when));
 	probe_remote_text(l->from, from, sizeof(from));
 	probe_local_text(l->from, to, sizeof(to));
 	netif_text(l->from, ifn, sizeof(ifn));
@@ -652,6 +658,7 @@ void probe_out_request(const struct probe_req_log *l)
 		mname = evudp6_code_str(m->code, method);
 	if (probe_o->json) {
 		jw_begin(&jw, "request");
+		jw_str(&jw, "kind", "request");
 		jw_str(&jw, "time", when);
 		addr_json(&jw, l->from);
 		jw_bool(&jw, "multicast", l->multicast);
@@ -688,5 +695,36 @@ void probe_out_request(const struct probe_req_log *l)
 	if (l->note)
 		printf(" (%s)", l->note);
 	putchar('\n');
+	fflush(stdout);
+}
+
+void probe_out_ping_received(const struct evudp6_msg *ping, const struct evudp6_addr *from,
+                             const char *prefix)
+{
+	char rem[EVUDP6_HOSTINFO_MAX], to[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX], when[40];
+	bool mcast = evudp6_addr_is_multicast_locally(from);
+	wall_clock(when, sizeof(when));
+	if (probe_o->json) {
+		/* The same event as a request, so that one filter follows all
+		 * that reached the server; kind tells them apart. */
+		jw_begin(&jw, "request");
+		jw_str(&jw, "kind", "ping");
+		jw_str(&jw, "time", when);
+		addr_json(&jw, from);
+		jw_bool(&jw, "multicast", mcast);
+		jw_str(&jw, "type", evudp6_msg_type_name(ping->type));
+		jw_int(&jw, "mid", ping->mid);
+		jw_str(&jw, "answer", "RST");
+		jw_emit(&jw);
+		return;
+	}
+	if (probe_o->quiet)
+		return;
+	probe_remote_text(from, rem, sizeof(rem));
+	probe_local_text(from, to, sizeof(to));
+	netif_text(from, ifn, sizeof(ifn));
+	printf("%s%s %s -> %s%s%s%s %s ping mid %u => RST\n", prefix ? prefix : "", when, rem, to,
+	       ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "", evudp6_msg_type_name(ping->type),
+	       (unsigned int)ping->mid);
 	fflush(stdout);
 }

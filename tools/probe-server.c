@@ -1,8 +1,8 @@
 /*
  * evudp6-probe — the diagnostic server (--listen): answers pings (the
  * messenger does that), /.well-known/core, /hello, /echo and /whoami, and
- * logs every request with the requester's address and the local address
- * the request reached.
+ * logs every request and ping with the requester's address and the local
+ * address it reached.
  */
 #include "config.h"
 
@@ -31,7 +31,7 @@ struct probe_server {
 	const struct probe_opts *o;
 	struct listener l[PROBE_MAX_BINDS];
 	size_t n;
-	unsigned long requests;
+	unsigned long requests, pings;
 	uint8_t echo[ECHO_MAX];
 	size_t echo_len;
 	int echo_cf;
@@ -262,6 +262,15 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	probe_out_request(&log);
 }
 
+static void ping_cb(struct evudp6_messenger *m, const struct evudp6_msg *ping,
+                    const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	struct probe_server *s = arg;
+	s->pings++;
+	probe_out_ping_received(ping, remote, s->o->log_prefix);
+}
+
 /* ------------------------------------------------------------ set-up */
 
 static int parse_ifname(const char *name, unsigned int *out)
@@ -356,6 +365,7 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		int rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
 		if (rc == 0) {
 			evudp6_messenger_set_request_cb(l->m, request_cb, s);
+			evudp6_messenger_set_ping_cb(l->m, ping_cb, s);
 			rc = evudp6_messenger_start(l->m);
 		}
 		if (rc < 0) {
@@ -427,7 +437,8 @@ int probe_run_listen(const struct probe_opts *o)
 		event_add(limit, &tv);
 	}
 	event_base_dispatch(base);
-	probe_out_note("stopped after %lu request%s", s->requests, s->requests == 1 ? "" : "s");
+	probe_out_note("stopped after %lu request%s and %lu ping%s", s->requests, s->requests == 1 ? "" : "s",
+	               s->pings, s->pings == 1 ? "" : "s");
 	event_free(sigint);
 	event_free(sigterm);
 	event_free(limit);

@@ -174,6 +174,9 @@ struct probe_req_log {
 	const char *prefix; /* before the human line, may be NULL */
 };
 void probe_out_request(const struct probe_req_log *l);
+/* A ping the diagnostic server answered with RST (@p from as above). */
+void probe_out_ping_received(const struct evudp6_msg *ping, const struct evudp6_addr *from,
+                             const char *prefix);
 void probe_out_listening(const struct evudp6_addr *bound, const char *const *joined, size_t njoined);
 /* Human-readable note (demo headings, listening lines): "note" events. */
 void probe_out_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -204,6 +204,27 @@ typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct e
                                             const struct evudp6_msg *req, const struct evudp6_addr *remote,
                                             void *arg);
 
+/**
+ * A CoAP ping (an Empty confirmable message) arrived and was answered.
+ *
+ * Called once per ping received, after its RST has been sent (or, with a
+ * send batch, queued to leave with the batch's other answers). Pings are
+ * not deduplicated: a retransmitted ping (same message id) is answered
+ * and reported again, since answering costs nothing and remembering pings
+ * would spend dedup entries on them.
+ *
+ * @param ping    the ping (its message id tells a retransmission from a
+ *                new ping); a view valid only during the call
+ * @param remote  the pinger, with the local address the ping reached; valid
+ *                during the call. evudp6_addr_is_multicast_locally() on it
+ *                tells whether the ping was sent to a multicast group (its
+ *                RST then left from a unicast address).
+ *
+ * The callback may send, shut down or free the messenger.
+ */
+typedef void (*evudp6_messenger_ping_cb)(struct evudp6_messenger *m, const struct evudp6_msg *ping,
+                                         const struct evudp6_addr *remote, void *arg);
+
 /** Fill @p cfg with the RFC 7252 defaults (EVUDP6_MESSENGER_DEFAULT_*). */
 EVUDP6_API void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg);
 
@@ -242,6 +263,14 @@ EVUDP6_API struct evudp6_transport *evudp6_messenger_transport(const struct evud
  */
 EVUDP6_API void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evudp6_messenger_request_cb cb,
                                                 void *arg);
+
+/**
+ * Set (or with NULL clear) the function told of each ping received. Pings
+ * are answered with RST whether or not one is set; this only reports
+ * them (the count is in evudp6_messenger_stats() as pings).
+ */
+EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_messenger_ping_cb cb,
+                                             void *arg);
 
 /**
  * Send a request.
@@ -288,6 +317,14 @@ EVUDP6_API void evudp6_request_cancel(struct evudp6_request *r);
 
 /** The remote a request was sent to (valid while the request is). */
 EVUDP6_API const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r);
+
+/**
+ * How many times a confirmable request has been retransmitted so far (0
+ * for one answered at the first try, and always 0 for NON). Valid while
+ * the request is, so also in its final callback, where it says how many
+ * retransmissions the exchange took.
+ */
+EVUDP6_API unsigned int evudp6_request_retransmissions(const struct evudp6_request *r);
 
 /**
  * Answer a request received through the request handler, from inside the
