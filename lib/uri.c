@@ -198,6 +198,41 @@ static int parse_ip_literal(struct evudp6_uri *u, const char *s, size_t n)
 	return 0;
 }
 
+/* An IP literal given as a Uri-Host value or a host string: "[v6%zone]",
+ * "v6", "v6%zone" or "a.b.c.d". Fills host (canonical) and zone. */
+static bool host_literal(struct evudp6_uri *u, const char *v, size_t n)
+{
+	char text[INET6_ADDRSTRLEN + EVUDP6_URI_ZONE_MAX + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+		v++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(text))
+		return false;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		memcpy(u->host, text, n + 1);
+		return true;
+	}
+	char *pct = strchr(text, '%');
+	if (pct)
+		*pct = '\0';
+	if (inet_pton(AF_INET6, text, &a6) != 1)
+		return false;
+	if (pct) {
+		size_t zlen = strlen(pct + 1);
+		if (zlen == 0 || zlen > EVUDP6_URI_ZONE_MAX)
+			return false;
+		memcpy(u->zone, pct + 1, zlen + 1);
+	}
+	inet_ntop(AF_INET6, &a6, u->host, sizeof(u->host));
+	return true;
+}
+
 static int parse_authority(struct evudp6_uri *u, const char *s, size_t n)
 {
 	const char *port = NULL;
@@ -250,9 +285,10 @@ static int parse_authority(struct evudp6_uri *u, const char *s, size_t n)
 		 * host as "1.2.3.4" (RFC 3986 6.2.2.2): an IPv4address once
 		 * decoded. As a literal it gets no Uri-Host (RFC 7252 6.4
 		 * step 5), and a Uri-Host "1.2.3.4" would come back as a
-		 * literal anyway. */
-		struct in_addr a4;
-		if (inet_pton(AF_INET, u->host, &a4) == 1)
+		 * literal anyway. The same holds for a name that decodes to
+		 * what evudp6_uri_from_msg() takes as an IPv6 literal
+		 * ("%3A%3A1"): no Uri-Host could carry it as a name. */
+		if (host_literal(u, u->host, (size_t)len))
 			u->host_is_literal = true;
 	}
 	if (port)
@@ -405,41 +441,6 @@ int evudp6_uri_add_options(const struct evudp6_uri *u, struct evudp6_msg_builder
 			return rc;
 	}
 	return 0;
-}
-
-/* An IP literal given as a Uri-Host value or a host string: "[v6%zone]",
- * "v6", "v6%zone" or "a.b.c.d". Fills host (canonical) and zone. */
-static bool host_literal(struct evudp6_uri *u, const char *v, size_t n)
-{
-	char text[INET6_ADDRSTRLEN + EVUDP6_URI_ZONE_MAX + 2];
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
-		v++;
-		n -= 2;
-	}
-	if (n == 0 || n >= sizeof(text))
-		return false;
-	memcpy(text, v, n);
-	text[n] = '\0';
-	if (inet_pton(AF_INET, text, &a4) == 1) {
-		memcpy(u->host, text, n + 1);
-		return true;
-	}
-	char *pct = strchr(text, '%');
-	if (pct)
-		*pct = '\0';
-	if (inet_pton(AF_INET6, text, &a6) != 1)
-		return false;
-	if (pct) {
-		size_t zlen = strlen(pct + 1);
-		if (zlen == 0 || zlen > EVUDP6_URI_ZONE_MAX)
-			return false;
-		memcpy(u->zone, pct + 1, zlen + 1);
-	}
-	inet_ntop(AF_INET6, &a6, u->host, sizeof(u->host));
-	return true;
 }
 
 int evudp6_uri_from_msg(struct evudp6_uri *u, const struct evudp6_msg *m, const struct evudp6_addr *dest)

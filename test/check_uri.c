@@ -472,6 +472,35 @@ START_TEST(uri_regname_decoding_to_ipv4_is_that_literal)
 }
 END_TEST
 
+/* A name "::1" could only travel as a Uri-Host "::1", which is read as
+ * the IPv6 literal: so is "%3A%3A1" in a URI. */
+START_TEST(uri_regname_decoding_to_ipv6_is_that_literal)
+{
+	struct evudp6_uri u, back;
+	parse_ok(&u, "coap://%3A%3A1/x");
+	ck_assert(u.host_is_literal);
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_str_eq(u.zone, "");
+	ck_assert_str_eq(fmt(&u), "coap://[::1]/x");
+	struct evudp6_addr dest;
+	addr6(&dest, "::1", 5683, 0);
+	via_options(&back, &u, &dest);
+	ck_assert(back.host_is_literal);
+	ck_assert_str_eq(fmt(&back), "coap://[::1]/x");
+
+	parse_ok(&u, "coap://fe80%3A%3A1%25eth0/");
+	ck_assert(u.host_is_literal);
+	ck_assert_str_eq(u.host, "fe80::1");
+	ck_assert_str_eq(u.zone, "eth0");
+	ck_assert_str_eq(fmt(&u), "coap://[fe80::1%25eth0]/");
+	/* Not an address: a name, written back encoded. */
+	parse_ok(&u, "coap://a%3Ab/");
+	ck_assert(!u.host_is_literal);
+	ck_assert_str_eq(u.host, "a:b");
+	ck_assert_str_eq(fmt(&u), "coap://a%3Ab/");
+}
+END_TEST
+
 /* Hosts are case-insensitive and "%41" is "A" (RFC 3986 3.2.2, 6.2.2):
  * a reg-name is lowercased after decoding, from a URI and from Uri-Host
  * alike, so what is written parses back to the same host. */
@@ -873,6 +902,7 @@ static Suite *uri_suite(void)
 	tcase_add_test(tc, uri_ipv6_literal_is_written_in_rfc5952_form);
 	tcase_add_test(tc, uri_ipv4_literal_versus_reg_name);
 	tcase_add_test(tc, uri_regname_decoding_to_ipv4_is_that_literal);
+	tcase_add_test(tc, uri_regname_decoding_to_ipv6_is_that_literal);
 	tcase_add_test(tc, uri_host_is_lowercased_after_decoding);
 	tcase_add_test(tc, uri_host_characters_are_encoded_as_needed);
 	tcase_add_test(tc, uri_path_values_dot_and_dotdot_are_written_encoded);

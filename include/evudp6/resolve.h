@@ -79,7 +79,8 @@ struct evudp6_uri {
 	 * letters lowercased (RFC 7252 6.4 step 5, RFC 3986 6.2.2; it may
 	 * then hold any byte but NUL); an IPv6 literal is without brackets
 	 * and zone, in RFC 5952 form; an IPv4 literal as written. A reg-name
-	 * that decodes to an IPv4address ("%31.2.3.4") is that literal.
+	 * that decodes to an address literal ("%31.2.3.4", "%3A%3A1") is
+	 * that literal.
 	 */
 	char host[EVUDP6_URI_HOST_MAX + 1];
 	/** Zone of an IPv6 literal without '%' ("eth0", "3"), "" if none. */
