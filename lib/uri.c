@@ -38,6 +38,11 @@ static bool is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
+static int lower_ascii(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
 static bool is_unreserved(int c)
 {
 	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
@@ -70,8 +75,11 @@ static bool allowed(enum component c, int ch)
 
 /*
  * Percent-decode [s, s+n) of component @c into @out (room for @outlen
- * bytes). Lowercasing happens before decoding, as RFC 7252 6.4 step 5
- * orders it for the host.
+ * bytes). With @lower, ASCII letters are lowercased after decoding, so
+ * that "%41" and "A" and "a" give the same host: RFC 7252 6.4 step 5
+ * lowercases before decoding, but a host is case-insensitive and "%41"
+ * is "A" (RFC 3986 3.2.2, 6.2.2.1, 6.2.2.2), and a host that kept an
+ * uppercase letter could not be written so that it parses back.
  * Returns the decoded length, -EVUDP6_E_URI_INVALID, or -ENOSPC.
  */
 static int decode(enum component c, const char *s, size_t n, bool lower, char *out, size_t outlen)
@@ -90,9 +98,9 @@ static int decode(enum component c, const char *s, size_t n, bool lower, char *o
 			i += 2;
 		} else if (!allowed(c, ch)) {
 			return -EVUDP6_E_URI_INVALID;
-		} else if (lower && ch >= 'A' && ch <= 'Z') {
-			ch += 'a' - 'A';
 		}
+		if (lower)
+			ch = lower_ascii(ch);
 		if (o >= outlen)
 			return -ENOSPC;
 		out[o++] = (char)ch;
@@ -190,6 +198,41 @@ static int parse_ip_literal(struct evudp6_uri *u, const char *s, size_t n)
 	return 0;
 }
 
+/* An IP literal given as a Uri-Host value or a host string: "[v6%zone]",
+ * "v6", "v6%zone" or "a.b.c.d". Fills host (canonical) and zone. */
+static bool host_literal(struct evudp6_uri *u, const char *v, size_t n)
+{
+	char text[INET6_ADDRSTRLEN + EVUDP6_URI_ZONE_MAX + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+		v++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(text))
+		return false;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		memcpy(u->host, text, n + 1);
+		return true;
+	}
+	char *pct = strchr(text, '%');
+	if (pct)
+		*pct = '\0';
+	if (inet_pton(AF_INET6, text, &a6) != 1)
+		return false;
+	if (pct) {
+		size_t zlen = strlen(pct + 1);
+		if (zlen == 0 || zlen > EVUDP6_URI_ZONE_MAX)
+			return false;
+		memcpy(u->zone, pct + 1, zlen + 1);
+	}
+	inet_ntop(AF_INET6, &a6, u->host, sizeof(u->host));
+	return true;
+}
+
 static int parse_authority(struct evudp6_uri *u, const char *s, size_t n)
 {
 	const char *port = NULL;
@@ -230,26 +273,23 @@ static int parse_authority(struct evudp6_uri *u, const char *s, size_t n)
 		if (hlen == 0)
 			return -EVUDP6_E_HOST_EMPTY;
 
-		struct in_addr a4;
-		char text[INET_ADDRSTRLEN];
-		if (hlen < sizeof(text)) {
-			memcpy(text, s, hlen);
-			text[hlen] = '\0';
-			if (inet_pton(AF_INET, text, &a4) == 1) {
-				memcpy(u->host, text, hlen + 1);
-				u->host_is_literal = true;
-			}
-		}
-		if (!u->host_is_literal) {
-			int len = decode(C_REGNAME, s, hlen, true, u->host, EVUDP6_URI_HOST_MAX);
-			if (len == -ENOSPC)
-				return -EVUDP6_E_HOST_TOO_LONG;
-			if (len < 0)
-				return len;
-			if (memchr(u->host, '\0', (size_t)len))
-				return -EVUDP6_E_HOST_INVALID;
-			u->host[len] = '\0';
-		}
+		int len = decode(C_REGNAME, s, hlen, true, u->host, EVUDP6_URI_HOST_MAX);
+		if (len == -ENOSPC)
+			return -EVUDP6_E_HOST_TOO_LONG;
+		if (len < 0)
+			return len;
+		if (memchr(u->host, '\0', (size_t)len))
+			return -EVUDP6_E_HOST_INVALID;
+		u->host[len] = '\0';
+		/* Digits and '.' are unreserved, so "%31.2.3.4" is the same
+		 * host as "1.2.3.4" (RFC 3986 6.2.2.2): an IPv4address once
+		 * decoded. As a literal it gets no Uri-Host (RFC 7252 6.4
+		 * step 5), and a Uri-Host "1.2.3.4" would come back as a
+		 * literal anyway. The same holds for a name that decodes to
+		 * what evudp6_uri_from_msg() takes as an IPv6 literal
+		 * ("%3A%3A1"): no Uri-Host could carry it as a name. */
+		if (host_literal(u, u->host, (size_t)len))
+			u->host_is_literal = true;
 	}
 	if (port)
 		return parse_port(port, portlen, &u->port);
@@ -403,41 +443,6 @@ int evudp6_uri_add_options(const struct evudp6_uri *u, struct evudp6_msg_builder
 	return 0;
 }
 
-/* An IP literal given as a Uri-Host value or a host string: "[v6%zone]",
- * "v6", "v6%zone" or "a.b.c.d". Fills host (canonical) and zone. */
-static bool host_literal(struct evudp6_uri *u, const char *v, size_t n)
-{
-	char text[INET6_ADDRSTRLEN + EVUDP6_URI_ZONE_MAX + 2];
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
-		v++;
-		n -= 2;
-	}
-	if (n == 0 || n >= sizeof(text))
-		return false;
-	memcpy(text, v, n);
-	text[n] = '\0';
-	if (inet_pton(AF_INET, text, &a4) == 1) {
-		memcpy(u->host, text, n + 1);
-		return true;
-	}
-	char *pct = strchr(text, '%');
-	if (pct)
-		*pct = '\0';
-	if (inet_pton(AF_INET6, text, &a6) != 1)
-		return false;
-	if (pct) {
-		size_t zlen = strlen(pct + 1);
-		if (zlen == 0 || zlen > EVUDP6_URI_ZONE_MAX)
-			return false;
-		memcpy(u->zone, pct + 1, zlen + 1);
-	}
-	inet_ntop(AF_INET6, &a6, u->host, sizeof(u->host));
-	return true;
-}
-
 int evudp6_uri_from_msg(struct evudp6_uri *u, const struct evudp6_msg *m, const struct evudp6_addr *dest)
 {
 	struct evudp6_opt_iter it;
@@ -464,7 +469,10 @@ int evudp6_uri_from_msg(struct evudp6_uri *u, const struct evudp6_msg *m, const 
 			if (host_literal(u, (const char *)o.value, o.len)) {
 				u->host_is_literal = true;
 			} else {
-				memcpy(u->host, o.value, o.len);
+				/* Lowercased as evudp6_uri_parse() does, so that
+				 * the host formats to text that parses back to it. */
+				for (size_t k = 0; k < o.len; k++)
+					u->host[k] = (char)lower_ascii(o.value[k]);
 				u->host[o.len] = '\0';
 			}
 			have_host = true;
@@ -584,8 +592,17 @@ int evudp6_uri_format(const struct evudp6_uri *u, char *buf, size_t len)
 	for (size_t i = 0; i < u->nparts; i++) {
 		if (u->part[i].number != EVUDP6_OPT_URI_PATH)
 			continue;
+		const char *v = u->values + u->part[i].off;
+		size_t n = u->part[i].len;
 		put(&w, '/');
-		put_encoded(&w, C_PATH, u->values + u->part[i].off, u->part[i].len, false);
+		/* A value "." or ".." written as is would be a dot segment,
+		 * which parsing removes (RFC 3986 5.2.4); "%2E" is not one. */
+		if ((n == 1 && v[0] == '.') || (n == 2 && v[0] == '.' && v[1] == '.')) {
+			for (size_t k = 0; k < n; k++)
+				puts_raw(&w, "%2E");
+		} else {
+			put_encoded(&w, C_PATH, v, n, false);
+		}
 		any_path = true;
 	}
 	/* Step 7. */

@@ -59,6 +59,15 @@ static void parse_err(const char *uri, int want)
 	              evudp6_strerror_name(want));
 }
 
+static void addr6(struct evudp6_addr *a, const char *text, uint16_t port, uint32_t scope)
+{
+	memset(a, 0, sizeof(*a));
+	a->remote.sin6_family = AF_INET6;
+	a->remote.sin6_port = htons(port);
+	a->remote.sin6_scope_id = scope;
+	ck_assert_int_eq(inet_pton(AF_INET6, text, &a->remote.sin6_addr), 1);
+}
+
 /* ------------------------------------------------------------ parsing */
 
 START_TEST(uri_parse_bracketed_port_path_query_and_back)
@@ -180,7 +189,7 @@ START_TEST(uri_dot_segments_are_removed)
 	    {"coap://h/./", "", "coap://h/"},
 	    {"coap://h/a//../b", "P:a|P:b", "coap://h/a/b"},
 	    {"coap://h/.a/..b/...", "P:.a|P:..b|P:...", "coap://h/.a/..b/..."},
-	    {"coap://h/%2E%2E/x", "P:..|P:x", "coap://h/../x"},
+	    {"coap://h/%2E%2E/x", "P:..|P:x", "coap://h/%2E%2E/x"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct evudp6_uri u;
@@ -188,6 +197,39 @@ START_TEST(uri_dot_segments_are_removed)
 		ck_assert_msg(strcmp(parts(&u), t[i].parts) == 0, "%s: %s", t[i].uri, parts(&u));
 		ck_assert_str_eq(fmt(&u), t[i].back);
 	}
+}
+END_TEST
+
+/* A Uri-Path value "." or ".." is data; written bare it would be a dot
+ * segment and vanish when parsed again (RFC 7252 6.5 step 6). */
+START_TEST(uri_path_values_dot_and_dotdot_are_written_encoded)
+{
+	struct evudp6_uri u, back;
+	parse_ok(&u, "coap://h/%2E/%2e%2E");
+	ck_assert_str_eq(parts(&u), "P:.|P:..");
+	ck_assert_str_eq(fmt(&u), "coap://h/%2E/%2E%2E");
+	parse_ok(&back, fmt(&u));
+	ck_assert_str_eq(parts(&back), "P:.|P:..");
+
+	/* From options: only whole values "." and ".." are encoded. */
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 3);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_HOST, "h", 1);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "..", 2);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, ".x", 2);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "...", 3);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, ".", 1);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, ".", 1);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, "..", 2);
+	uint8_t wire[64];
+	struct evudp6_msg m;
+	ssize_t len = evudp6_msg_encode(&b, wire, sizeof(wire));
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)len), 0);
+	ck_assert_int_eq(evudp6_uri_from_msg(&u, &m, NULL), 0);
+	ck_assert_str_eq(fmt(&u), "coap://h/%2E%2E/.x/.../%2E?.&..");
+	parse_ok(&back, fmt(&u));
+	ck_assert_str_eq(parts(&back), "P:..|P:.x|P:...|P:.|Q:.|Q:..");
 }
 END_TEST
 
@@ -303,7 +345,7 @@ START_TEST(uri_bad_hosts_each_have_their_code)
 	strcpy(big + 7 + 300, "/x");
 	parse_ok(&u, big);
 	ck_assert_uint_eq(strlen(u.host), 100);
-	ck_assert_int_eq(u.host[0], 'A');
+	ck_assert_int_eq(u.host[0], 'a'); /* decoded, then lowercased */
 
 	/* Zones longer than any interface name can be. */
 	char z[128];
@@ -365,19 +407,141 @@ START_TEST(uri_ipv4_literal_versus_reg_name)
 	ck_assert(!u.host_is_literal);
 	parse_ok(&u, "coap://192.000.2.1/");
 	ck_assert(!u.host_is_literal);
-	parse_ok(&u, "coap://%31%39%32.0.2.1/");
+	parse_ok(&u, "coap://%31%39%32.000.2.1/");
 	ck_assert(!u.host_is_literal);
-	ck_assert_str_eq(u.host, "192.0.2.1");
+	ck_assert_str_eq(u.host, "192.000.2.1");
+	ck_assert_str_eq(fmt(&u), "coap://192.000.2.1/");
 }
 END_TEST
 
-/* RFC 7252 6.4 step 5 lowercases first, then decodes. */
-START_TEST(uri_host_is_lowercased_before_decoding)
+/* A message's options for u, decoded again into a URI. */
+static void via_options(struct evudp6_uri *back, const struct evudp6_uri *u, const struct evudp6_addr *dest)
+{
+	static uint8_t wire[2048];
+	static struct evudp6_msg m;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 3);
+	ck_assert_int_eq(evudp6_uri_add_options(u, &b, dest), 0);
+	ssize_t len = evudp6_msg_encode(&b, wire, sizeof(wire));
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)len), 0);
+	ck_assert_int_eq(evudp6_uri_from_msg(back, &m, dest), 0);
+}
+
+/* Digits and '.' are unreserved: "%31.2.3.4" is the host 1.2.3.4
+ * (RFC 3986 6.2.2.2), a literal, so no Uri-Host (RFC 7252 6.4 step 5). */
+START_TEST(uri_regname_decoding_to_ipv4_is_that_literal)
+{
+	struct evudp6_uri u, back;
+	parse_ok(&u, "coap://%31.2.3.4/");
+	ck_assert(u.host_is_literal);
+	ck_assert_str_eq(u.host, "1.2.3.4");
+	ck_assert_str_eq(fmt(&u), "coap://1.2.3.4/");
+	parse_ok(&back, fmt(&u));
+	ck_assert(back.host_is_literal);
+	ck_assert_str_eq(back.host, "1.2.3.4");
+
+	parse_ok(&u, "coap://%31%39%32.0.2.1:61616/x");
+	ck_assert(u.host_is_literal);
+	ck_assert_str_eq(u.host, "192.0.2.1");
+	ck_assert_str_eq(fmt(&u), "coap://192.0.2.1:61616/x");
+
+	/* No Uri-Host; the destination gives the host back. */
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 3);
+	ck_assert_int_eq(evudp6_uri_add_options(&u, &b, NULL), 0);
+	uint8_t wire[64];
+	struct evudp6_msg m;
+	ssize_t len = evudp6_msg_encode(&b, wire, sizeof(wire));
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)len), 0);
+	struct evudp6_opt_iter it;
+	struct evudp6_opt o;
+	size_t nopts = 0;
+	evudp6_opt_iter_init(&it, &m);
+	while (evudp6_opt_iter_next(&it, &o) == 1) {
+		ck_assert_uint_ne(o.number, EVUDP6_OPT_URI_HOST);
+		nopts++;
+	}
+	ck_assert_uint_eq(nopts, 2); /* Uri-Port, Uri-Path */
+	struct evudp6_addr dest;
+	addr6(&dest, "::ffff:192.0.2.1", 5683, 0);
+	via_options(&back, &u, &dest);
+	ck_assert(back.host_is_literal);
+	ck_assert_str_eq(fmt(&back), "coap://192.0.2.1:61616/x");
+}
+END_TEST
+
+/* A name "::1" could only travel as a Uri-Host "::1", which is read as
+ * the IPv6 literal: so is "%3A%3A1" in a URI. */
+START_TEST(uri_regname_decoding_to_ipv6_is_that_literal)
+{
+	struct evudp6_uri u, back;
+	parse_ok(&u, "coap://%3A%3A1/x");
+	ck_assert(u.host_is_literal);
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_str_eq(u.zone, "");
+	ck_assert_str_eq(fmt(&u), "coap://[::1]/x");
+	struct evudp6_addr dest;
+	addr6(&dest, "::1", 5683, 0);
+	via_options(&back, &u, &dest);
+	ck_assert(back.host_is_literal);
+	ck_assert_str_eq(fmt(&back), "coap://[::1]/x");
+
+	parse_ok(&u, "coap://fe80%3A%3A1%25eth0/");
+	ck_assert(u.host_is_literal);
+	ck_assert_str_eq(u.host, "fe80::1");
+	ck_assert_str_eq(u.zone, "eth0");
+	ck_assert_str_eq(fmt(&u), "coap://[fe80::1%25eth0]/");
+	/* Not an address: a name, written back encoded. */
+	parse_ok(&u, "coap://a%3Ab/");
+	ck_assert(!u.host_is_literal);
+	ck_assert_str_eq(u.host, "a:b");
+	ck_assert_str_eq(fmt(&u), "coap://a%3Ab/");
+}
+END_TEST
+
+/* Hosts are case-insensitive and "%41" is "A" (RFC 3986 3.2.2, 6.2.2):
+ * a reg-name is lowercased after decoding, from a URI and from Uri-Host
+ * alike, so what is written parses back to the same host. */
+START_TEST(uri_host_is_lowercased_after_decoding)
+{
+	struct evudp6_uri u, back;
+	parse_ok(&u, "coap://ex%41mple.org/");
+	ck_assert(!u.host_is_literal);
+	ck_assert_str_eq(u.host, "example.org");
+	ck_assert_str_eq(fmt(&u), "coap://example.org/");
+	parse_ok(&u, "coap://%41Bc.EXAMPLE/");
+	ck_assert_str_eq(u.host, "abc.example");
+	ck_assert_str_eq(fmt(&u), "coap://abc.example/");
+	parse_ok(&back, fmt(&u));
+	ck_assert_str_eq(back.host, "abc.example");
+	/* Bytes that are no ASCII letters stay as they are. */
+	parse_ok(&u, "coap://%C3%84%5A.example/");
+	ck_assert_str_eq(u.host, "\xc3\x84z.example");
+	ck_assert_str_eq(fmt(&u), "coap://%C3%84z.example/");
+
+	/* Uri-Host "ExAmple.ORG" is the host example.org. */
+	via_options(&back, &u, NULL);
+	ck_assert_str_eq(back.host, "\xc3\x84z.example");
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 3);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_HOST, "ExAmple.ORG", 11);
+	uint8_t wire[64];
+	struct evudp6_msg m;
+	ssize_t len = evudp6_msg_encode(&b, wire, sizeof(wire));
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)len), 0);
+	ck_assert_int_eq(evudp6_uri_from_msg(&u, &m, NULL), 0);
+	ck_assert(!u.host_is_literal);
+	ck_assert_str_eq(u.host, "example.org");
+	ck_assert_str_eq(fmt(&u), "coap://example.org/");
+}
+END_TEST
+
+START_TEST(uri_host_characters_are_encoded_as_needed)
 {
 	struct evudp6_uri u;
-	parse_ok(&u, "coap://%41Bc.EXAMPLE/");
-	ck_assert_str_eq(u.host, "Abc.example");
-	ck_assert_str_eq(fmt(&u), "coap://Abc.example/");
 	parse_ok(&u, "coap://a%20b.example/");
 	ck_assert_str_eq(u.host, "a b.example");
 	ck_assert_str_eq(fmt(&u), "coap://a%20b.example/");
@@ -454,15 +618,6 @@ static const char *encoded_opts(struct evudp6_msg_builder *b)
 		}
 	}
 	return buf;
-}
-
-static void addr6(struct evudp6_addr *a, const char *text, uint16_t port, uint32_t scope)
-{
-	memset(a, 0, sizeof(*a));
-	a->remote.sin6_family = AF_INET6;
-	a->remote.sin6_port = htons(port);
-	a->remote.sin6_scope_id = scope;
-	ck_assert_int_eq(inet_pton(AF_INET6, text, &a->remote.sin6_addr), 1);
 }
 
 START_TEST(uri_to_options_literal_has_no_uri_host)
@@ -614,7 +769,7 @@ START_TEST(uri_from_msg_literal_uri_host)
 	} t[] = {
 	    {"[2001:db8::1]", "coap://[2001:db8::1]/"},     {"2001:DB8::1", "coap://[2001:db8::1]/"},
 	    {"[fe80::1%eth0]", "coap://[fe80::1%25eth0]/"}, {"192.0.2.1", "coap://192.0.2.1/"},
-	    {"Name.Example", "coap://Name.Example/"},       {"a b", "coap://a%20b/"},
+	    {"Name.Example", "coap://name.example/"},       {"a b", "coap://a%20b/"},
 	};
 	struct evudp6_msg_builder b;
 	struct evudp6_msg m;
@@ -746,7 +901,11 @@ static Suite *uri_suite(void)
 	tcase_add_test(tc, uri_zone_in_both_spellings);
 	tcase_add_test(tc, uri_ipv6_literal_is_written_in_rfc5952_form);
 	tcase_add_test(tc, uri_ipv4_literal_versus_reg_name);
-	tcase_add_test(tc, uri_host_is_lowercased_before_decoding);
+	tcase_add_test(tc, uri_regname_decoding_to_ipv4_is_that_literal);
+	tcase_add_test(tc, uri_regname_decoding_to_ipv6_is_that_literal);
+	tcase_add_test(tc, uri_host_is_lowercased_after_decoding);
+	tcase_add_test(tc, uri_host_characters_are_encoded_as_needed);
+	tcase_add_test(tc, uri_path_values_dot_and_dotdot_are_written_encoded);
 	tcase_add_test(tc, uri_value_limits);
 	tcase_add_test(tc, uri_percent_encoded_nul_is_data_in_values);
 	tcase_add_test(tc, uri_option_index_past_end);

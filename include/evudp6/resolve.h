@@ -75,10 +75,12 @@ struct evudp6_uri_part {
  */
 struct evudp6_uri {
 	/**
-	 * Host, NUL-terminated. A reg-name is lowercased and percent-decoded
-	 * (RFC 7252 6.4 step 5; it may then hold any byte but NUL); an IPv6
-	 * literal is without brackets and zone, in RFC 5952 form; an IPv4
-	 * literal as written.
+	 * Host, NUL-terminated. A reg-name is percent-decoded and its ASCII
+	 * letters lowercased (RFC 7252 6.4 step 5, RFC 3986 6.2.2; it may
+	 * then hold any byte but NUL); an IPv6 literal is without brackets
+	 * and zone, in RFC 5952 form; an IPv4 literal as written. A reg-name
+	 * that decodes to an address literal ("%31.2.3.4", "%3A%3A1") is
+	 * that literal.
 	 */
 	char host[EVUDP6_URI_HOST_MAX + 1];
 	/** Zone of an IPv6 literal without '%' ("eth0", "3"), "" if none. */
@@ -151,8 +153,9 @@ EVUDP6_API int evudp6_uri_add_options(const struct evudp6_uri *u, struct evudp6_
 
 /**
  * Fill @p u from a request's options (RFC 7252 6.5): the host is the
- * Uri-Host option or else the address of @p dest (with its scope as the
- * zone), the port the Uri-Port option or else @p dest's port, then the
+ * Uri-Host option (a name with its ASCII letters lowercased, as
+ * evudp6_uri_parse() keeps it) or else the address of @p dest (with its
+ * scope as the zone), the port the Uri-Port option or else @p dest's port, then the
  * Uri-Path and Uri-Query options in order.
  *
  * @param dest  the request's destination: for a request being sent, its
@@ -171,7 +174,8 @@ EVUDP6_API int evudp6_uri_from_msg(struct evudp6_uri *u, const struct evudp6_msg
  * brackets, its zone as "%25zone" per RFC 6874), ":port" unless 5683,
  * the path ("/" when there is none) and "?" with the query values joined
  * by "&". Characters RFC 7252 6.5 steps 6 and 8 do not allow are
- * percent-encoded with uppercase hex; so are, in a host, all characters
+ * percent-encoded with uppercase hex, and so is a path value "." or ".."
+ * ("%2E", not a dot segment); so are, in a host, all characters
  * outside RFC 3986 unreserved and sub-delims (where 6.5 step 2 would
  * fail), so that the text always parses back to the same @p u.
  *
