@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,12 +50,37 @@ static void ent_done(struct evudp6_messenger *m, struct evudp6_exchange *e)
 	evudp6__list_add_tail(&m->fifo, &e->fifo);
 }
 
+/*
+ * The local half of the deduplication key: the address the message
+ * reached. The interface counts only where the address needs it to be
+ * unique (link-local unicast, and interface- or link-scoped groups such
+ * as ff02::fd): a unicast address of the host may be reached through any
+ * interface, and a retransmission that takes another path is still a
+ * duplicate.
+ */
+static bool same_local(const struct evudp6_addr *a, const struct evudp6_addr *b)
+{
+	if (a->has_local != b->has_local)
+		return false;
+	if (!a->has_local)
+		return true;
+	if (!IN6_ARE_ADDR_EQUAL(&a->local_addr, &b->local_addr))
+		return false;
+	const struct in6_addr *l = &a->local_addr;
+	bool scoped = IN6_IS_ADDR_LINKLOCAL(l) || IN6_IS_ADDR_MC_NODELOCAL(l) || IN6_IS_ADDR_MC_LINKLOCAL(l);
+	return !scoped || a->local_ifindex == b->local_ifindex;
+}
+
+/* Deduplication is per endpoint pair: (remote, local address, message id).
+ * The hash covers the remote and the message id only, so the local half
+ * costs nothing but a comparison in the bucket. */
 static struct evudp6_exchange *dedup_find(struct evudp6_messenger *m, uint32_t hash,
                                           const struct evudp6_addr *remote, uint16_t mid, uint64_t now)
 {
 	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->dedup_tab, hash); n; n = n->next) {
 		struct evudp6_exchange *e = ENT_OF(n, dedup_node);
-		if (n->hash != hash || e->mid != mid || !evudp6_addr_equal(&e->remote, remote))
+		if (n->hash != hash || e->mid != mid || !evudp6_addr_equal(&e->remote, remote) ||
+		    !same_local(&e->remote, remote))
 			continue;
 		if (e->state == EVUDP6__ENT_DONE && e->expires_ms <= now) {
 			ent_release(m, e);
@@ -126,7 +152,7 @@ static void on_duplicate(struct evudp6_messenger *m, struct evudp6_exchange *e, 
 }
 
 void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                            const struct evudp6_addr *remote, bool via_mcast)
+                            const struct evudp6_addr *remote)
 {
 	uint64_t now = evudp6__now_ms();
 	uint32_t hash = evudp6__msgr_key_hash(m, remote, msg->mid);
@@ -137,7 +163,9 @@ void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg 
 	}
 	if (!m->req_cb) {
 		m->st.requests_received++;
-		if (msg->type == EVUDP6_CON && !via_mcast)
+		/* A NON is ignored; a CON here came via unicast (see
+		 * handle_datagram()). */
+		if (msg->type == EVUDP6_CON)
 			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg->mid);
 		return;
 	}

@@ -227,9 +227,9 @@ int evudp6__ent_pool_init(struct evudp6_messenger *m);
 void evudp6__ent_pool_destroy(struct evudp6_messenger *m);
 /* Our separate CON response with this message id, if any. */
 struct evudp6_exchange *evudp6__ent_find_sep(struct evudp6_messenger *m, uint16_t mid);
-/* A request (class 0, not Empty) that arrived. */
+/* A request (class 0, not Empty) that arrived; never a CON via multicast. */
 void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                            const struct evudp6_addr *remote, bool via_mcast);
+                            const struct evudp6_addr *remote);
 /* A CON/NON response seen before: true when it was a duplicate, handled. */
 bool evudp6__ent_on_dup_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
                                  const struct evudp6_addr *remote, uint32_t hash, uint64_t now);

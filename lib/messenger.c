@@ -101,6 +101,13 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg.mid);
 		return;
 	}
+	if (via_mcast && msg.type == EVUDP6_CON) {
+		/* RFC 7252 8.1: multicast is NON only. Answering a CON sent to a
+		 * group (or a broadcast address) would let anyone make every
+		 * member send to a spoofed source; an RST alike. */
+		m->st.multicast_con_dropped++;
+		return;
+	}
 	uint8_t cls = EVUDP6_CODE_CLASS(msg.code);
 	switch (msg.type) {
 	case EVUDP6_ACK:
@@ -124,8 +131,6 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 	}
 	if (msg.code == EVUDP6_EMPTY) {
 		if (msg.type == EVUDP6_CON) {
-			/* CoAP ping; answered even via multicast, as aiocoap does,
-			 * since the RST leaves from a unicast address. */
 			m->st.pings++;
 			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg.mid);
 			/* Last thing on this datagram: the callback may free m,
@@ -138,12 +143,12 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 		return;
 	}
 	if (cls == 0) {
-		evudp6__ent_on_request(m, &msg, remote, via_mcast);
+		evudp6__ent_on_request(m, &msg, remote);
 	} else if (cls == 2 || cls == 4 || cls == 5) {
 		evudp6__req_on_response(m, &msg, remote, via_mcast);
 	} else {
 		m->st.malformed++;
-		if (msg.type == EVUDP6_CON && !via_mcast)
+		if (msg.type == EVUDP6_CON)
 			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg.mid);
 	}
 }

@@ -240,6 +240,45 @@ static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
 	ck_assert_int_eq(evudp6_msg_decode(msg, r->d[i].b, r->d[i].len), 0);
 }
 
+/* Like raw_open(), bound to @p addr (IPv6 text, ::ffff:a.b.c.d for IPv4). */
+static struct raw *raw_open_at(const char *addr)
+{
+	struct raw *r = raw_open();
+	close(r->fd);
+	event_free(r->ev);
+	r->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(r->fd, 0);
+	int off = 0, on = 1;
+	ck_assert_int_eq(setsockopt(r->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off), 0);
+	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, &sa.sin6_addr), 1);
+	ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	socklen_t sl = sizeof sa;
+	ck_assert_int_eq(getsockname(r->fd, (struct sockaddr *)&sa, &sl), 0);
+	r->port = ntohs(sa.sin6_port);
+	r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST, raw_cb, r);
+	event_add(r->ev, NULL);
+	return r;
+}
+
+/* Send to @p addr (IPv6 text, ::ffff:a.b.c.d for IPv4) on interface @p ifindex (0: none). */
+static void raw_send_text(struct raw *r, const char *addr, unsigned int ifindex, uint16_t port, const void *b,
+                          size_t len)
+{
+	struct sockaddr_in6 to = {
+	    .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_scope_id = ifindex};
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, &to.sin6_addr), 1);
+	ck_assert_int_eq(sendto(r->fd, b, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+}
+
+static bool from_is(const struct dgram *d, const char *addr)
+{
+	struct in6_addr a;
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, &a), 1);
+	return IN6_ARE_ADDR_EQUAL(&d->from.sin6_addr, &a);
+}
+
 /* ------------------------------------------------------------ messengers */
 
 static struct evudp6_messenger_config cfg_fast(void)
@@ -346,7 +385,10 @@ static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *r
 struct srv {
 	int calls;
 	struct evudp6_exchange *held;
+	int nheld; /* every /slow exchange, in order */
+	struct evudp6_exchange *held_all[128];
 	struct evudp6_addr remote;
+	struct evudp6_addr remotes[4]; /* of the first calls */
 	bool mcast;
 	bool free_messenger;
 };
@@ -355,6 +397,8 @@ static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const
                    const struct evudp6_addr *remote, void *arg)
 {
 	struct srv *s = arg;
+	if (s->calls < 4)
+		s->remotes[s->calls] = *remote;
 	s->calls++;
 	s->remote = *remote;
 	s->mcast = evudp6_exchange_is_multicast(ex);
@@ -372,6 +416,8 @@ static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const
 	struct evudp6_msg_builder b;
 	if (strcmp(path, "slow") == 0) {
 		s->held = ex;
+		if (s->nheld < 128)
+			s->held_all[s->nheld++] = ex;
 		return;
 	}
 	if (strcmp(path, "quiet") == 0) {
@@ -1614,6 +1660,349 @@ START_TEST(messenger_steady_state_allocates_nothing)
 END_TEST
 #endif
 
+/* ------------------------------------------------------------ 5. deduplication per endpoint pair */
+
+START_TEST(messenger_dedup_is_per_local_address)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	/* One source, one message id, sent to two addresses of this host: two
+	 * requests (/a with token a, /b with token b), each answered from the
+	 * address it was sent to, with its own token. */
+	const uint8_t con_a[] = {0x41, 0x01, 0x70, 0x01, 'a', 0xb1, 'a'};
+	const uint8_t con_b[] = {0x41, 0x01, 0x70, 0x01, 'b', 0xb1, 'b'};
+	raw_send_text(r, "::ffff:127.0.0.1", 0, mport(m), con_a, sizeof con_a);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	raw_send_text(r, "::ffff:127.0.0.2", 0, mport(m), con_b, sizeof con_b);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 2);
+	ck_assert_int_eq(s.calls, 2);
+	/* The same remote both times: only the local address differs. */
+	ck_assert(evudp6_addr_equal(&s.remotes[0], &s.remotes[1]));
+	ck_assert(!IN6_ARE_ADDR_EQUAL(&s.remotes[0].local_addr, &s.remotes[1].local_addr));
+	const char *from[2] = {"::ffff:127.0.0.1", "::ffff:127.0.0.2"};
+	for (int i = 0; i < 2; i++) {
+		struct evudp6_msg msg;
+		raw_decode(r, i, &msg);
+		ck_assert_uint_eq(msg.type, EVUDP6_ACK);
+		ck_assert_uint_eq(msg.code, EVUDP6_NOT_FOUND);
+		ck_assert_uint_eq(msg.mid, 0x7001);
+		ck_assert_uint_eq(msg.tkl, 1);
+		ck_assert_uint_eq(msg.token[0], i ? 'b' : 'a');
+		ck_assert(from_is(&r->d[i], from[i]));
+	}
+	/* A real duplicate of /b gets /b's answer again, from 127.0.0.2. */
+	raw_send_text(r, "::ffff:127.0.0.2", 0, mport(m), con_b, sizeof con_b);
+	ck_assert(RUN_UNTIL(r->n == 3, 2000));
+	ck_assert_uint_eq(r->d[2].len, r->d[1].len);
+	ck_assert_mem_eq(r->d[2].b, r->d[1].b, r->d[1].len);
+	ck_assert(from_is(&r->d[2], from[1]));
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_received, 2);
+	ck_assert_uint_eq(st.duplicates, 1);
+	ck_assert_uint_eq(st.duplicates_answered, 1);
+	ck_assert_uint_eq(st.dedup_entries, 2);
+	ck_assert_int_eq(s.calls, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_same_mid_from_two_ports_is_two_requests)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r1 = raw_open(), *r2 = raw_open();
+	raw_send(r1, false, mport(m), con_get_hello, sizeof con_get_hello);
+	raw_send(r2, false, mport(m), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(r1->n == 1 && r2->n == 1, 2000));
+	ck_assert_int_eq(s.calls, 2);
+	ck_assert_mem_eq(r1->d[0].b, r2->d[0].b, r1->d[0].len);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_received, 2);
+	ck_assert_uint_eq(st.duplicates, 0);
+	raw_close(r1);
+	raw_close(r2);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 6. what must not match or answer */
+
+START_TEST(messenger_without_handler_ignores_non_request)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	const uint8_t non_get[] = {0x51, 0x01, 0x30, 0x02, 0x78, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	raw_send(r, false, mport(m), non_get, sizeof non_get);
+	raw_send(r, true, mport(m), non_get, sizeof non_get);
+	ck_assert(RUN_UNTIL(mstats(m).requests_received == 2, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 0);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.rst_sent, 0);
+	ck_assert_uint_eq(st.responses_sent, 0);
+	ck_assert_uint_eq(st.empty_acks_sent, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_ack_from_another_address_does_not_match)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 1000;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open(), *other = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	/* Right message id and token, wrong sender (another port of the host):
+	 * an empty ACK, a piggybacked response and an RST all match nothing. */
+	const uint8_t ack[] = {0x60, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	const uint8_t rst[] = {0x70, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_send(other, false, mport(m), ack, sizeof ack);
+	raw_send(other, false, mport(m), rsp, 12);
+	raw_send(other, false, mport(m), rst, sizeof rst);
+	ck_assert(RUN_UNTIL(mstats(m).unmatched == 3, 2000));
+	run_for(30);
+	ck_assert_int_eq(x.calls, 0);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_pending, 1);
+	ck_assert_uint_eq(st.unmatched, 3);
+	ck_assert_uint_eq(st.rst_received, 0);
+	ck_assert_int_eq(other->n, 0);
+	/* The request is still waiting for its ACK, and takes it from the
+	 * address it was sent to. */
+	raw_reply(r, 0, rsp, 12);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_uint_eq(x.type, EVUDP6_ACK);
+	ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+	ck_assert_uint_eq(mstats(m).requests_pending, 0);
+	raw_close(r);
+	raw_close(other);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 7. a peer that never acknowledges */
+
+/* Answer every held /slow exchange with 2.05 "late". */
+static void answer_held(struct srv *s)
+{
+	for (int i = 0; i < s->nheld; i++) {
+		struct evudp6_msg_builder b;
+		evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+		evudp6_msg_builder_set_payload(&b, "late", 4);
+		ck_assert_int_eq(evudp6_exchange_respond(s->held_all[i], &b), 0);
+	}
+	s->nheld = 0;
+}
+
+/* @p n plain IPv4 sockets on 127.0.0.(first + i), each sending CON GET
+ * /slow (message id and token i) to @p port and never acknowledging. */
+static void flood_slow(int *fds, int n, int first, uint16_t port)
+{
+	for (int i = 0; i < n; i++) {
+		char a[32];
+		snprintf(a, sizeof a, "127.0.0.%d", first + i);
+		fds[i] = testnet_socket(AF_INET, a);
+		const uint8_t con_slow[] = {0x41, 0x01, 0x7a, (uint8_t)i, (uint8_t)i,
+		                            0xb4, 's',  'l',  'o',        'w'};
+		testnet_send(fds[i], "127.0.0.1", port, con_slow, sizeof con_slow);
+	}
+}
+
+/* Datagrams waiting on @p fd. */
+static int drain(int fd)
+{
+	uint8_t buf[2048];
+	int n = 0;
+	while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+		n++;
+	return n;
+}
+
+START_TEST(messenger_unacked_separate_responses_cannot_lock_out_others)
+{
+	/* cap 64, a handler answering after 200 ms, 64 requesters (one per
+	 * loopback address) that never acknowledge the separate response. */
+	enum { CAP = 64 };
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.dedup_cap = CAP;
+	c.empty_ack_delay_ms = 100;
+	c.ack_timeout_ms = 5000; /* no retransmission within the test */
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	int fds[CAP];
+	flood_slow(fds, CAP, 10, mport(m));
+	ck_assert(RUN_UNTIL(s.calls == CAP, 2000));
+	ck_assert(RUN_UNTIL(mstats(m).empty_acks_sent == CAP, 2000));
+	run_for(100);
+	answer_held(&s);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.dedup_entries, CAP);
+	ck_assert_uint_eq(st.responses_sent, CAP);
+
+	/* A legitimate client is still answered. */
+	struct evudp6_messenger_config cc = cfg_fast();
+	struct evudp6_messenger *cli = mk(&cc);
+	struct evudp6_addr to;
+	lo_addr(&to, false, mport(m));
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_str_eq(x.payload, "hello");
+	run_for(20);
+	st = mstats(m);
+	ck_assert_uint_eq(st.dedup_full, 0);
+	ck_assert_uint_eq(st.requests_received, CAP + 1);
+	ck_assert_uint_eq(st.dedup_evicted, 1);
+	ck_assert_uint_eq(st.dedup_entries, CAP);
+	ck_assert_uint_eq(mstats(cli).retransmissions, 0);
+	/* Each requester got its empty ACK and its response once. */
+	for (int i = 0; i < CAP; i++) {
+		ck_assert_int_eq(drain(fds[i]), 2);
+		close(fds[i]);
+	}
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_separate_retransmissions_bounded_per_second)
+{
+	/* 20 separate responses nobody acknowledges: 80 retransmissions are
+	 * due within about 0.6 s. */
+	enum { N = 20, RETRANSMIT = 4 };
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.empty_ack_delay_ms = 0;
+	c.max_retransmit = RETRANSMIT;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	int fds[N];
+	flood_slow(fds, N, 100, mport(m));
+	ck_assert(RUN_UNTIL(s.calls == N, 2000));
+	double t0 = now_ms();
+	answer_held(&s);
+	ck_assert(RUN_UNTIL(mstats(m).timeouts == N, 5000));
+	double elapsed_s = (now_ms() - t0) / 1000.0;
+	long received = 0;
+	for (int i = 0; i < N; i++) {
+		received += drain(fds[i]) - 2; /* past the empty ACK and the response */
+		close(fds[i]);
+	}
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_int_eq(received, (long)st.retransmissions);
+	ck_assert_msg(st.retransmissions <= 10 + (uint64_t)(10 * elapsed_s) + 1,
+	              "%lu retransmissions in %.2f s", (unsigned long)st.retransmissions, elapsed_s);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ 8. stale handles */
+
+START_TEST(messenger_cancel_after_slot_reuse_does_nothing)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 1000;
+	struct evudp6_messenger *srv = mk_server(&c, &s);
+	struct evudp6_messenger *cli = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to_srv, to_raw;
+	lo_addr(&to_srv, false, mport(srv));
+	lo_addr(&to_raw, false, r->port);
+	struct evudp6_msg_builder b;
+	struct rec x1 = {0}, x2 = {0};
+	struct evudp6_request *r1, *r2;
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to_srv, &b, 0, rec_cb, &x1, &r1), 0);
+	ck_assert(RUN_UNTIL(x1.calls == 1, 2000));
+	/* Request 1 has ended; request 2 takes its slot. */
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(cli, &to_raw, &b, 0, rec_cb, &x2, &r2), 0);
+	ck_assert_ptr_eq(r1, r2);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	evudp6_request_cancel(r1);
+	ck_assert_uint_eq(mstats(cli).requests_pending, 1);
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	raw_reply(r, 0, rsp, 12);
+	ck_assert(RUN_UNTIL(x2.calls == 1, 2000));
+	ck_assert_int_eq(x2.err, 0);
+	ck_assert_int_eq(x1.calls, 1);
+	ck_assert_uint_eq(mstats(cli).requests_pending, 0);
+	raw_close(r);
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(srv);
+}
+END_TEST
+
+START_TEST(messenger_respond_after_slot_reuse_is_state_error)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	c.dedup_cap = 1;
+	c.empty_ack_delay_ms = 1000;
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r = raw_open();
+	const uint8_t slow1[] = {0x41, 0x01, 0x73, 0x01, 0x01, 0xb4, 's', 'l', 'o', 'w'};
+	const uint8_t slow2[] = {0x41, 0x01, 0x73, 0x02, 0x02, 0xb4, 's', 'l', 'o', 'w'};
+	raw_send(r, false, mport(m), slow1, sizeof slow1);
+	ck_assert(RUN_UNTIL(s.calls == 1, 2000));
+	struct evudp6_exchange *ex1 = s.held;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "one", 3);
+	ck_assert_int_eq(evudp6_exchange_respond(ex1, &b), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	/* The only entry is answered: the next request reuses it. */
+	raw_send(r, false, mport(m), slow2, sizeof slow2);
+	ck_assert(RUN_UNTIL(s.calls == 2, 2000));
+	struct evudp6_exchange *ex2 = s.held;
+	ck_assert_ptr_eq(ex1, ex2);
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "one", 3);
+	ck_assert_int_eq(evudp6_exchange_respond(ex1, &b), -EVUDP6_E_STATE);
+	run_for(30);
+	ck_assert_int_eq(r->n, 1);
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "two", 3);
+	ck_assert_int_eq(evudp6_exchange_respond(ex2, &b), 0);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	struct evudp6_msg msg;
+	raw_decode(r, 1, &msg);
+	ck_assert_uint_eq(msg.type, EVUDP6_ACK);
+	ck_assert_uint_eq(msg.mid, 0x7302);
+	ck_assert_uint_eq(msg.token[0], 0x02);
+	ck_assert_uint_eq(msg.payload_len, 3);
+	ck_assert_mem_eq(msg.payload, "two", 3);
+	ck_assert_uint_eq(mstats(m).responses_sent, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------ multicast on a private loopback */
 
 /*
@@ -1737,7 +2126,8 @@ static void multicast_server(bool v4)
 	/* No-Response 0: "I want every response", errors included. */
 	const uint8_t non_missing_nores0[] = {0x51, 0x01, 0x66, 0x04, 0x34, 0xb7, 'm', 'i',
 	                                      's',  's',  'i',  'n',  'g',  0xd0, 0xea};
-	/* An unknown CON response sent to the group gets no RST. */
+	/* An unknown CON response sent to the group gets no RST: it is dropped
+	 * as every CON sent to a group is. */
 	const uint8_t con_205[] = {0x41, 0x45, 0x66, 0x05, 0x35};
 	double t0 = now_ms();
 	ck_assert_int_eq(sendto(r->fd, non_get, sizeof non_get, 0, (struct sockaddr *)&to, sizeof to),
@@ -1769,7 +2159,8 @@ static void multicast_server(bool v4)
 	ck_assert_int_eq(r->n, 1);
 	struct evudp6_messenger_stats st = mstats(m);
 	ck_assert_uint_eq(st.responses_suppressed, 1);
-	ck_assert_uint_eq(st.unmatched, 1);
+	ck_assert_uint_eq(st.unmatched, 0);
+	ck_assert_uint_eq(st.multicast_con_dropped, 1);
 	ck_assert_uint_eq(st.rst_sent, 0);
 
 	sendto(r->fd, non_missing_nores0, sizeof non_missing_nores0, 0, (struct sockaddr *)&to, sizeof to);
@@ -1777,19 +2168,16 @@ static void multicast_server(bool v4)
 	raw_decode(r, 1, &msg);
 	ck_assert_uint_eq(msg.code, EVUDP6_NOT_FOUND);
 
-	/* A ping to the group is answered with RST, from a unicast address;
-	 * the ping callback sees the group as the local part. */
+	/* A ping is a CON too: to the group it gets nothing, and the ping
+	 * callback is not told. */
 	struct pings p = {0};
 	evudp6_messenger_set_ping_cb(m, ping_rec_cb, &p);
 	sendto(r->fd, ping, sizeof ping, 0, (struct sockaddr *)&to, sizeof to);
-	ck_assert(RUN_UNTIL(r->n == 3, 2000));
-	const uint8_t rst[] = {0x70, 0x00, 0x66, 0x03};
-	ck_assert_mem_eq(r->d[2].b, rst, 4);
-	ck_assert(!IN6_IS_ADDR_MULTICAST(&r->d[2].from.sin6_addr));
-	ck_assert_int_eq(p.calls, 1);
-	ck_assert(evudp6_addr_is_multicast_locally(&p.remote[0]));
-	ck_assert(IN6_ARE_ADDR_EQUAL(&p.remote[0].local_addr, &group));
-	ck_assert_uint_eq(ntohs(p.remote[0].remote.sin6_port), r->port);
+	ck_assert(RUN_UNTIL(mstats(m).multicast_con_dropped == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 2);
+	ck_assert_int_eq(p.calls, 0);
+	ck_assert_uint_eq(mstats(m).pings, 0);
 
 	/* The leisure really spreads the answers: twelve at once, each within
 	 * 150 ms, not all early (all below 40 ms by chance: about 1e-7). */
@@ -1801,9 +2189,9 @@ static void multicast_server(bool v4)
 		q[4] = (uint8_t)i;
 		sendto(r->fd, q, sizeof q, 0, (struct sockaddr *)&to, sizeof to);
 	}
-	ck_assert(RUN_UNTIL(r->n == 15, 2000));
+	ck_assert(RUN_UNTIL(r->n == 14, 2000));
 	double latest = 0;
-	for (int i = 3; i < 15; i++) {
+	for (int i = 2; i < 14; i++) {
 		double d = r->d[i].t - t1;
 		ck_assert_msg(d <= 150 + 40, "answered after %.1f ms, leisure 150", d);
 		latest = d > latest ? d : latest;
@@ -1886,6 +2274,106 @@ START_TEST(messenger_multicast_client_collects_every_response_v4)
 }
 END_TEST
 
+START_TEST(messenger_dedup_tells_multicast_from_unicast_arrival)
+{
+	ck_assert(private_netns());
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct in6_addr group;
+	inet_pton(AF_INET6, "ff02::fd", &group);
+	unsigned int ifindex = if_nametoindex("mv0");
+	ck_assert_int_eq(evudp6_transport_join(evudp6_messenger_transport(m), &group, ifindex), 0);
+	/* One source and message id, once to the group, once to the unicast
+	 * address: two requests, each answered. */
+	struct raw *r = raw_open_at("2001:db8::1");
+	const uint8_t non_get[] = {0x51, 0x01, 0x71, 0x01, 0x71, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	raw_send_text(r, "ff02::fd", ifindex, mport(m), non_get, sizeof non_get);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	raw_send_text(r, "2001:db8::1", 0, mport(m), non_get, sizeof non_get);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	ck_assert_int_eq(s.calls, 2);
+	ck_assert(evudp6_addr_equal(&s.remotes[0], &s.remotes[1]));
+	ck_assert(evudp6_addr_is_multicast_locally(&s.remotes[0]));
+	ck_assert(!evudp6_addr_is_multicast_locally(&s.remotes[1]));
+	for (int i = 0; i < 2; i++) {
+		struct evudp6_msg msg;
+		raw_decode(r, i, &msg);
+		ck_assert_uint_eq(msg.type, EVUDP6_NON);
+		ck_assert_uint_eq(msg.code, EVUDP6_CONTENT);
+		ck_assert_uint_eq(msg.token[0], 0x71);
+		ck_assert(from_is(&r->d[i], "2001:db8::1"));
+	}
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_received, 2);
+	ck_assert_uint_eq(st.duplicates, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+static void con_via_multicast(bool v4)
+{
+	ck_assert(private_netns());
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct in6_addr group;
+	inet_pton(AF_INET6, v4 ? "::ffff:224.0.1.187" : "ff02::fd", &group);
+	unsigned int ifindex = if_nametoindex("mv0");
+	ck_assert_int_eq(evudp6_transport_join(evudp6_messenger_transport(m), &group, ifindex), 0);
+	struct raw *r = raw_open();
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(mport(m)), .sin6_addr = group};
+	if (!v4)
+		to.sin6_scope_id = ifindex;
+	/* RFC 7252 8.1: multicast is NON only. A 4-byte CON GET (which would
+	 * get the whole resource piggybacked), a ping and a CON response. */
+	const uint8_t con_get[] = {0x40, 0x01, 0x72, 0x01};
+	const uint8_t con_hello[] = {0x41, 0x01, 0x72, 0x02, 0x72, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	const uint8_t ping[] = {0x40, 0x00, 0x72, 0x03};
+	const uint8_t con_205[] = {0x41, 0x45, 0x72, 0x04, 0x74};
+	const uint8_t *dgrams[] = {con_get, con_hello, ping, con_205};
+	const size_t lens[] = {sizeof con_get, sizeof con_hello, sizeof ping, sizeof con_205};
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(sendto(r->fd, dgrams[i], lens[i], 0, (struct sockaddr *)&to, sizeof to),
+		                 (ssize_t)lens[i]);
+	/* The same NON is answered: the group is served. */
+	const uint8_t non_hello[] = {0x51, 0x01, 0x72, 0x05, 0x75, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+	ck_assert_int_eq(sendto(r->fd, non_hello, sizeof non_hello, 0, (struct sockaddr *)&to, sizeof to),
+	                 (ssize_t)sizeof non_hello);
+	ck_assert(RUN_UNTIL(r->n >= 1, 2000));
+	run_for(100);
+	ck_assert_int_eq(r->n, 1);
+	struct evudp6_msg msg;
+	raw_decode(r, 0, &msg);
+	ck_assert_uint_eq(msg.type, EVUDP6_NON);
+	ck_assert_uint_eq(msg.token[0], 0x75);
+	ck_assert_int_eq(s.calls, 1);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_received, 1);
+	ck_assert_uint_eq(st.rst_sent, 0);
+	ck_assert_uint_eq(st.empty_acks_sent, 0);
+	ck_assert_uint_eq(st.pings, 0);
+	ck_assert_uint_eq(st.unmatched, 0);
+	ck_assert_uint_eq(st.responses_sent, 1);
+	ck_assert_uint_eq(st.multicast_con_dropped, 4);
+	ck_assert_uint_eq(st.malformed, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+
+START_TEST(messenger_con_via_multicast_dropped_and_counted_v6)
+{
+	con_via_multicast(false);
+}
+END_TEST
+
+START_TEST(messenger_con_via_multicast_dropped_and_counted_v4)
+{
+	con_via_multicast(true);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("messenger");
@@ -1924,6 +2412,14 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+	tcase_add_test(tc, messenger_dedup_is_per_local_address);
+	tcase_add_test(tc, messenger_same_mid_from_two_ports_is_two_requests);
+	tcase_add_test(tc, messenger_without_handler_ignores_non_request);
+	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
+	tcase_add_test(tc, messenger_unacked_separate_responses_cannot_lock_out_others);
+	tcase_add_test(tc, messenger_separate_retransmissions_bounded_per_second);
+	tcase_add_test(tc, messenger_cancel_after_slot_reuse_does_nothing);
+	tcase_add_test(tc, messenger_respond_after_slot_reuse_is_state_error);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 #else
@@ -1942,6 +2438,9 @@ int main(void)
 		tcase_add_test(mc, messenger_multicast_server_v4);
 		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
 		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
+		tcase_add_test(mc, messenger_dedup_tells_multicast_from_unicast_arrival);
+		tcase_add_test(mc, messenger_con_via_multicast_dropped_and_counted_v6);
+		tcase_add_test(mc, messenger_con_via_multicast_dropped_and_counted_v4);
 		suite_add_tcase(s, mc);
 	} else {
 		fprintf(stderr, "check_messenger: SKIP 5 multicast tests: no private network namespace "

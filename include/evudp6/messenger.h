@@ -162,6 +162,12 @@ struct evudp6_messenger_stats {
 	uint64_t dedup_cap;
 	/** Client requests pending now. */
 	uint64_t requests_pending;
+	/**
+	 * Confirmable messages (requests, pings, responses) that arrived via
+	 * multicast or broadcast, dropped unanswered: RFC 7252 8.1 allows
+	 * only NON there. A malformed one counts as malformed instead.
+	 */
+	uint64_t multicast_con_dropped;
 };
 
 /**

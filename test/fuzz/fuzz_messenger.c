@@ -276,6 +276,12 @@ static void feed(const uint8_t *data, size_t len, const struct evudp6_addr *from
 			           !evudp6_addr_is_multicast_locally(from);
 			FUZZ_CHECK(b.rst_sent == a.rst_sent + (rst ? 1 : 0));
 			FUZZ_CHECK(b.requests_received == a.requests_received);
+		} else if (msg.type == EVUDP6_CON && evudp6_addr_is_multicast_locally(from)) {
+			/* RFC 7252 8.1: dropped and counted, nothing sent. */
+			FUZZ_CHECK(b.multicast_con_dropped == a.multicast_con_dropped + 1);
+			FUZZ_CHECK(b.rst_sent == a.rst_sent && b.empty_acks_sent == a.empty_acks_sent &&
+			           b.responses_sent == a.responses_sent && b.pings == a.pings &&
+			           b.requests_received == a.requests_received);
 		}
 	}
 	free(exact);
