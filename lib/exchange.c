@@ -46,8 +46,35 @@ static void ent_done(struct evudp6_messenger *m, struct evudp6_exchange *e)
 {
 	event_del(e->timer);
 	evudp6__htab_remove(&m->sep_tab, &e->sep_node);
+	if (e->state == EVUDP6__ENT_SEPARATE)
+		m->nsep--;
+	evudp6__list_del(&e->fifo);
 	e->state = EVUDP6__ENT_DONE;
 	evudp6__list_add_tail(&m->fifo, &e->fifo);
+}
+
+/* A separate response nobody acknowledges must not hold its entry for
+ * the whole schedule when others need room: the oldest gives way. */
+static void sep_stop_oldest(struct evudp6_messenger *m)
+{
+	m->st.separate_stopped++;
+	ent_done(m, ENT_OF(m->sep_fifo.next, fifo));
+}
+
+/* One retransmission of a separate response, if the budget has it: a
+ * token bucket refilled at separate_retransmit_per_s, one second deep. */
+static bool sep_budget_take(struct evudp6_messenger *m)
+{
+	uint64_t rate = m->cfg.separate_retransmit_per_s, full = rate * 1000u;
+	uint64_t now = evudp6__now_ms(), idle = now - m->sep_budget_ms;
+	m->sep_budget_ms = now;
+	m->sep_budget = idle >= 1000u ? full : m->sep_budget + idle * rate;
+	if (m->sep_budget > full)
+		m->sep_budget = full;
+	if (m->sep_budget < 1000u)
+		return false;
+	m->sep_budget -= 1000u;
+	return true;
 }
 
 /*
@@ -100,6 +127,8 @@ static struct evudp6_exchange *ent_alloc(struct evudp6_messenger *m, uint64_t no
 		ent_release(m, old);
 	}
 	if (evudp6__list_empty(&m->ent_free)) {
+		if (evudp6__list_empty(&m->fifo) && !evudp6__list_empty(&m->sep_fifo))
+			sep_stop_oldest(m);
 		/* Entries still owed an answer cannot go: their handles are out. */
 		if (evudp6__list_empty(&m->fifo))
 			return NULL;
@@ -274,7 +303,13 @@ static void ent_timer_cb(evutil_socket_t fd, short what, void *arg)
 		ent_done(m, e);
 		break;
 	case EVUDP6__ENT_SEPARATE:
-		if (evudp6__retransmit_due(m, &e->retransmits, &e->timeout_us)) {
+		if (e->retransmits < m->cfg.max_retransmit && !sep_budget_take(m)) {
+			/* Over the budget: this one is skipped, the schedule goes on. */
+			e->retransmits++;
+			e->timeout_us *= 2;
+			m->st.separate_retransmits_throttled++;
+			evudp6__timer_add_us(e->timer, e->timeout_us);
+		} else if (evudp6__retransmit_due(m, &e->retransmits, &e->timeout_us)) {
 			evudp6__msgr_reply(m, &e->remote, e->buf, e->len);
 			evudp6__timer_add_us(e->timer, e->timeout_us);
 		} else {
@@ -355,9 +390,13 @@ int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder
 		e->retransmits = 0;
 		e->timeout_us = evudp6__msgr_initial_timeout_us(m);
 		e->state = EVUDP6__ENT_SEPARATE;
+		evudp6__list_add_tail(&m->sep_fifo, &e->fifo);
+		m->nsep++;
 		m->st.responses_sent++;
 		evudp6__msgr_reply(m, &e->remote, e->buf, e->len);
 		evudp6__timer_add_us(e->timer, e->timeout_us);
+		if (m->nsep > m->sep_max)
+			sep_stop_oldest(m);
 	} else if (e->mcast && m->cfg.leisure_ms > 0) {
 		/* RFC 7252 8.2: spread the responders' answers over the leisure. */
 		e->state = EVUDP6__ENT_LEISURE;
@@ -388,6 +427,10 @@ int evudp6__ent_pool_init(struct evudp6_messenger *m)
 	size_t nent = m->cfg.dedup_cap;
 	evudp6__link_init(&m->ent_free);
 	evudp6__link_init(&m->fifo);
+	evudp6__link_init(&m->sep_fifo);
+	m->sep_max = nent * m->cfg.separate_share_percent / 100u;
+	m->sep_budget = (uint64_t)m->cfg.separate_retransmit_per_s * 1000u;
+	m->sep_budget_ms = evudp6__now_ms();
 	m->ents = calloc(nent, sizeof *m->ents);
 	m->ent_bufs = malloc(nent * m->cfg.max_message);
 	if (!m->ents || !m->ent_bufs || evudp6__htab_init(&m->dedup_tab, nent) < 0 ||

@@ -114,7 +114,7 @@ struct evudp6_exchange {
 	uint64_t expires_ms;
 	struct evudp6_addr remote; /* as received, local part included */
 	struct evudp6__hnode dedup_node, sep_node;
-	struct evudp6__link fifo; /* m->fifo when DONE, m->ent_free when FREE */
+	struct evudp6__link fifo; /* m->fifo when DONE, m->sep_fifo when SEPARATE, m->ent_free when FREE */
 	unsigned int retransmits;
 	uint64_t timeout_us;
 	uint8_t *buf;
@@ -149,6 +149,11 @@ struct evudp6_messenger {
 	uint8_t *ent_bufs;
 	struct evudp6__link ent_free, fifo;
 	struct evudp6__htab dedup_tab, sep_tab;
+	/* Separate responses retransmitting (oldest first), how many, and how
+	 * many may; the retransmission budget in thousandths of a token. */
+	struct evudp6__link sep_fifo;
+	size_t nsep, sep_max;
+	uint64_t sep_budget, sep_budget_ms;
 };
 
 /* ------------------------------------------------------------ time */

@@ -219,6 +219,8 @@ void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg)
 	cfg->dedup_cap = EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP;
 	cfg->max_requests = EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS;
 	cfg->max_message = EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE;
+	cfg->separate_share_percent = EVUDP6_MESSENGER_DEFAULT_SEPARATE_SHARE_PERCENT;
+	cfg->separate_retransmit_per_s = EVUDP6_MESSENGER_DEFAULT_SEPARATE_RETRANSMIT_PER_S;
 }
 
 static int config_check(const struct evudp6_messenger_config *c)
@@ -231,7 +233,7 @@ static int config_check(const struct evudp6_messenger_config *c)
 	    c->exchange_lifetime_ms == 0 || c->non_lifetime_ms == 0 || c->response_timeout_ms == 0 ||
 	    c->multicast_wait_ms == 0 || c->dedup_cap == 0 || c->dedup_cap > pool_max ||
 	    c->max_requests == 0 || c->max_requests > pool_max || c->max_message < 16 ||
-	    c->max_message > EVUDP6__MAX_MESSAGE_LIMIT)
+	    c->max_message > EVUDP6__MAX_MESSAGE_LIMIT || c->separate_share_percent > 100)
 		return -EINVAL;
 	return 0;
 }

@@ -1837,16 +1837,20 @@ static int drain(int fd)
 	return n;
 }
 
-START_TEST(messenger_unacked_separate_responses_cannot_lock_out_others)
+/*
+ * cap 64, a handler answering after 200 ms, 64 requesters (one per
+ * loopback address) that never acknowledge the separate response; then a
+ * legitimate client. @p share is separate_share_percent.
+ */
+static void unacked_flood_then_client(unsigned int share)
 {
-	/* cap 64, a handler answering after 200 ms, 64 requesters (one per
-	 * loopback address) that never acknowledge the separate response. */
 	enum { CAP = 64 };
 	struct srv s = {0};
 	struct evudp6_messenger_config c = cfg_fast();
 	c.dedup_cap = CAP;
 	c.empty_ack_delay_ms = 100;
 	c.ack_timeout_ms = 5000; /* no retransmission within the test */
+	c.separate_share_percent = share;
 	struct evudp6_messenger *m = mk_server(&c, &s);
 	int fds[CAP];
 	flood_slow(fds, CAP, 10, mport(m));
@@ -1857,6 +1861,9 @@ START_TEST(messenger_unacked_separate_responses_cannot_lock_out_others)
 	struct evudp6_messenger_stats st = mstats(m);
 	ck_assert_uint_eq(st.dedup_entries, CAP);
 	ck_assert_uint_eq(st.responses_sent, CAP);
+	/* Beyond the share, the oldest stopped retransmitting. */
+	unsigned int pinned = CAP * share / 100;
+	ck_assert_uint_eq(st.separate_stopped, CAP - pinned);
 
 	/* A legitimate client is still answered. */
 	struct evudp6_messenger_config cc = cfg_fast();
@@ -1876,6 +1883,8 @@ START_TEST(messenger_unacked_separate_responses_cannot_lock_out_others)
 	ck_assert_uint_eq(st.requests_received, CAP + 1);
 	ck_assert_uint_eq(st.dedup_evicted, 1);
 	ck_assert_uint_eq(st.dedup_entries, CAP);
+	/* With every entry pinned, the oldest separate response made room. */
+	ck_assert_uint_eq(st.separate_stopped, pinned == CAP ? 1 : CAP - pinned);
 	ck_assert_uint_eq(mstats(cli).retransmissions, 0);
 	/* Each requester got its empty ACK and its response once. */
 	for (int i = 0; i < CAP; i++) {
@@ -1884,6 +1893,17 @@ START_TEST(messenger_unacked_separate_responses_cannot_lock_out_others)
 	}
 	evudp6_messenger_free(cli);
 	evudp6_messenger_free(m);
+}
+
+START_TEST(messenger_unacked_separate_responses_cannot_lock_out_others)
+{
+	unacked_flood_then_client(EVUDP6_MESSENGER_DEFAULT_SEPARATE_SHARE_PERCENT);
+}
+END_TEST
+
+START_TEST(messenger_unacked_separate_responses_give_way_when_all_pinned)
+{
+	unacked_flood_then_client(100);
 }
 END_TEST
 
@@ -1896,6 +1916,7 @@ START_TEST(messenger_separate_retransmissions_bounded_per_second)
 	struct evudp6_messenger_config c = cfg_fast();
 	c.empty_ack_delay_ms = 0;
 	c.max_retransmit = RETRANSMIT;
+	c.separate_retransmit_per_s = 10;
 	struct evudp6_messenger *m = mk_server(&c, &s);
 	int fds[N];
 	flood_slow(fds, N, 100, mport(m));
@@ -1911,6 +1932,9 @@ START_TEST(messenger_separate_retransmissions_bounded_per_second)
 	}
 	struct evudp6_messenger_stats st = mstats(m);
 	ck_assert_int_eq(received, (long)st.retransmissions);
+	ck_assert_uint_eq(st.retransmissions + st.separate_retransmits_throttled, N * RETRANSMIT);
+	/* The bucket starts full (one second's worth) and refills at 10/s. */
+	ck_assert_uint_ge(st.retransmissions, 10);
 	ck_assert_msg(st.retransmissions <= 10 + (uint64_t)(10 * elapsed_s) + 1,
 	              "%lu retransmissions in %.2f s", (unsigned long)st.retransmissions, elapsed_s);
 	evudp6_messenger_free(m);
@@ -2417,6 +2441,7 @@ int main(void)
 	tcase_add_test(tc, messenger_without_handler_ignores_non_request);
 	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
 	tcase_add_test(tc, messenger_unacked_separate_responses_cannot_lock_out_others);
+	tcase_add_test(tc, messenger_unacked_separate_responses_give_way_when_all_pinned);
 	tcase_add_test(tc, messenger_separate_retransmissions_bounded_per_second);
 	tcase_add_test(tc, messenger_cancel_after_slot_reuse_does_nothing);
 	tcase_add_test(tc, messenger_respond_after_slot_reuse_is_state_error);

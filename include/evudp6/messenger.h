@@ -56,6 +56,10 @@ struct evudp6_exchange;
 #define EVUDP6_MESSENGER_DEFAULT_EMPTY_ACK_DELAY_MS  100u
 #define EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP           1024u
 #define EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS        256u
+/** Share of dedup_cap that unacknowledged separate responses may hold, in percent. */
+#define EVUDP6_MESSENGER_DEFAULT_SEPARATE_SHARE_PERCENT 50u
+/** Retransmissions of separate responses per second, all remotes together. */
+#define EVUDP6_MESSENGER_DEFAULT_SEPARATE_RETRANSMIT_PER_S 100u
 /** RFC 7252 4.6: upper bound when the path MTU is not known. */
 #define EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE 1152u
 
@@ -110,6 +114,27 @@ struct evudp6_messenger_config {
 	size_t max_requests;
 	/** Largest message this messenger sends (request or response), in bytes; >= 16. */
 	size_t max_message;
+	/**
+	 * How much of dedup_cap separate confirmable responses still waiting
+	 * for their ACK may hold, in percent of dedup_cap (rounded down;
+	 * 0 to 100). Such an entry cannot be evicted while it retransmits, so
+	 * requesters that never acknowledge (spoofed sources) could otherwise
+	 * fill the table and lock everyone else out. Beyond the share the
+	 * oldest one stops retransmitting (counted in separate_stopped) and
+	 * becomes an ordinary answered entry; so does the oldest one when a
+	 * new request finds every entry in use. 0: separate responses are
+	 * sent once and never retransmitted.
+	 */
+	unsigned int separate_share_percent;
+	/**
+	 * Retransmissions of separate responses allowed per second, all
+	 * remotes together (a token bucket holding one second's worth). A
+	 * spoofed request makes the server send to its forged source; this
+	 * bounds how often the retransmissions can repeat that. A
+	 * retransmission over the budget is skipped (counted in
+	 * separate_retransmits_throttled) and the schedule goes on. 0: none.
+	 */
+	unsigned int separate_retransmit_per_s;
 };
 
 /** Counters since creation; dedup_entries and requests_pending are current values. */
@@ -168,6 +193,13 @@ struct evudp6_messenger_stats {
 	 * only NON there. A malformed one counts as malformed instead.
 	 */
 	uint64_t multicast_con_dropped;
+	/**
+	 * Separate responses that stopped retransmitting before their ACK, to
+	 * keep within separate_share_percent or to make room for a request.
+	 */
+	uint64_t separate_stopped;
+	/** Retransmissions of separate responses skipped over separate_retransmit_per_s. */
+	uint64_t separate_retransmits_throttled;
 };
 
 /**
