@@ -212,7 +212,7 @@ void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg 
 		e->nores = (uint8_t)v;
 	}
 	m->st.requests_received++;
-	m->req_cb(m, e, msg, remote, m->req_arg);
+	m->req_cb(m, evudp6__ent_handle(e), msg, remote, m->req_arg);
 	if (m->shut || e->state != EVUDP6__ENT_PENDING || !e->con || e->acked)
 		return;
 	if (m->cfg.empty_ack_delay_ms == 0) {
@@ -323,15 +323,16 @@ static void ent_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evudp6__msgr_leave(m);
 }
 
-int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder *b)
+int evudp6_exchange_respond(struct evudp6_exchange_handle h, struct evudp6_msg_builder *b)
 {
-	if (!e)
+	if (!h.obj)
 		return -EINVAL;
+	struct evudp6_exchange *e = evudp6__ent_of(h);
+	if (!e)
+		return -EVUDP6_E_STATE;
 	struct evudp6_messenger *m = e->m;
 	if (m->shut)
 		return -EVUDP6_E_SHUTDOWN;
-	if (e->state != EVUDP6__ENT_PENDING)
-		return -EVUDP6_E_STATE;
 	uint8_t cls = b ? EVUDP6_CODE_CLASS(b->code) : 0;
 	if (b && (cls < 2 || cls > 5))
 		return -EINVAL;
@@ -348,6 +349,7 @@ int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder
 			suppress = cls == 4 || cls == 5;
 	}
 	if (!b || suppress) {
+		e->gen++; /* answered: the handle is stale from now on */
 		if (suppress)
 			m->st.responses_suppressed++;
 		if (e->con && !e->acked) {
@@ -376,6 +378,7 @@ int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder
 	if (n < 0)
 		return (int)n;
 	e->len = (size_t)n;
+	e->gen++;
 	event_del(e->timer);
 
 	if (type == EVUDP6_ACK) {
@@ -410,14 +413,16 @@ int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder
 	return 0;
 }
 
-const struct evudp6_addr *evudp6_exchange_remote(const struct evudp6_exchange *e)
+const struct evudp6_addr *evudp6_exchange_remote(struct evudp6_exchange_handle h)
 {
-	return &e->remote;
+	struct evudp6_exchange *e = evudp6__ent_of(h);
+	return e ? &e->remote : NULL;
 }
 
-bool evudp6_exchange_is_multicast(const struct evudp6_exchange *e)
+bool evudp6_exchange_is_multicast(struct evudp6_exchange_handle h)
 {
-	return e->mcast;
+	struct evudp6_exchange *e = evudp6__ent_of(h);
+	return e && e->mcast;
 }
 
 /* ------------------------------------------------------------ life cycle */

@@ -56,6 +56,7 @@ struct evudp6__peer;
 
 struct evudp6_request {
 	struct evudp6_messenger *m;
+	uint64_t gen; /* raised when the slot is released: older handles are stale */
 	struct event *timer;
 	enum evudp6__req_state state;
 	bool con, ping, mcast;
@@ -98,6 +99,7 @@ enum evudp6__ent_state {
 /* A deduplication entry; for a received request also its exchange. */
 struct evudp6_exchange {
 	struct evudp6_messenger *m;
+	uint64_t gen; /* raised when the exchange is answered: its handle is stale */
 	struct event *timer;
 	enum evudp6__ent_state state;
 	bool con;         /* the received message was CON */
@@ -155,6 +157,33 @@ struct evudp6_messenger {
 	size_t nsep, sep_max;
 	uint64_t sep_budget, sep_budget_ms;
 };
+
+/* ------------------------------------------------------------ handles */
+
+static inline struct evudp6_request_handle evudp6__req_handle(struct evudp6_request *r)
+{
+	return (struct evudp6_request_handle){.obj = r, .gen = r->gen};
+}
+
+/* The request @p h refers to, or NULL once it has been released (its
+ * slot may hold another request by now). */
+static inline struct evudp6_request *evudp6__req_of(struct evudp6_request_handle h)
+{
+	struct evudp6_request *r = h.obj;
+	return r && r->gen == h.gen && r->state != EVUDP6__REQ_FREE ? r : NULL;
+}
+
+static inline struct evudp6_exchange_handle evudp6__ent_handle(struct evudp6_exchange *e)
+{
+	return (struct evudp6_exchange_handle){.obj = e, .gen = e->gen};
+}
+
+/* The exchange @p h refers to, or NULL once it has been answered. */
+static inline struct evudp6_exchange *evudp6__ent_of(struct evudp6_exchange_handle h)
+{
+	struct evudp6_exchange *e = h.obj;
+	return e && e->gen == h.gen && e->state == EVUDP6__ENT_PENDING ? e : NULL;
+}
 
 /* ------------------------------------------------------------ time */
 

@@ -153,6 +153,7 @@ static void req_deactivate(struct evudp6_messenger *m, struct evudp6_request *r)
 static void req_release(struct evudp6_messenger *m, struct evudp6_request *r)
 {
 	r->state = EVUDP6__REQ_FREE;
+	r->gen++;
 	r->free_next = m->req_free;
 	m->req_free = r;
 }
@@ -186,7 +187,7 @@ static void req_finish(struct evudp6_messenger *m, struct evudp6_request *r, int
 {
 	req_unlink(m, r);
 	r->in_cb = true;
-	r->cb(r, err, rsp, remote ? remote : &r->remote, icmp, r->arg);
+	r->cb(evudp6__req_handle(r), err, rsp, remote ? remote : &r->remote, icmp, r->arg);
 	r->in_cb = false;
 	req_release(m, r);
 }
@@ -226,8 +227,10 @@ static void req_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                              struct evudp6_msg_builder *b, unsigned int wait_ms,
-                             evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
+                             evudp6_messenger_response_cb cb, void *arg, struct evudp6_request_handle *out)
 {
+	if (out)
+		*out = (struct evudp6_request_handle){0};
 	if (!m || !remote || !b || !cb)
 		return -EINVAL;
 	if (m->shut)
@@ -304,28 +307,36 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 		return rc;
 	}
 	if (out)
-		*out = r;
+		*out = evudp6__req_handle(r);
 	return 0;
 }
 
-void evudp6_request_cancel(struct evudp6_request *r)
+int evudp6_request_cancel(struct evudp6_request_handle h)
 {
-	if (!r || r->state == EVUDP6__REQ_FREE || r->state == EVUDP6__REQ_ENDED)
-		return;
+	if (!h.obj)
+		return -EINVAL;
+	struct evudp6_request *r = evudp6__req_of(h);
+	if (!r || r->state == EVUDP6__REQ_ENDED)
+		return -EVUDP6_E_STATE;
 	struct evudp6_messenger *m = r->m;
 	req_unlink(m, r);
 	if (!r->in_cb)
 		req_release(m, r);
+	return 0;
 }
 
-const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r)
+const struct evudp6_addr *evudp6_request_remote(struct evudp6_request_handle h)
 {
-	return &r->remote;
+	struct evudp6_request *r = evudp6__req_of(h);
+	return r ? &r->remote : NULL;
 }
 
-unsigned int evudp6_request_retransmissions(const struct evudp6_request *r)
+int evudp6_request_retransmissions(struct evudp6_request_handle h)
 {
-	return r->retransmits;
+	if (!h.obj)
+		return -EINVAL;
+	struct evudp6_request *r = evudp6__req_of(h);
+	return r ? (int)r->retransmits : -EVUDP6_E_STATE;
 }
 
 /* ------------------------------------------------------------ receiving */
@@ -335,7 +346,7 @@ static void req_deliver_multicast(struct evudp6_messenger *m, struct evudp6_requ
                                   const struct evudp6_msg *rsp, const struct evudp6_addr *remote)
 {
 	r->in_cb = true;
-	r->cb(r, 0, rsp, remote, NULL, r->arg);
+	r->cb(evudp6__req_handle(r), 0, rsp, remote, NULL, r->arg);
 	r->in_cb = false;
 	if (r->state == EVUDP6__REQ_ENDED)
 		req_release(m, r);

@@ -326,8 +326,8 @@ END_TEST
 
 /* ------------------------------------------------------ message layer */
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m;
 	(void)req;

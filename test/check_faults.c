@@ -796,7 +796,7 @@ struct spoof {
 	unsigned long respond_failed;
 };
 
-static void spoof_handler(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+static void spoof_handler(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
                           const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)req;

@@ -346,7 +346,7 @@ struct rec {
 	unsigned int retransmissions; /* evudp6_request_retransmissions() at the last call */
 };
 
-static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void rec_cb(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                    const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	struct rec *x = arg;
@@ -354,7 +354,9 @@ static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *r
 	x->err = err;
 	x->t = now_ms();
 	x->remote = *remote;
-	x->retransmissions = evudp6_request_retransmissions(r);
+	int rtx = evudp6_request_retransmissions(r);
+	ck_assert_int_ge(rtx, 0);
+	x->retransmissions = (unsigned int)rtx;
 	if (rsp) {
 		ck_assert_int_eq(err, 0);
 		if (x->responses < 8)
@@ -384,16 +386,16 @@ static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *r
  * held for the test to answer, /quiet gets no response. */
 struct srv {
 	int calls;
-	struct evudp6_exchange *held;
+	struct evudp6_exchange_handle held;
 	int nheld; /* every /slow exchange, in order */
-	struct evudp6_exchange *held_all[128];
+	struct evudp6_exchange_handle held_all[128];
 	struct evudp6_addr remote;
 	struct evudp6_addr remotes[4]; /* of the first calls */
 	bool mcast;
 	bool free_messenger;
 };
 
-static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
+static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex, const struct evudp6_msg *req,
                    const struct evudp6_addr *remote, void *arg)
 {
 	struct srv *s = arg;
@@ -998,7 +1000,7 @@ START_TEST(messenger_slow_handler_empty_ack_then_separate_con)
 	double t0 = now_ms();
 	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
-	ck_assert_ptr_nonnull(s.held);
+	ck_assert_ptr_nonnull(s.held.obj);
 	const uint8_t ack[] = {0x60, 0x00, 0x55, 0x01};
 	ck_assert_uint_eq(r->d[0].len, 4);
 	ck_assert_mem_eq(r->d[0].b, ack, 4);
@@ -1073,7 +1075,7 @@ START_TEST(messenger_icmp_stops_separate_response)
 	const uint8_t con_slow[] = {0x41, 0x01, 0x55, 0x03, 0x5c, 0xb4, 's', 'l', 'o', 'w'};
 	raw_send(r, false, mport(m), con_slow, sizeof con_slow);
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
-	ck_assert_ptr_nonnull(s.held);
+	ck_assert_ptr_nonnull(s.held.obj);
 	event_del(r->ev);
 	close(r->fd);
 	struct evudp6_msg_builder b;
@@ -1157,11 +1159,13 @@ START_TEST(messenger_cancel_stops_retransmission)
 	struct evudp6_msg_builder b;
 	builder_get(&b, EVUDP6_CON, "hello");
 	struct rec x = {0};
-	struct evudp6_request *req;
+	struct evudp6_request_handle req;
 	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, &req), 0);
 	ck_assert(evudp6_addr_equal(evudp6_request_remote(req), &to));
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
-	evudp6_request_cancel(req);
+	ck_assert_int_eq(evudp6_request_cancel(req), 0);
+	ck_assert_int_eq(evudp6_request_cancel(req), -EVUDP6_E_STATE);
+	ck_assert_ptr_null(evudp6_request_remote(req));
 	run_for(150);
 	ck_assert_int_eq(r->n, 1);
 	ck_assert_int_eq(x.calls, 0);
@@ -1589,7 +1593,7 @@ START_TEST(messenger_flood_keeps_dedup_under_cap)
 END_TEST
 
 #if COUNT_ALLOCS
-static void quiet_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void quiet_cb(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                      const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)r;
@@ -1600,8 +1604,8 @@ static void quiet_cb(struct evudp6_request *r, int err, const struct evudp6_msg 
 }
 
 /* srv_cb without Check's assertions: 2.05 or 4.04. */
-static void quiet_srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                         const struct evudp6_addr *remote, void *arg)
+static void quiet_srv_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                         const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	struct evudp6_opt o;
 	struct evudp6_msg_builder b;
@@ -1956,16 +1960,20 @@ START_TEST(messenger_cancel_after_slot_reuse_does_nothing)
 	lo_addr(&to_raw, false, r->port);
 	struct evudp6_msg_builder b;
 	struct rec x1 = {0}, x2 = {0};
-	struct evudp6_request *r1, *r2;
+	struct evudp6_request_handle r1, r2;
 	builder_get(&b, EVUDP6_CON, "hello");
 	ck_assert_int_eq(evudp6_messenger_request(cli, &to_srv, &b, 0, rec_cb, &x1, &r1), 0);
 	ck_assert(RUN_UNTIL(x1.calls == 1, 2000));
 	/* Request 1 has ended; request 2 takes its slot. */
 	builder_get(&b, EVUDP6_CON, "hello");
 	ck_assert_int_eq(evudp6_messenger_request(cli, &to_raw, &b, 0, rec_cb, &x2, &r2), 0);
-	ck_assert_ptr_eq(r1, r2);
+	/* Same slot (the pool hands out the last one freed), new generation. */
+	ck_assert_ptr_eq(r1.obj, r2.obj);
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
-	evudp6_request_cancel(r1);
+	ck_assert_int_eq(evudp6_request_cancel(r1), -EVUDP6_E_STATE);
+	ck_assert_ptr_null(evudp6_request_remote(r1));
+	ck_assert_int_eq(evudp6_request_retransmissions(r1), -EVUDP6_E_STATE);
+	ck_assert(evudp6_addr_equal(evudp6_request_remote(r2), &to_raw));
 	ck_assert_uint_eq(mstats(cli).requests_pending, 1);
 	struct evudp6_msg req;
 	raw_decode(r, 0, &req);
@@ -1994,7 +2002,7 @@ START_TEST(messenger_respond_after_slot_reuse_is_state_error)
 	const uint8_t slow2[] = {0x41, 0x01, 0x73, 0x02, 0x02, 0xb4, 's', 'l', 'o', 'w'};
 	raw_send(r, false, mport(m), slow1, sizeof slow1);
 	ck_assert(RUN_UNTIL(s.calls == 1, 2000));
-	struct evudp6_exchange *ex1 = s.held;
+	struct evudp6_exchange_handle ex1 = s.held;
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
 	evudp6_msg_builder_set_payload(&b, "one", 3);
@@ -2003,8 +2011,11 @@ START_TEST(messenger_respond_after_slot_reuse_is_state_error)
 	/* The only entry is answered: the next request reuses it. */
 	raw_send(r, false, mport(m), slow2, sizeof slow2);
 	ck_assert(RUN_UNTIL(s.calls == 2, 2000));
-	struct evudp6_exchange *ex2 = s.held;
-	ck_assert_ptr_eq(ex1, ex2);
+	struct evudp6_exchange_handle ex2 = s.held;
+	ck_assert_ptr_eq(ex1.obj, ex2.obj);
+	ck_assert_ptr_null(evudp6_exchange_remote(ex1));
+	ck_assert(!evudp6_exchange_is_multicast(ex1));
+	ck_assert_ptr_nonnull(evudp6_exchange_remote(ex2));
 	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
 	evudp6_msg_builder_set_payload(&b, "one", 3);
 	ck_assert_int_eq(evudp6_exchange_respond(ex1, &b), -EVUDP6_E_STATE);

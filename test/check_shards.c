@@ -249,8 +249,8 @@ START_TEST(shard_without_reuseport_cannot_join_the_port)
 }
 END_TEST
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m;
 	(void)req;

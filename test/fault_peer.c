@@ -307,7 +307,7 @@ struct serve {
 
 static struct serve sv;
 
-static void serve_request(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+static void serve_request(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
                           const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m, (void)req, (void)remote, (void)arg;
@@ -321,7 +321,7 @@ static void serve_request(struct evudp6_messenger *m, struct evudp6_exchange *ex
 		sv.rss_base = fault_rss_kb();
 }
 
-static void serve_response(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void serve_response(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                            const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)r, (void)remote;

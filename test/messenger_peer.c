@@ -44,11 +44,11 @@ __attribute__((noreturn)) static void usage(void)
 /* ------------------------------------------------------------ server */
 
 struct slow {
-	struct evudp6_exchange *ex;
+	struct evudp6_exchange_handle ex;
 	struct event *ev;
 };
 
-static void respond_text(struct evudp6_exchange *ex, uint8_t code, const char *text, int content_format)
+static void respond_text(struct evudp6_exchange_handle ex, uint8_t code, const char *text, int content_format)
 {
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, 0, code, 0);
@@ -73,8 +73,8 @@ static void slow_cb(evutil_socket_t fd, short what, void *arg)
 	free(s);
 }
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	char path[256] = "", from[EVUDP6_HOSTINFO_MAX] = "?", to[EVUDP6_HOSTINFO_MAX] = "?";
 	size_t plen = 0;
@@ -247,7 +247,7 @@ static long elapsed_ms(void)
 	return (long)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 }
 
-static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void response_cb(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	bool mcast = *(bool *)arg;

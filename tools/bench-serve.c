@@ -160,7 +160,7 @@ static void answer_flipped(struct evudp6_transport *t, const uint8_t *data, size
 	evudp6_transport_send(t, &to, out, n);
 }
 
-static void answer_request(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+static void answer_request(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
                            const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m;

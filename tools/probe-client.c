@@ -23,7 +23,7 @@
 
 struct ping_slot {
 	struct probe_job *job;
-	struct evudp6_request *r;
+	struct evudp6_request_handle r;
 	double t0;
 	int seq;
 	bool used;
@@ -37,7 +37,7 @@ struct probe_job {
 	struct evudp6_addr dest;
 	bool multicast;
 	struct evudp6_resolve *resolving;
-	struct evudp6_request *req;
+	struct evudp6_request_handle req;
 	struct event *deadline, *tick, *finish, *sigint;
 	struct event direct; /* delivers a group literal's address from the loop */
 	struct evudp6_addr direct_addr;
@@ -229,9 +229,9 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evudp6_resolve_cancel(r);
 		j->ended = false;
 	}
-	if (j->req) {
+	if (j->req.obj) {
 		evudp6_request_cancel(j->req);
-		j->req = NULL;
+		j->req = (struct evudp6_request_handle){0};
 	}
 	struct probe_err_info e = {
 	    .kind = "timeout",
@@ -258,7 +258,7 @@ static bool seen_responder(struct probe_job *j, const struct evudp6_addr *a)
 	return false;
 }
 
-static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void response_cb(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)r;
@@ -280,7 +280,7 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 			probe_out_response(&info);
 			return;
 		}
-		j->req = NULL;
+		j->req = (struct evudp6_request_handle){0};
 		if (err != -EVUDP6_E_TIMEOUT) {
 			job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
 			return;
@@ -291,7 +291,7 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		                           : PROBE_EXIT_TIMEOUT);
 		return;
 	}
-	j->req = NULL;
+	j->req = (struct evudp6_request_handle){0};
 	if (err == 0) {
 		struct probe_rsp_info info = {
 		    .uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
@@ -361,7 +361,7 @@ static void send_request(struct probe_job *j)
 	j->t_sent = probe_now_ms();
 	rc = evudp6_messenger_request(j->c->m, &j->dest, &b, wait_ms, response_cb, j, &j->req);
 	if (rc < 0) {
-		j->req = NULL;
+		j->req = (struct evudp6_request_handle){0};
 		job_end(j, send_failed(j, rc, -1));
 		return;
 	}
@@ -396,7 +396,7 @@ static void ping_schedule(struct probe_job *j)
 	event_add(j->tick, &tv);
 }
 
-static void ping_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void ping_cb(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                     const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)r;
@@ -406,7 +406,7 @@ static void ping_cb(struct evudp6_request *r, int err, const struct evudp6_msg *
 		return;
 	double rtt = probe_now_ms() - s->t0;
 	s->used = false;
-	s->r = NULL;
+	s->r = (struct evudp6_request_handle){0};
 	j->pending--;
 	if (err == 0) {
 		j->answered++;

@@ -232,8 +232,8 @@ static bool suppressed(const struct evudp6_msg *req, uint8_t code, bool mcast)
 	return mcast && cls >= 4;
 }
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m;
 	struct probe_server *s = arg;

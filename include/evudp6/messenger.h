@@ -37,10 +37,42 @@ extern "C" {
 struct event_base;
 /** A messenger: one transport plus the message layer's state. */
 struct evudp6_messenger;
-/** A request this messenger sent (client side). */
+/** A request this messenger sent (client side); internal, see evudp6_request_handle. */
 struct evudp6_request;
-/** A request this messenger received and has to answer (server side). */
+/** A request this messenger received and has to answer (server side); internal, see evudp6_exchange_handle.
+ */
 struct evudp6_exchange;
+
+/**
+ * A handle on a request this messenger sent: a small value, copied and
+ * kept freely. It refers to its request from evudp6_messenger_request()
+ * until the request's final callback has returned, or until it is
+ * cancelled. After that every function given the handle does nothing and
+ * returns -EVUDP6_E_STATE (or NULL), even once the messenger has reused
+ * the request's slot for another request: a stale handle never acts on
+ * someone else's request. A zeroed handle refers to no request. Handles
+ * must not be used after evudp6_messenger_free(). The fields are the
+ * library's; only copy the struct.
+ */
+struct evudp6_request_handle {
+	struct evudp6_request *obj;
+	uint64_t gen;
+};
+
+/**
+ * A handle on a request this messenger received (an exchange), given to
+ * the request handler: a small value, copied and kept freely. It refers
+ * to its exchange until the exchange is answered (evudp6_exchange_respond()
+ * returned 0). After that every function given the handle does nothing
+ * and returns -EVUDP6_E_STATE (or NULL / false), even once the slot holds
+ * another requester's exchange. Handles must not be used after
+ * evudp6_messenger_free(). The fields are the library's; only copy the
+ * struct.
+ */
+struct evudp6_exchange_handle {
+	struct evudp6_exchange *obj;
+	uint64_t gen;
+};
 
 /** RFC 7252 section 4.8 defaults, as set by evudp6_messenger_config_init(). */
 #define EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS       2000u
@@ -205,7 +237,9 @@ struct evudp6_messenger_stats {
 /**
  * A response arrived for a request, or the request ended.
  *
- * @param r        the request; valid until the final call has returned
+ * @param r        the request's handle (the same value
+ *                 evudp6_messenger_request() gave); it refers to the
+ *                 request until the final call has returned
  * @param err      0 with @p rsp set for a response; otherwise the request
  *                 has ended and @p rsp is NULL: -EVUDP6_E_TIMEOUT (no
  *                 answer after all retransmissions or within the wait; for
@@ -224,21 +258,22 @@ struct evudp6_messenger_stats {
  * responder's address, until its wait ends (a final call with
  * -EVUDP6_E_TIMEOUT) or it is cancelled.
  */
-typedef void (*evudp6_messenger_response_cb)(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
-                                             const struct evudp6_addr *remote, const struct evudp6_icmp *icmp,
-                                             void *arg);
+typedef void (*evudp6_messenger_response_cb)(struct evudp6_request_handle r, int err,
+                                             const struct evudp6_msg *rsp, const struct evudp6_addr *remote,
+                                             const struct evudp6_icmp *icmp, void *arg);
 
 /**
  * A new request arrived (duplicates never reach the handler).
  *
  * @param ex      the exchange to answer with evudp6_exchange_respond(),
- *                now or later; exactly once
+ *                now or later; exactly once. Keep the handle (a value)
+ *                to answer later.
  * @param req     the request; a view valid only during the call
  * @param remote  the requester, with the local address (possibly a
  *                multicast group) the request was sent to; valid during
  *                the call (evudp6_exchange_remote() keeps a copy)
  */
-typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
                                             const struct evudp6_msg *req, const struct evudp6_addr *remote,
                                             void *arg);
 
@@ -329,7 +364,8 @@ EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_
  *                 0 uses the configuration's value
  * @param cb       called for the response(s) and once at the end; never
  *                 from inside this call
- * @param out      receives the request handle, may be NULL
+ * @param out      receives the request's handle, may be NULL; zeroed on
+ *                 error
  * @return 0; -EINVAL (bad type or code, cb NULL); -EVUDP6_E_MULTICAST_CON;
  *         -ENOBUFS (max_requests pending); an encoder error
  *         (-EVUDP6_E_MSG_NOSPACE if larger than max_message);
@@ -343,26 +379,35 @@ EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_
 EVUDP6_API int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                                         struct evudp6_msg_builder *b, unsigned int wait_ms,
                                         evudp6_messenger_response_cb cb, void *arg,
-                                        struct evudp6_request **out);
+                                        struct evudp6_request_handle *out);
 
 /**
- * Cancel a request: no more transmissions, its callback is not called
- * again, and the handle is invalid once this returns (or, if called from
- * the request's own callback, once the callback returns). Calling it from
- * the final callback, or twice, does nothing.
+ * Cancel a request: no more transmissions, and its callback is not called
+ * again. The handle stops referring to the request once this returns (or,
+ * if called from the request's own callback, once the callback returns).
+ * @return 0; -EVUDP6_E_STATE if the request had already ended (called
+ *         from its final callback, twice, or with a handle whose request
+ *         is over, whatever now uses its slot), doing nothing; -EINVAL
+ *         for a zeroed handle.
  */
-EVUDP6_API void evudp6_request_cancel(struct evudp6_request *r);
+EVUDP6_API int evudp6_request_cancel(struct evudp6_request_handle r);
 
-/** The remote a request was sent to (valid while the request is). */
-EVUDP6_API const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r);
+/**
+ * The remote a request was sent to, while the handle refers to the
+ * request (also in its final callback); NULL after that. The address
+ * belongs to the request.
+ */
+EVUDP6_API const struct evudp6_addr *evudp6_request_remote(struct evudp6_request_handle r);
 
 /**
  * How many times a confirmable request has been retransmitted so far (0
- * for one answered at the first try, and always 0 for NON). Valid while
- * the request is, so also in its final callback, where it says how many
- * retransmissions the exchange took.
+ * for one answered at the first try, and always 0 for NON). Also in the
+ * final callback, where it says how many retransmissions the exchange
+ * took.
+ * @return the count, or -EVUDP6_E_STATE once the handle no longer refers
+ *         to the request (-EINVAL for a zeroed handle).
  */
-EVUDP6_API unsigned int evudp6_request_retransmissions(const struct evudp6_request *r);
+EVUDP6_API int evudp6_request_retransmissions(struct evudp6_request_handle r);
 
 /**
  * Answer a request received through the request handler, from inside the
@@ -378,23 +423,26 @@ EVUDP6_API unsigned int evudp6_request_retransmissions(const struct evudp6_reque
  * or @p b NULL (no response at all), still acknowledges a confirmable
  * request with an empty ACK. The encoded response is kept for duplicates.
  *
- * @return 0 (the exchange is then answered: the handle is invalid);
- *         -EINVAL for a non-response code (the exchange stays open);
- *         an encoder error (e.g. -EVUDP6_E_MSG_NOSPACE beyond
- *         max_message; the exchange stays open, answer again);
- *         -EVUDP6_E_STATE if already answered; -EVUDP6_E_SHUTDOWN after
- *         shutdown (the handle stays valid until evudp6_messenger_free()).
+ * @return 0 (the exchange is then answered: the handle no longer refers
+ *         to it); -EINVAL for a non-response code (the exchange stays
+ *         open) or a zeroed handle; an encoder error (e.g.
+ *         -EVUDP6_E_MSG_NOSPACE beyond max_message; the exchange stays
+ *         open, answer again); -EVUDP6_E_STATE if already answered (even
+ *         if the slot now holds another requester's exchange, which is
+ *         left alone); -EVUDP6_E_SHUTDOWN after shutdown (the handle
+ *         stays usable until evudp6_messenger_free()).
  */
-EVUDP6_API int evudp6_exchange_respond(struct evudp6_exchange *ex, struct evudp6_msg_builder *b);
+EVUDP6_API int evudp6_exchange_respond(struct evudp6_exchange_handle ex, struct evudp6_msg_builder *b);
 
 /**
  * The requester of an exchange, with the local address the request was
- * sent to. Valid until the exchange is answered.
+ * sent to; NULL once the exchange is answered. The address belongs to the
+ * exchange: copy it to keep it.
  */
-EVUDP6_API const struct evudp6_addr *evudp6_exchange_remote(const struct evudp6_exchange *ex);
+EVUDP6_API const struct evudp6_addr *evudp6_exchange_remote(struct evudp6_exchange_handle ex);
 
-/** Did the exchange's request arrive via multicast? */
-EVUDP6_API bool evudp6_exchange_is_multicast(const struct evudp6_exchange *ex);
+/** Did the exchange's request arrive via multicast? false once it is answered. */
+EVUDP6_API bool evudp6_exchange_is_multicast(struct evudp6_exchange_handle ex);
 
 /** Copy the counters. */
 EVUDP6_API void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out);

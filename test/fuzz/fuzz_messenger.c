@@ -109,7 +109,7 @@ static const uint8_t *take(size_t want, size_t *got)
 #define MAX_KEPT    8
 
 struct record {
-	struct evudp6_request *r;
+	struct evudp6_request_handle r;
 	bool started, done, cancelled, mcast;
 	int calls;
 };
@@ -121,7 +121,7 @@ struct world {
 	bool in_request_call;
 	struct record rec[MAX_RECORDS];
 	int nrec;
-	struct evudp6_exchange *kept[MAX_KEPT];
+	struct evudp6_exchange_handle kept[MAX_KEPT];
 	int nkept;
 	/* errors the script injected, which may end requests */
 	int injected[8];
@@ -177,13 +177,13 @@ static void drain_sinks(void)
 
 /* --------------------------------------------------------- callbacks */
 
-static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+static void response_cb(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	struct record *rec = arg;
 	FUZZ_CHECK(!w.in_request_call);
 	FUZZ_CHECK(rec->started && !rec->done && !rec->cancelled);
-	FUZZ_CHECK(rec->r == r);
+	FUZZ_CHECK(rec->r.obj == r.obj && rec->r.gen == r.gen);
 	FUZZ_CHECK((err == 0) == (rsp != NULL));
 	FUZZ_CHECK(icmp == NULL || err < 0);
 	rec->calls++;
@@ -200,14 +200,14 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 	uint8_t d = get8();
 	if (d == 0xc3 && !rec->done) {
 		rec->cancelled = true;
-		evudp6_request_cancel(r);
+		FUZZ_CHECK(evudp6_request_cancel(r) == 0);
 	} else if (d == 0xc4) {
 		w.freed = true;
 		evudp6_messenger_free(w.m);
 	}
 }
 
-static void respond(struct evudp6_exchange *ex, uint8_t how, bool *kept_or_done)
+static void respond(struct evudp6_exchange_handle ex, uint8_t how, bool *kept_or_done)
 {
 	struct evudp6_msg_builder b;
 	static const uint8_t codes[] = {EVUDP6_CONTENT, EVUDP6_NOT_FOUND, EVUDP6_INTERNAL_SERVER_ERROR,
@@ -220,6 +220,11 @@ static void respond(struct evudp6_exchange *ex, uint8_t how, bool *kept_or_done)
 	int r = evudp6_exchange_respond(ex, (how & 0x80) ? NULL : &b);
 	if ((how & 0x80) || EVUDP6_CODE_CLASS(code) >= 2) {
 		FUZZ_CHECK(r == 0 || (w.shut && r == -EVUDP6_E_SHUTDOWN));
+		/* Answered: the handle is stale, whatever its slot holds next. */
+		if (r == 0 && !w.freed) {
+			FUZZ_CHECK(evudp6_exchange_respond(ex, NULL) == -EVUDP6_E_STATE);
+			FUZZ_CHECK(evudp6_exchange_remote(ex) == NULL);
+		}
 		*kept_or_done = true;
 	} else {
 		FUZZ_CHECK(r == -EINVAL || (w.shut && r == -EVUDP6_E_SHUTDOWN));
@@ -227,8 +232,8 @@ static void respond(struct evudp6_exchange *ex, uint8_t how, bool *kept_or_done)
 	}
 }
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)arg;
 	FUZZ_CHECK(m == w.m);
@@ -418,7 +423,8 @@ static void op_cancel(void)
 	if (rec->done || rec->cancelled)
 		return;
 	rec->cancelled = true;
-	evudp6_request_cancel(rec->r);
+	FUZZ_CHECK(evudp6_request_cancel(rec->r) == 0);
+	FUZZ_CHECK(evudp6_request_cancel(rec->r) == -EVUDP6_E_STATE);
 }
 
 static void op_respond(void)
@@ -426,7 +432,7 @@ static void op_respond(void)
 	if (w.nkept == 0)
 		return;
 	int i = get8() % w.nkept;
-	struct evudp6_exchange *ex = w.kept[i];
+	struct evudp6_exchange_handle ex = w.kept[i];
 	bool done;
 	respond(ex, get8(), &done);
 	if (done)
