@@ -8,10 +8,12 @@
  * non-confirmable responses, and fails every pending exchange to a remote
  * at once when an ICMP error (vetted against the datagram it quotes) or a
  * send error says the remote is unreachable. As a server it deduplicates
- * requests, answers pings, acknowledges slow confirmable requests with an
+ * requests per endpoint pair (remote, local address, message id), answers
+ * pings, acknowledges slow confirmable requests with an
  * empty ACK and sends their response separately, answers multicast
  * requests from a unicast address after a random leisure, suppresses error
- * responses to multicast requests and honours No-Response.
+ * responses to multicast requests, drops CON messages sent to a group
+ * (RFC 7252 8.1) and honours No-Response.
  *
  * All state is preallocated when the messenger is created: receiving a
  * datagram, answering it and sending a request allocate nothing. Callbacks
@@ -137,9 +139,10 @@ struct evudp6_messenger_config {
 	unsigned int empty_ack_delay_ms;
 	/**
 	 * Deduplication entries (received requests and confirmable responses
-	 * remembered for the lifetimes above, with the answer they got). When
-	 * all are in use the oldest answered one is forgotten (counted in
-	 * dedup_evicted). >= 1.
+	 * remembered for the lifetimes above, with the answer they got), keyed
+	 * by remote, local address and message id. When all are in use the
+	 * oldest answered one is forgotten (counted in dedup_evicted); see
+	 * separate_share_percent for those still retransmitting. >= 1.
 	 */
 	size_t dedup_cap;
 	/** Client requests pending at once (including those waiting for NSTART); >= 1. */
@@ -289,9 +292,9 @@ typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct e
  * @param ping    the ping (its message id tells a retransmission from a
  *                new ping); a view valid only during the call
  * @param remote  the pinger, with the local address the ping reached; valid
- *                during the call. evudp6_addr_is_multicast_locally() on it
- *                tells whether the ping was sent to a multicast group (its
- *                RST then left from a unicast address).
+ *                during the call. Never a group: a ping (a CON) sent to a
+ *                multicast or broadcast address is dropped unanswered
+ *                (multicast_con_dropped).
  *
  * The callback may send, shut down or free the messenger.
  */
@@ -332,7 +335,9 @@ EVUDP6_API struct evudp6_transport *evudp6_messenger_transport(const struct evud
 
 /**
  * Set (or with NULL clear) the request handler. Without one, a CON
- * request is rejected with RST and a NON request is ignored.
+ * request is rejected with RST and a NON request is ignored. A CON sent to
+ * a multicast group or broadcast address never reaches the handler: it is
+ * dropped unanswered (RFC 7252 8.1).
  */
 EVUDP6_API void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evudp6_messenger_request_cb cb,
                                                 void *arg);
