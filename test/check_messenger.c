@@ -178,13 +178,15 @@ static void raw_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int dual_socket(uint16_t *port)
+/* A dual-stack socket bound to @p addr (IPv6 text, ::ffff:a.b.c.d for IPv4). */
+static int dual_socket_at(const char *addr, uint16_t *port)
 {
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
 	int off = 0;
 	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off), 0);
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, &sa.sin6_addr), 1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	socklen_t sl = sizeof sa;
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
@@ -193,16 +195,27 @@ static int dual_socket(uint16_t *port)
 	return fd;
 }
 
-static struct raw *raw_open(void)
+static int dual_socket(uint16_t *port)
+{
+	return dual_socket_at("::", port);
+}
+
+/* A peer socket bound to @p addr; raw_open() binds to [::]. */
+static struct raw *raw_open_at(const char *addr)
 {
 	struct raw *r = calloc(1, sizeof *r);
 	ck_assert_ptr_nonnull(r);
-	r->fd = dual_socket(&r->port);
+	r->fd = dual_socket_at(addr, &r->port);
 	int on = 1;
 	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
 	r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST, raw_cb, r);
 	event_add(r->ev, NULL);
 	return r;
+}
+
+static struct raw *raw_open(void)
+{
+	return raw_open_at("::");
 }
 
 static void raw_close(struct raw *r)
@@ -238,28 +251,6 @@ static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
 {
 	ck_assert_int_lt(i, r->n);
 	ck_assert_int_eq(evudp6_msg_decode(msg, r->d[i].b, r->d[i].len), 0);
-}
-
-/* Like raw_open(), bound to @p addr (IPv6 text, ::ffff:a.b.c.d for IPv4). */
-static struct raw *raw_open_at(const char *addr)
-{
-	struct raw *r = raw_open();
-	close(r->fd);
-	event_free(r->ev);
-	r->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(r->fd, 0);
-	int off = 0, on = 1;
-	ck_assert_int_eq(setsockopt(r->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off), 0);
-	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
-	ck_assert_int_eq(inet_pton(AF_INET6, addr, &sa.sin6_addr), 1);
-	ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	socklen_t sl = sizeof sa;
-	ck_assert_int_eq(getsockname(r->fd, (struct sockaddr *)&sa, &sl), 0);
-	r->port = ntohs(sa.sin6_port);
-	r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST, raw_cb, r);
-	event_add(r->ev, NULL);
-	return r;
 }
 
 /* Send to @p addr (IPv6 text, ::ffff:a.b.c.d for IPv4) on interface @p ifindex (0: none). */
