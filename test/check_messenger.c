@@ -1662,7 +1662,7 @@ START_TEST(messenger_dedup_is_per_local_address)
 	struct srv s = {0};
 	struct evudp6_messenger_config c = cfg_fast();
 	struct evudp6_messenger *m = mk_server(&c, &s);
-	struct raw *r = raw_open();
+	struct raw *r = raw_open_at("::ffff:127.0.0.1");
 	/* One source, one message id, sent to two addresses of this host: two
 	 * requests (/a with token a, /b with token b), each answered from the
 	 * address it was sent to, with its own token. */
@@ -1862,6 +1862,7 @@ static void unacked_flood_then_client(unsigned int share)
 
 	/* A legitimate client is still answered. */
 	struct evudp6_messenger_config cc = cfg_fast();
+	cc.ack_timeout_ms = 1000; /* its first transmission must be the one answered */
 	struct evudp6_messenger *cli = mk(&cc);
 	struct evudp6_addr to;
 	lo_addr(&to, false, mport(m));
