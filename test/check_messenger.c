@@ -1277,9 +1277,14 @@ START_TEST(messenger_config_rejects_bad_values)
 	c.max_retransmit = 17;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
 	evudp6_messenger_config_init(&c);
+	c.separate_share_percent = 101;
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
+	evudp6_messenger_config_init(&c);
 	c.max_retransmit = 0;
 	c.leisure_ms = 0;
 	c.empty_ack_delay_ms = 0;
+	c.separate_share_percent = 0;
+	c.separate_retransmit_per_s = 0;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), 0);
 	evudp6_messenger_free(m);
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, NULL), 0);
@@ -1891,6 +1896,41 @@ START_TEST(messenger_separate_retransmissions_bounded_per_second)
 }
 END_TEST
 
+START_TEST(messenger_separate_share_or_budget_zero_means_no_retransmission)
+{
+	/* Share 0: the separate response leaves once and its entry is free to
+	 * go at once. Budget 0: it retransmits on schedule, but nothing leaves. */
+	for (int pass = 0; pass < 2; pass++) {
+		struct srv s = {0};
+		struct evudp6_messenger_config c = cfg_fast();
+		c.empty_ack_delay_ms = 0;
+		c.max_retransmit = 2;
+		if (pass == 0)
+			c.separate_share_percent = 0;
+		else
+			c.separate_retransmit_per_s = 0;
+		struct evudp6_messenger *m = mk_server(&c, &s);
+		int fd;
+		flood_slow(&fd, 1, 200, mport(m));
+		ck_assert(RUN_UNTIL(s.calls == 1, 2000));
+		answer_held(&s);
+		/* The schedule: 20 + 40 ms, then 80 ms to give up. */
+		if (pass == 0)
+			run_for(200);
+		else
+			ck_assert(RUN_UNTIL(mstats(m).timeouts == 1, 2000));
+		ck_assert_int_eq(drain(fd), 2);
+		close(fd);
+		struct evudp6_messenger_stats st = mstats(m);
+		ck_assert_uint_eq(st.retransmissions, 0);
+		ck_assert_uint_eq(st.separate_stopped, pass == 0 ? 1 : 0);
+		ck_assert_uint_eq(st.separate_retransmits_throttled, pass == 0 ? 0 : 2);
+		ck_assert_uint_eq(st.timeouts, pass == 0 ? 0 : 1);
+		evudp6_messenger_free(m);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------ 8. stale handles */
 
 START_TEST(messenger_cancel_after_slot_reuse_does_nothing)
@@ -2399,6 +2439,7 @@ int main(void)
 	tcase_add_test(tc, messenger_unacked_separate_responses_cannot_lock_out_others);
 	tcase_add_test(tc, messenger_unacked_separate_responses_give_way_when_all_pinned);
 	tcase_add_test(tc, messenger_separate_retransmissions_bounded_per_second);
+	tcase_add_test(tc, messenger_separate_share_or_budget_zero_means_no_retransmission);
 	tcase_add_test(tc, messenger_cancel_after_slot_reuse_does_nothing);
 	tcase_add_test(tc, messenger_respond_after_slot_reuse_is_state_error);
 #if COUNT_ALLOCS
