@@ -2465,7 +2465,7 @@ int main(void)
 		tcase_add_test(mc, messenger_con_via_multicast_dropped_and_counted_v4);
 		suite_add_tcase(s, mc);
 	} else {
-		fprintf(stderr, "check_messenger: SKIP 5 multicast tests: no private network namespace "
+		fprintf(stderr, "check_messenger: SKIP 8 multicast tests: no private network namespace "
 		                "(needs root or unprivileged user namespaces, and iproute2)\n");
 	}
 	return testutil_run(s);
