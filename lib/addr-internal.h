@@ -66,6 +66,10 @@ int evudp6__addr_parse_authority(struct evudp6_addr *a, const char *s, uint16_t 
  */
 int evudp6__addr_ntop(const struct in6_addr *addr, uint32_t scope_id, char *buf, size_t len);
 
+/* The scope id as evudp6_addr_equal() sees it: that of a link-local
+ * unicast, interface-local or link-local multicast remote, else 0. */
+uint32_t evudp6__addr_scope_key(const struct evudp6_addr *a);
+
 /* Is the address ::ffff:a.b.c.d with a.b.c.d in 224.0.0.0/4, or ff00::/8? */
 bool evudp6__in6_is_multicast(const struct in6_addr *addr);
 

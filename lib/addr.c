@@ -256,20 +256,29 @@ int evudp6_addr_netif(const struct evudp6_addr *a, char *buf, size_t len)
 	return copy_out(name, buf, len);
 }
 
+uint32_t evudp6__addr_scope_key(const struct evudp6_addr *a)
+{
+	/* The kernel fills in sin6_scope_id of a received datagram only for
+	 * the scopes that need one (and reports flowinfo as 0): keying on
+	 * anything else would make a remote never match its own answers. */
+	return in6_needs_zone(&a->remote.sin6_addr) ? a->remote.sin6_scope_id : 0;
+}
+
 bool evudp6_addr_equal(const struct evudp6_addr *a, const struct evudp6_addr *b)
 {
 	return memcmp(&a->remote.sin6_addr, &b->remote.sin6_addr, sizeof(struct in6_addr)) == 0 &&
 	       a->remote.sin6_port == b->remote.sin6_port &&
-	       a->remote.sin6_flowinfo == b->remote.sin6_flowinfo;
+	       evudp6__addr_scope_key(a) == evudp6__addr_scope_key(b);
 }
 
 uint32_t evudp6_addr_hash(const struct evudp6_addr *a)
 {
 	/* FNV-1a over exactly the fields evudp6_addr_equal() compares. */
 	uint8_t key[16 + 2 + 4];
+	uint32_t scope = evudp6__addr_scope_key(a);
 	memcpy(key, &a->remote.sin6_addr, 16);
 	memcpy(key + 16, &a->remote.sin6_port, 2);
-	memcpy(key + 18, &a->remote.sin6_flowinfo, 4);
+	memcpy(key + 18, &scope, 4);
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < sizeof(key); i++) {
 		h ^= key[i];

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "addr-internal.h"
 #include "messenger-internal.h"
 #include "siphash-internal.h"
 
@@ -24,8 +25,8 @@ uint32_t evudp6__msgr_key_hash(const struct evudp6_messenger *m, const struct ev
 	uint64_t w0, w1;
 	memcpy(&w0, &a->remote.sin6_addr, 8);
 	memcpy(&w1, (const uint8_t *)&a->remote.sin6_addr + 8, 8);
-	uint64_t w2 =
-	    (uint64_t)a->remote.sin6_port | ((uint64_t)mid << 16) | ((uint64_t)a->remote.sin6_flowinfo << 32);
+	uint64_t w2 = (uint64_t)a->remote.sin6_port | ((uint64_t)mid << 16) |
+	              ((uint64_t)evudp6__addr_scope_key(a) << 32);
 	return (uint32_t)evudp6__siphash13_3w(m->key, w0, w1, w2);
 }
 

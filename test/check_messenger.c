@@ -1886,6 +1886,58 @@ START_TEST(messenger_multicast_client_collects_every_response_v4)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 9. remotes, tokens, message ids */
+
+/* Answer request datagram @p i of @p r with a piggybacked 2.05. */
+static void raw_ack_content(struct raw *r, int i)
+{
+	struct evudp6_msg req;
+	raw_decode(r, i, &req);
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	raw_reply(r, i, rsp, 12);
+}
+
+START_TEST(messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 2000;
+	c.nstart = 1;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr plain, flow;
+	lo_addr(&plain, false, r->port);
+	flow = plain;
+	flow.remote.sin6_flowinfo = htonl(0x12345);
+	struct rec x = {0}, y = {0};
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &flow, &b, 0, rec_cb, &x, NULL), 0);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &plain, &b, 0, rec_cb, &y, NULL), 0);
+	/* One remote, whatever flow label it was given: NSTART 1 holds the
+	 * second request back. */
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 1);
+	/* The answer comes back with flowinfo 0, as every datagram does. */
+	raw_ack_content(r, 0);
+	ck_assert(RUN_UNTIL(x.calls == 1 && r->n == 2, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(y.calls, 0);
+	raw_ack_content(r, 1);
+	ck_assert(RUN_UNTIL(y.calls == 1, 2000));
+	ck_assert_int_eq(y.err, 0);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.unmatched, 0);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	ck_assert_uint_eq(st.requests_pending, 0);
+	evudp6_messenger_free(m);
+	raw_close(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("messenger");
@@ -1924,6 +1976,7 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+	tcase_add_test(tc, messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 #else
