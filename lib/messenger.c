@@ -37,16 +37,6 @@ uint64_t evudp6__msgr_initial_timeout_us(struct evudp6_messenger *m)
 	return base + evudp6__rng_upto(&m->rng, spread);
 }
 
-uint16_t evudp6__msgr_alloc_mid(struct evudp6_messenger *m)
-{
-	for (unsigned int i = 0; i < 65536u; i++) {
-		uint16_t mid = m->next_mid++;
-		if (!evudp6__req_find_mid(m, mid) && !evudp6__ent_find_sep(m, mid))
-			return mid;
-	}
-	return m->next_mid++;
-}
-
 int evudp6__msgr_send(struct evudp6_messenger *m, const struct evudp6_addr *to, const void *buf, size_t len)
 {
 	if (m->shut)
@@ -103,13 +93,16 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 		return;
 	}
 	uint8_t cls = EVUDP6_CODE_CLASS(msg.code);
+	uint32_t hash;
 	switch (msg.type) {
 	case EVUDP6_ACK:
 		if (cls == 0 && msg.code != EVUDP6_EMPTY) {
 			m->st.malformed++;
 			return;
 		}
-		if (!evudp6__req_on_ack(m, &msg, remote) && !evudp6__ent_on_ack(m, &msg, remote))
+		/* Our message ids are per remote: look up (remote, id). */
+		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
+		if (!evudp6__req_on_ack(m, &msg, remote, hash) && !evudp6__ent_on_ack(m, &msg, remote, hash))
 			m->st.unmatched++;
 		return;
 	case EVUDP6_RST:
@@ -117,7 +110,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			m->st.malformed++;
 			return;
 		}
-		if (!evudp6__req_on_rst(m, &msg, remote) && !evudp6__ent_on_rst(m, &msg, remote))
+		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
+		if (!evudp6__req_on_rst(m, &msg, remote, hash) && !evudp6__ent_on_rst(m, &msg, remote, hash))
 			m->st.unmatched++;
 		return;
 	default:
@@ -264,8 +258,8 @@ int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
 	m->base = base;
 	m->cfg = cfg;
 	evudp6__rng_seed(&m->rng);
+	evudp6__pool_init(&m->pool);
 	evudp6__random_bytes(m->key, sizeof m->key);
-	m->next_mid = (uint16_t)evudp6__rng_next(&m->rng);
 	if (evudp6__req_pool_init(m) < 0 || evudp6__ent_pool_init(m) < 0) {
 		destroy(m);
 		return -ENOMEM;

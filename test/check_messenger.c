@@ -1938,6 +1938,146 @@ START_TEST(messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart)
 }
 END_TEST
 
+/* xoshiro256** as an attacker models it: the output function
+ * rotl(s1 * 5, 7) * 9 is invertible and the update is linear, so four
+ * consecutive outputs give the whole state. */
+static uint64_t rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t inverse_mod_2_64(uint64_t x)
+{
+	uint64_t inv = x; /* right to 3 bits for odd x; Newton doubles that */
+	for (int i = 0; i < 5; i++)
+		inv *= 2 - x * inv;
+	return inv;
+}
+
+static uint64_t xoshiro_next(uint64_t s[4])
+{
+	uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl64(s[3], 45);
+	return out;
+}
+
+/* The fifth output predicted from the first four. */
+static uint64_t xoshiro_predict(const uint64_t out[4])
+{
+	uint64_t b[4];
+	for (int i = 0; i < 4; i++)
+		b[i] = rotl64(out[i] * inverse_mod_2_64(9), 57) * inverse_mod_2_64(5);
+	uint64_t a_c = b[0] ^ b[1];
+	uint64_t c_d = b[2] ^ b[1] ^ (b[0] << 17) ^ b[0];
+	uint64_t d1 = b[3] ^ b[2] ^ a_c ^ (b[0] << 17) ^ (b[1] << 17) ^ b[1];
+	uint64_t d = rotl64(d1, 19) ^ b[0];
+	uint64_t c = c_d ^ d;
+	uint64_t s[4] = {a_c ^ c, b[0], c, d};
+	for (int i = 0; i < 4; i++)
+		xoshiro_next(s);
+	return xoshiro_next(s);
+}
+
+START_TEST(messenger_tokens_cannot_be_predicted_from_earlier_ones)
+{
+	/* The model is right: it predicts a real xoshiro256** stream. */
+	uint64_t s[4] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL, 42, 7}, seen[4];
+	for (int i = 0; i < 4; i++)
+		seen[i] = xoshiro_next(s);
+	ck_assert_uint_eq(xoshiro_predict(seen), xoshiro_next(s));
+
+	/* An attacker who sees five consecutive requests of ours. */
+	struct evudp6_messenger_config c = cfg_fast();
+	c.nstart = 8;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct rec x[5] = {{0}};
+	struct evudp6_msg_builder b;
+	for (int i = 0; i < 5; i++) {
+		builder_get(&b, EVUDP6_NON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x[i], NULL), 0);
+	}
+	ck_assert(RUN_UNTIL(r->n == 5, 2000));
+	uint64_t tok[5];
+	for (int i = 0; i < 5; i++) {
+		struct evudp6_msg req;
+		raw_decode(r, i, &req);
+		ck_assert_uint_eq(req.tkl, 8);
+		memcpy(&tok[i], req.token, 8);
+	}
+	ck_assert_msg(xoshiro_predict(tok) != tok[4], "the fifth token follows from the first four");
+	evudp6_messenger_free(m);
+	raw_close(r);
+}
+END_TEST
+
+#define MID_REMOTES 4
+#define MID_MESSAGES 70000
+
+START_TEST(messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own)
+{
+	/* Remote 0 gets every 4th message: with one counter for all remotes
+	 * its ids would repeat after 16 384 of its own. */
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	int fd[MID_REMOTES];
+	struct evudp6_addr to[MID_REMOTES];
+	for (int k = 0; k < MID_REMOTES; k++) {
+		fd[k] = testnet_socket(AF_INET6, "::1");
+		struct sockaddr_in6 sa;
+		socklen_t sl = sizeof sa;
+		ck_assert_int_eq(getsockname(fd[k], (struct sockaddr *)&sa, &sl), 0);
+		lo_addr(&to[k], false, ntohs(sa.sin6_port));
+	}
+	static uint8_t seen[65536];
+	memset(seen, 0, sizeof seen);
+	unsigned int own = 0;
+	uint16_t first[MID_REMOTES] = {0}, last[MID_REMOTES] = {0};
+	unsigned int count[MID_REMOTES] = {0};
+	struct rec x = {0};
+	struct evudp6_msg_builder b;
+	for (unsigned int i = 0; i < MID_MESSAGES; i++) {
+		int k = i % 4 == 0 ? 0 : 1 + (int)(i % 3);
+		struct evudp6_request *req;
+		builder_get(&b, EVUDP6_NON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to[k], &b, 0, rec_cb, &x, &req), 0);
+		evudp6_request_cancel(req);
+		uint8_t d[64];
+		ssize_t n = recv(fd[k], d, sizeof d, 0);
+		ck_assert_int_ge(n, 4);
+		uint16_t mid = (uint16_t)(d[2] << 8 | d[3]);
+		if (count[k] == 0)
+			first[k] = mid;
+		else
+			ck_assert_msg(mid == (uint16_t)(last[k] + 1), "remote %d: id %u after %u", k, mid, last[k]);
+		last[k] = mid;
+		count[k]++;
+		if (k == 0) {
+			ck_assert_msg(!seen[mid], "remote 0: id %u repeated after %u of its own", mid, own);
+			seen[mid] = 1;
+			own++;
+		}
+	}
+	ck_assert_uint_eq(own, MID_MESSAGES / 4);
+	ck_assert_uint_eq(x.calls, 0);
+	/* Each remote starts somewhere of its own, not where the last left off. */
+	bool consecutive = true;
+	for (int k = 1; k < MID_REMOTES; k++)
+		consecutive &= first[k] == (uint16_t)(first[0] + k);
+	ck_assert(!consecutive);
+	for (int k = 0; k < MID_REMOTES; k++)
+		close(fd[k]);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("messenger");
@@ -1977,6 +2117,8 @@ int main(void)
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
 	tcase_add_test(tc, messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart);
+	tcase_add_test(tc, messenger_tokens_cannot_be_predicted_from_earlier_ones);
+	tcase_add_test(tc, messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 #else

@@ -278,8 +278,13 @@ EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_
  * The caller fills @p b: type EVUDP6_CON or EVUDP6_NON, a request code
  * (0.01 to 0.31), options and payload; or type CON with code 0.00 for a
  * CoAP ping. The messenger writes the message id and the token into @p b
- * (8 random bytes; none for a ping) and encodes it; @p b is not needed
- * after the call.
+ * and encodes it; @p b is not needed after the call. The token is 8 bytes
+ * from the kernel's CSPRNG (getrandom(), drawn in bulk), so the tokens a
+ * server sees tell nothing about those sent to others; a ping has none.
+ * Message ids are counted per remote from a random start, so none repeats
+ * to a remote before 65 536 messages to that remote (the 2 * max_requests
+ * + 16 remotes sent to last keep their sequence; an older one starts
+ * afresh at random).
  *
  * A confirmable request is retransmitted until acknowledged; a multicast
  * @p remote (which may carry an interface-only local part, see
