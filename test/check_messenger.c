@@ -1938,6 +1938,45 @@ START_TEST(messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart)
 }
 END_TEST
 
+START_TEST(messenger_ack_from_another_address_does_not_match)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 2000;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open(), *other = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct rec x = {0};
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	/* Another port of the same host answers with the right id and token,
+	 * piggybacked, then with an empty ACK and an RST: none is ours. */
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	raw_send(other, false, mport(m), rsp, 12);
+	const uint8_t ack[] = {0x60, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_send(other, false, mport(m), ack, sizeof ack);
+	const uint8_t rst[] = {0x70, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_send(other, false, mport(m), rst, sizeof rst);
+	ck_assert(RUN_UNTIL(mstats(m).unmatched == 3, 2000));
+	ck_assert_int_eq(x.calls, 0);
+	ck_assert_uint_eq(mstats(m).rst_received, 0);
+	/* The remote asked answers: that ends it. */
+	raw_ack_content(r, 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert(evudp6_addr_equal(&x.remote, &to));
+	ck_assert_uint_eq(mstats(m).unmatched, 3);
+	evudp6_messenger_free(m);
+	raw_close(r);
+	raw_close(other);
+}
+END_TEST
+
 /* xoshiro256** as an attacker models it: the output function
  * rotl(s1 * 5, 7) * 9 is invertible and the update is linear, so four
  * consecutive outputs give the whole state. */
@@ -2018,7 +2057,7 @@ START_TEST(messenger_tokens_cannot_be_predicted_from_earlier_ones)
 }
 END_TEST
 
-#define MID_REMOTES 4
+#define MID_REMOTES  4
 #define MID_MESSAGES 70000
 
 START_TEST(messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own)
@@ -2056,7 +2095,8 @@ START_TEST(messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_ow
 		if (count[k] == 0)
 			first[k] = mid;
 		else
-			ck_assert_msg(mid == (uint16_t)(last[k] + 1), "remote %d: id %u after %u", k, mid, last[k]);
+			ck_assert_msg(mid == (uint16_t)(last[k] + 1), "remote %d: id %u after %u", k, mid,
+			              last[k]);
 		last[k] = mid;
 		count[k]++;
 		if (k == 0) {
@@ -2117,6 +2157,7 @@ int main(void)
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
 	tcase_add_test(tc, messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart);
+	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
 	tcase_add_test(tc, messenger_tokens_cannot_be_predicted_from_earlier_ones);
 	tcase_add_test(tc, messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own);
 #if COUNT_ALLOCS
