@@ -208,18 +208,27 @@ bool evudp6__ent_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg
 	return true;
 }
 
-bool evudp6__ent_vet(struct evudp6_messenger *m, const struct evudp6_msg *h, const struct evudp6_addr *remote)
+struct evudp6_exchange *evudp6__ent_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                           const struct evudp6_addr *remote)
 {
 	if (h->type != EVUDP6_CON)
-		return false;
-	bool have_token = h->token != NULL;
+		return NULL;
 	struct evudp6_exchange *e =
 	    evudp6__ent_find_sep(m, remote, h->mid, evudp6__msgr_key_hash(m, remote, h->mid));
-	if (!e || (have_token && !evudp6__token_matches(h, e->token, e->tkl)))
-		return false;
-	/* The requester is gone: stop retransmitting to it. */
+	if (!e || !evudp6__token_matches(h, e->token, e->tkl))
+		return NULL;
+	return e;
+}
+
+void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e)
+{
 	ent_done(m, e);
-	return true;
+}
+
+void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e)
+{
+	m->st.packet_too_big_resends++;
+	evudp6__msgr_reply(m, &e->remote, e->buf, e->len);
 }
 
 /* ------------------------------------------------------------ answering */

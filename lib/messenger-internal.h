@@ -225,9 +225,12 @@ bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg
                         const struct evudp6_addr *remote, uint32_t hash);
 bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
                         const struct evudp6_addr *remote, uint32_t hash);
-/* Does the quoted header @p h belong to a request pending to @p remote? */
-bool evudp6__req_vet(struct evudp6_messenger *m, const struct evudp6_msg *h,
-                     const struct evudp6_addr *remote);
+/* The request pending to @p remote that the quoted header @p h (token
+ * complete) is the start of: same type, message id and token. */
+struct evudp6_request *evudp6__req_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                          const struct evudp6_addr *remote);
+/* Send the request again now (after a Packet Too Big quoting it). */
+void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r);
 /* Fail every request to @p remote, sent or still queued. */
 void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_addr *remote, int err,
                              const struct evudp6_icmp *icmp);
@@ -257,10 +260,14 @@ bool evudp6__ent_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg
                         const struct evudp6_addr *remote, uint32_t hash);
 bool evudp6__ent_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
                         const struct evudp6_addr *remote, uint32_t hash);
-/* Does the quoted header belong to a separate response to @p remote? If so
- * its retransmission stops: the requester is gone. */
-bool evudp6__ent_vet(struct evudp6_messenger *m, const struct evudp6_msg *h,
-                     const struct evudp6_addr *remote);
+/* The separate response retransmitted to @p remote that the quoted header
+ * @p h (token complete) is the start of. */
+struct evudp6_exchange *evudp6__ent_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                           const struct evudp6_addr *remote);
+/* The requester is gone: stop retransmitting the separate response. */
+void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e);
+/* Send the separate response again now (after a Packet Too Big). */
+void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e);
 void evudp6__ent_stop_timers(struct evudp6_messenger *m);
 
 bool evudp6__token_matches(const struct evudp6_msg *msg, const uint8_t *tok, uint8_t tkl);

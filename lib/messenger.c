@@ -157,15 +157,80 @@ static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t 
 
 /* ------------------------------------------------------------ errors */
 
+enum icmp_kind { ICMP_HARD, ICMP_TOO_BIG, ICMP_TIME_EXCEEDED, ICMP_PARAMETER_PROBLEM, ICMP_OTHER };
+
+/* Hard errors say the remote cannot be reached (unreachable, prohibited);
+ * soft ones concern one datagram on its way and fail nothing. */
+static enum icmp_kind icmp_kind(const struct evudp6_icmp *icmp)
+{
+	if (icmp->origin == EVUDP6_ORIGIN_ICMP6) {
+		switch (icmp->type) {
+		case 1:
+			return ICMP_HARD;
+		case 2:
+			return ICMP_TOO_BIG;
+		case 3:
+			return ICMP_TIME_EXCEEDED;
+		case 4:
+			return ICMP_PARAMETER_PROBLEM;
+		default:
+			return ICMP_OTHER;
+		}
+	}
+	switch (icmp->type) {
+	case 3:
+		return icmp->code == 4 ? ICMP_TOO_BIG : ICMP_HARD;
+	case 11:
+		return ICMP_TIME_EXCEEDED;
+	case 12:
+		return ICMP_PARAMETER_PROBLEM;
+	default:
+		return ICMP_OTHER;
+	}
+}
+
 /* RFC 7252 4.2: act on an ICMP error only if the datagram it quotes is
- * one we sent to that remote and still care about. */
-static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, const uint8_t *quoted,
-                size_t qlen)
+ * one we sent to that remote and still care about, and the quote reaches
+ * past its token: a message id alone is 16 bits anyone can guess. */
+static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                    const struct evudp6_addr *remote, const uint8_t *quoted, size_t qlen)
 {
 	struct evudp6_msg h;
-	if (!quoted || evudp6_msg_peek_header(&h, quoted, qlen) != 0)
-		return false;
-	return evudp6__req_vet(m, &h, remote) || evudp6__ent_vet(m, &h, remote);
+	struct evudp6_request *r = NULL;
+	struct evudp6_exchange *e = NULL;
+	if (quoted && evudp6_msg_peek_header(&h, quoted, qlen) == 0 && h.token) {
+		r = evudp6__req_quoted(m, &h, remote);
+		if (!r)
+			e = evudp6__ent_quoted(m, &h, remote);
+	}
+	if (!r && !e) {
+		m->st.icmp_vetted_out++;
+		return;
+	}
+	switch (icmp_kind(icmp)) {
+	case ICMP_HARD:
+		if (e)
+			evudp6__ent_give_up(m, e);
+		evudp6__req_fail_remote(m, remote, err, icmp);
+		break;
+	case ICMP_TOO_BIG:
+		/* The kernel has lowered the path MTU: the next copy fits (or
+		 * is fragmented to fit). */
+		m->st.icmp_packet_too_big++;
+		if (r)
+			evudp6__req_resend(m, r);
+		else
+			evudp6__ent_resend(m, e);
+		break;
+	case ICMP_TIME_EXCEEDED:
+		m->st.icmp_time_exceeded++;
+		break;
+	case ICMP_PARAMETER_PROBLEM:
+		m->st.icmp_parameter_problem++;
+		break;
+	case ICMP_OTHER:
+		break;
+	}
 }
 
 static void on_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
@@ -176,18 +241,19 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 	if (m->shut)
 		return;
 	evudp6__msgr_enter(m);
-	if (icmp) {
-		m->st.icmp_errors++;
-		if (!vet(m, remote, quoted, quoted_len)) {
-			m->st.icmp_vetted_out++;
-			evudp6__msgr_leave(m);
-			return;
-		}
-	} else {
+	if (!icmp) {
 		/* Our own sendmsg() failed: nothing to vet. */
 		m->st.send_errors++;
+		evudp6__req_fail_remote(m, remote, err, NULL);
+	} else if (icmp->origin == EVUDP6_ORIGIN_LOCAL) {
+		/* It quotes nothing, and the send it came from has already
+		 * failed with the same error (returned, or reported above). */
+		m->st.icmp_errors++;
+		m->st.icmp_local_errors++;
+	} else {
+		m->st.icmp_errors++;
+		on_icmp(m, err, icmp, remote, quoted, quoted_len);
 	}
-	evudp6__req_fail_remote(m, remote, err, icmp);
 	evudp6__msgr_leave(m);
 }
 

@@ -449,16 +449,24 @@ bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg
 
 /* ------------------------------------------------------------ errors */
 
-bool evudp6__req_vet(struct evudp6_messenger *m, const struct evudp6_msg *h, const struct evudp6_addr *remote)
+struct evudp6_request *evudp6__req_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                          const struct evudp6_addr *remote)
 {
 	if (h->type != EVUDP6_CON && h->type != EVUDP6_NON)
-		return false;
-	/* A quote cut short inside the token leaves only the message id. */
-	bool have_token = h->token != NULL;
+		return NULL;
 	struct evudp6_request *r =
 	    evudp6__req_find_mid(m, remote, h->mid, evudp6__msgr_key_hash(m, remote, h->mid));
-	return r && r->state != EVUDP6__REQ_QUEUED && r->con == (h->type == EVUDP6_CON) &&
-	       (!have_token || evudp6__token_matches(h, r->token, r->tkl));
+	if (!r || (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE) ||
+	    r->con != (h->type == EVUDP6_CON) || !evudp6__token_matches(h, r->token, r->tkl))
+		return NULL;
+	return r;
+}
+
+void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r)
+{
+	/* Not a step of the RFC 7252 4.2 schedule: the timer runs on. */
+	m->st.packet_too_big_resends++;
+	evudp6__msgr_send(m, &r->remote, r->buf, r->len);
 }
 
 /* Multicast requests have no peer record and are never touched. */

@@ -162,6 +162,25 @@ struct evudp6_messenger_stats {
 	uint64_t dedup_cap;
 	/** Client requests pending now. */
 	uint64_t requests_pending;
+	/**
+	 * Soft ICMP errors that passed vetting, by kind. They fail no exchange:
+	 * Packet Too Big (ICMPv6 type 2, ICMP type 3 code 4: the kernel has
+	 * lowered the path MTU, and the quoted message is sent again at once),
+	 * Time Exceeded (ICMPv6 3, ICMP 11), Parameter Problem (ICMPv6 4,
+	 * ICMP 12).
+	 */
+	uint64_t icmp_packet_too_big;
+	uint64_t icmp_time_exceeded;
+	uint64_t icmp_parameter_problem;
+	/** Messages sent again at once after a Packet Too Big quoting them. */
+	uint64_t packet_too_big_resends;
+	/**
+	 * Error-queue entries of local origin (EMSGSIZE for a datagram larger
+	 * than the path MTU). They quote nothing; the send that caused each
+	 * has already failed with the same error (returned, or reported as a
+	 * send error), so they fail nothing more. Also counted in icmp_errors.
+	 */
+	uint64_t icmp_local_errors;
 };
 
 /**
