@@ -6,8 +6,11 @@
  * the caller, assigns their message id and token, retransmits confirmable
  * ones on the RFC 7252 schedule, matches piggybacked, separate and
  * non-confirmable responses, and fails every pending exchange to a remote
- * at once when an ICMP error (vetted against the datagram it quotes) or a
- * send error says the remote is unreachable. As a server it deduplicates
+ * at once when a hard ICMP error (vetted: its quote must hold the header
+ * and token of a message pending to that remote) or a send error says the
+ * remote is unreachable; soft ICMP errors (Packet Too Big, Time Exceeded,
+ * Parameter Problem) are counted and fail nothing, and a Packet Too Big
+ * sends the quoted message again at once. As a server it deduplicates
  * requests, answers pings, acknowledges slow confirmable requests with an
  * empty ACK and sends their response separately, answers multicast
  * requests from a unicast address after a random leisure, suppresses error
@@ -142,13 +145,16 @@ struct evudp6_messenger_stats {
 	uint64_t retransmissions;
 	/** CON messages given up after MAX_RETRANSMIT, and unicast response waits that ran out. */
 	uint64_t timeouts;
-	/** Error-queue (ICMP) errors reported by the transport. */
+	/** Error-queue entries (ICMP, ICMPv6 and local) reported by the transport. */
 	uint64_t icmp_errors;
 	/** sendmsg() errors reported by the transport. */
 	uint64_t send_errors;
-	/** ICMP errors ignored because the datagram they quote matches nothing pending (RFC 7252 4.2). */
+	/**
+	 * ICMP errors ignored because their quote does not hold the whole
+	 * header and token of a message pending to that remote (RFC 7252 4.2).
+	 */
 	uint64_t icmp_vetted_out;
-	/** Requests failed by an ICMP or send error. */
+	/** Requests failed by a hard ICMP error or a send error. */
 	uint64_t exchanges_failed;
 	/** Dedup entries forgotten before their lifetime to make room for new ones. */
 	uint64_t dedup_evicted;
@@ -192,8 +198,9 @@ struct evudp6_messenger_stats {
  *                 answer after all retransmissions or within the wait; for
  *                 a multicast request this is its normal end),
  *                 -ECONNRESET (the remote answered with RST), a negative
- *                 errno from an ICMP error (@p icmp set) or a send error
- *                 (@p icmp NULL), or -EVUDP6_E_SHUTDOWN.
+ *                 errno from a hard ICMP error (@p icmp set; soft ones
+ *                 fail nothing) or a send error (@p icmp NULL), or
+ *                 -EVUDP6_E_SHUTDOWN.
  * @param rsp      the response (for a ping: the RST, or an empty ACK);
  *                 a view valid only during the call
  * @param remote   who answered (with the local address the answer reached);
