@@ -2060,6 +2060,48 @@ END_TEST
 #define MID_REMOTES  4
 #define MID_MESSAGES 70000
 
+START_TEST(messenger_message_ids_keep_their_sequence_for_the_last_remotes)
+{
+	/* max_requests 1: 2 * 1 + 16 = 18 remote records. Remote 0 keeps its
+	 * sequence while 17 others are sent to in between; 40 remotes in turn
+	 * recycle the records (least recently used first) without a fault. */
+	struct evudp6_messenger_config c = cfg_fast();
+	c.max_requests = 1;
+	struct evudp6_messenger *m = mk(&c);
+	enum { N = 40 };
+	int fd[N];
+	struct evudp6_addr to[N];
+	for (int k = 0; k < N; k++) {
+		fd[k] = testnet_socket(AF_INET6, "::1");
+		struct sockaddr_in6 sa;
+		socklen_t sl = sizeof sa;
+		ck_assert_int_eq(getsockname(fd[k], (struct sockaddr *)&sa, &sl), 0);
+		lo_addr(&to[k], false, ntohs(sa.sin6_port));
+	}
+	struct rec x = {0};
+	int last = -1;
+	for (int round = 0; round < 3; round++)
+		for (int k = 0; k < (round < 2 ? 18 : N); k++) {
+			struct evudp6_request *req;
+			struct evudp6_msg_builder b;
+			builder_get(&b, EVUDP6_NON, "hello");
+			ck_assert_int_eq(evudp6_messenger_request(m, &to[k], &b, 0, rec_cb, &x, &req), 0);
+			evudp6_request_cancel(req);
+			uint8_t d[64];
+			ck_assert_int_ge(recv(fd[k], d, sizeof d, 0), 4);
+			int mid = d[2] << 8 | d[3];
+			if (k == 0 && last >= 0)
+				ck_assert_int_eq(mid, (last + 1) & 0xffff);
+			if (k == 0)
+				last = mid;
+		}
+	ck_assert_uint_eq(mstats(m).requests_sent, 18 + 18 + N);
+	for (int k = 0; k < N; k++)
+		close(fd[k]);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own)
 {
 	/* Remote 0 gets every 4th message: with one counter for all remotes
@@ -2160,6 +2202,7 @@ int main(void)
 	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
 	tcase_add_test(tc, messenger_tokens_cannot_be_predicted_from_earlier_ones);
 	tcase_add_test(tc, messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own);
+	tcase_add_test(tc, messenger_message_ids_keep_their_sequence_for_the_last_remotes);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 #else
