@@ -150,18 +150,48 @@ static uint16_t inet_checksum(const uint8_t *b, size_t len)
 	return (uint16_t)~sum;
 }
 
+/* The quoted UDP header and payload of a datagram from port @p sport to
+ * port @p dport; returns the bytes written. */
+static size_t put_udp(uint8_t *at, uint16_t sport, uint16_t dport, const uint8_t *quote, size_t qlen)
+{
+	ck_assert_uint_le(qlen, 256);
+	uint16_t udp[4] = {htons(sport), htons(dport), htons((uint16_t)(8 + qlen)), 0};
+	memcpy(at, udp, 8);
+	memcpy(at + 8, quote, qlen);
+	return 8 + qlen;
+}
+
+/* Send an ICMP or ICMPv6 message (its first 8 bytes in @p b) to loopback
+ * from a raw socket. */
+static void send_icmp(int family, const uint8_t *b, size_t len)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in6 to6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct sockaddr_in to4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	const struct sockaddr *to = family == AF_INET6 ? (struct sockaddr *)&to6 : (struct sockaddr *)&to4;
+	socklen_t tl = family == AF_INET6 ? sizeof to6 : sizeof to4;
+	ck_assert_int_eq(sendto(fd, b, len, 0, to, tl), (ssize_t)len);
+	close(fd);
+}
+
+static void put_icmp_head(uint8_t *b, uint8_t type, uint8_t code, uint32_t info)
+{
+	b[0] = type;
+	b[1] = code;
+	b[2] = b[3] = 0;
+	uint32_t ninfo = htonl(info);
+	memcpy(b + 4, &ninfo, 4);
+}
+
 /* An ICMPv6 error from ::1 about a datagram ::1 port @p sport sent to ::1
- * port @p dport, quoting its IPv6 and UDP headers and @p quote. */
+ * port @p dport, quoting its IPv6 and UDP headers and @p quote. The
+ * kernel fills in the ICMPv6 checksum. */
 static void forge6(uint8_t type, uint8_t code, uint32_t info, uint16_t sport, uint16_t dport,
                    const uint8_t *quote, size_t qlen)
 {
 	uint8_t b[8 + 40 + 8 + 256];
-	ck_assert_uint_le(qlen, 256);
-	memset(b, 0, sizeof b);
-	b[0] = type;
-	b[1] = code;
-	uint32_t ninfo = htonl(info);
-	memcpy(b + 4, &ninfo, 4);
+	put_icmp_head(b, type, code, info);
 	struct ip6_hdr ip;
 	memset(&ip, 0, sizeof ip);
 	ip.ip6_flow = htonl(6u << 28);
@@ -171,16 +201,7 @@ static void forge6(uint8_t type, uint8_t code, uint32_t info, uint16_t sport, ui
 	ip.ip6_src = in6addr_loopback;
 	ip.ip6_dst = in6addr_loopback;
 	memcpy(b + 8, &ip, 40);
-	uint16_t udp[4] = {htons(sport), htons(dport), htons((uint16_t)(8 + qlen)), 0};
-	memcpy(b + 48, udp, 8);
-	memcpy(b + 56, quote, qlen);
-	int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
-	ck_assert_int_ge(fd, 0);
-	/* The kernel fills in the ICMPv6 checksum. */
-	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	size_t len = 56 + qlen;
-	ck_assert_int_eq(sendto(fd, b, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
-	close(fd);
+	send_icmp(AF_INET6, b, 48 + put_udp(b + 48, sport, dport, quote, qlen));
 }
 
 /* The same in ICMP, from and about 127.0.0.1; @p info is the 32 bits
@@ -190,12 +211,7 @@ static void forge4(uint8_t type, uint8_t code, uint32_t info, uint16_t sport, ui
                    const uint8_t *quote, size_t qlen)
 {
 	uint8_t b[8 + 20 + 8 + 256];
-	ck_assert_uint_le(qlen, 256);
-	memset(b, 0, sizeof b);
-	b[0] = type;
-	b[1] = code;
-	uint32_t ninfo = htonl(info);
-	memcpy(b + 4, &ninfo, 4);
+	put_icmp_head(b, type, code, info);
 	struct iphdr ip;
 	memset(&ip, 0, sizeof ip);
 	ip.version = 4;
@@ -208,17 +224,10 @@ static void forge4(uint8_t type, uint8_t code, uint32_t info, uint16_t sport, ui
 	ip.daddr = htonl(INADDR_LOOPBACK);
 	ip.check = htons(inet_checksum((const uint8_t *)&ip, 20));
 	memcpy(b + 8, &ip, 20);
-	uint16_t udp[4] = {htons(sport), htons(dport), htons((uint16_t)(8 + qlen)), 0};
-	memcpy(b + 28, udp, 8);
-	memcpy(b + 36, quote, qlen);
-	size_t len = 36 + qlen;
+	size_t len = 28 + put_udp(b + 28, sport, dport, quote, qlen);
 	uint16_t sum = htons(inet_checksum(b, len));
 	memcpy(b + 2, &sum, 2);
-	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_eq(sendto(fd, b, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
-	close(fd);
+	send_icmp(AF_INET, b, len);
 }
 
 static void forge(bool v4, uint8_t type, uint8_t code, uint32_t info, uint16_t sport, uint16_t dport,
