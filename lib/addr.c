@@ -56,13 +56,6 @@ static bool in6_is_unspecified(const struct in6_addr *addr)
 	return IN6_IS_ADDR_UNSPECIFIED(addr) || memcmp(addr->s6_addr, mapped_any, 16) == 0;
 }
 
-/* Scopes where an address means nothing without its interface (RFC 4007). */
-static bool in6_needs_zone(const struct in6_addr *addr)
-{
-	return IN6_IS_ADDR_LINKLOCAL(addr) || IN6_IS_ADDR_MC_NODELOCAL(addr) ||
-	       IN6_IS_ADDR_MC_LINKLOCAL(addr);
-}
-
 bool evudp6__in6_is_multicast(const struct in6_addr *addr)
 {
 	if (IN6_IS_ADDR_MULTICAST(addr))
@@ -210,7 +203,7 @@ int evudp6_addr_hostinfo_local(const struct evudp6_addr *a, char *buf, size_t le
 			buf[0] = '\0';
 		return -ENOENT;
 	}
-	uint32_t scope = in6_needs_zone(&a->local_addr) ? a->local_ifindex : 0;
+	uint32_t scope = evudp6__in6_needs_zone(&a->local_addr) ? a->local_ifindex : 0;
 	return hostinfo_text(&a->local_addr, scope, a->local_port, buf, len);
 }
 
@@ -254,14 +247,6 @@ int evudp6_addr_netif(const struct evudp6_addr *a, char *buf, size_t len)
 	if (ifindex != 0)
 		ifindex_text(ifindex, name);
 	return copy_out(name, buf, len);
-}
-
-uint32_t evudp6__addr_scope_key(const struct evudp6_addr *a)
-{
-	/* The kernel fills in sin6_scope_id of a received datagram only for
-	 * the scopes that need one (and reports flowinfo as 0): keying on
-	 * anything else would make a remote never match its own answers. */
-	return in6_needs_zone(&a->remote.sin6_addr) ? a->remote.sin6_scope_id : 0;
 }
 
 bool evudp6_addr_equal(const struct evudp6_addr *a, const struct evudp6_addr *b)
