@@ -429,39 +429,48 @@ static void hold_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, cons
 	*(struct evudp6_exchange **)arg = ex;
 }
 
-START_TEST(vetting_short_quote_does_not_stop_a_separate_response)
+/* A server messenger (retransmission after @p ack_timeout_ms) that has
+ * acknowledged a CON request of the peer's with an empty ACK and sent its
+ * response separately; the response's 6 bytes (CON, 2-byte token) are in
+ * @p sep. */
+static struct evudp6_messenger *separate_response(struct peer *p, unsigned int ack_timeout_ms, uint8_t sep[6])
 {
 	struct evudp6_messenger_config c;
 	evudp6_messenger_config_init(&c);
-	c.ack_timeout_ms = 100;
+	c.ack_timeout_ms = ack_timeout_ms;
 	c.ack_random_factor = 1.0;
 	c.empty_ack_delay_ms = 0;
 	struct evudp6_messenger *m;
 	struct evudp6_transport_config tc = {.bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, &c), 0);
-	struct evudp6_exchange *ex = NULL;
+	static struct evudp6_exchange *ex;
+	ex = NULL;
 	evudp6_messenger_set_request_cb(m, hold_cb, &ex);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
-	struct peer p;
-	peer_open(&p);
-	/* A CON request with a 2-byte token: empty ACK at once, then the
-	 * separate response. */
+	peer_open(p);
 	const uint8_t req[] = {0x42, EVUDP6_GET, 0x12, 0x34, 0xab, 0xcd};
 	struct sockaddr_in6 to = {
 	    .sin6_family = AF_INET6, .sin6_port = htons(mport(m)), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	ck_assert_int_eq(sendto(p.fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to),
+	ck_assert_int_eq(sendto(p->fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to),
 	                 (ssize_t)sizeof req);
-	TESTNET_LOOP_UNTIL(base, ex != NULL && peer_read(&p) == 1);
+	TESTNET_LOOP_UNTIL(base, ex != NULL && peer_read(p) == 1);
 	ck_assert_ptr_nonnull(ex);
-	ck_assert_uint_eq(p.len, 4); /* the empty ACK */
+	ck_assert_uint_eq(p->len, 4); /* the empty ACK */
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
 	ck_assert_int_eq(evudp6_exchange_respond(ex, &b), 0);
-	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 2);
-	ck_assert_uint_eq(p.len, 6);
-	ck_assert_uint_eq(p.b[0], 0x42); /* CON, token length 2 */
+	TESTNET_LOOP_UNTIL(base, peer_read(p) == 2);
+	ck_assert_uint_eq(p->len, 6);
+	ck_assert_uint_eq(p->b[0], 0x42); /* CON, token length 2 */
+	memcpy(sep, p->b, 6);
+	return m;
+}
+
+START_TEST(vetting_short_quote_does_not_stop_a_separate_response)
+{
+	struct peer p;
 	uint8_t sep[6];
-	memcpy(sep, p.b, sizeof sep);
+	struct evudp6_messenger *m = separate_response(&p, 100, sep);
 	/* A quote without the token says nothing about whom it concerns:
 	 * the response keeps being retransmitted (100, 200 ms). */
 	forge_refused(false, mport(m), p.port, sep, 4);
@@ -476,6 +485,32 @@ START_TEST(vetting_short_quote_does_not_stop_a_separate_response)
 	run_for(600);
 	ck_assert_int_eq(peer_read(&p), 4);
 	ck_assert_uint_eq(mstats(m).icmp_vetted_out, 1);
+	evudp6_messenger_free(m);
+	close(p.fd);
+}
+END_TEST
+
+START_TEST(packet_too_big_resends_a_separate_response_at_once)
+{
+	struct peer p;
+	uint8_t sep[6];
+	struct evudp6_messenger *m = separate_response(&p, 5000, sep);
+	forge6(ICMP6_PACKET_TOO_BIG, 0, 1280, mport(m), p.port, sep, sizeof sep);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 3);
+	ck_assert_int_eq(p.n, 3);
+	ck_assert_mem_eq(p.b, sep, sizeof sep);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_packet_too_big, 1);
+	ck_assert_uint_eq(st.packet_too_big_resends, 1);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	/* The exchange goes on: the requester's ACK still ends it. */
+	const uint8_t ack[] = {0x60, 0x00, sep[2], sep[3]};
+	ck_assert_int_eq(sendto(p.fd, ack, sizeof ack, 0, (struct sockaddr *)&p.from, sizeof p.from),
+	                 (ssize_t)sizeof ack);
+	run_for(50);
+	st = mstats(m);
+	ck_assert_uint_eq(st.unmatched, 0);
+	ck_assert_uint_eq(st.rst_received, 0);
 	evudp6_messenger_free(m);
 	close(p.fd);
 }
@@ -683,6 +718,7 @@ int main(void)
 	tcase_add_test(tc, soft_icmp_errors_are_counted_and_fail_nothing_v6);
 	tcase_add_test(tc, soft_icmp_errors_are_counted_and_fail_nothing_v4);
 	tcase_add_test(tc, packet_too_big_resends_a_non_request_at_once);
+	tcase_add_test(tc, packet_too_big_resends_a_separate_response_at_once);
 	tcase_add_test(tc, hard_icmp_errors_still_fail_at_once);
 	tcase_add_test(tc, local_emsgsize_entry_is_counted_not_vetted);
 	suite_add_tcase(s, tc);
