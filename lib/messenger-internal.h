@@ -135,6 +135,8 @@ struct evudp6_messenger {
 	void *req_arg;
 	evudp6_messenger_ping_cb ping_cb;
 	void *ping_arg;
+	evudp6_messenger_icmp_cb icmp_cb;
+	void *icmp_arg;
 	struct evudp6_messenger_stats st;
 	struct evudp6__rng rng;   /* jitter and leisure only */
 	struct evudp6__pool pool; /* tokens and message id starts */

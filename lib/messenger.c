@@ -229,8 +229,12 @@ static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icm
 		m->st.icmp_parameter_problem++;
 		break;
 	case ICMP_OTHER:
-		break;
+		return;
 	}
+	/* Last thing on this error: the callback may free m, which
+	 * enter()/leave() in on_error() defers. */
+	if (icmp_kind(icmp) != ICMP_HARD && m->icmp_cb && !m->shut)
+		m->icmp_cb(m, err, icmp, remote, m->icmp_arg);
 }
 
 static void on_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
@@ -367,6 +371,12 @@ void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_messenger_p
 {
 	m->ping_cb = cb;
 	m->ping_arg = arg;
+}
+
+void evudp6_messenger_set_icmp_cb(struct evudp6_messenger *m, evudp6_messenger_icmp_cb cb, void *arg)
+{
+	m->icmp_cb = cb;
+	m->icmp_arg = arg;
 }
 
 void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out)

@@ -523,6 +523,29 @@ struct kind {
 	uint32_t info;
 };
 
+/* What the soft-error callback was told. */
+struct told {
+	int calls;
+	int err[4];
+	struct evudp6_icmp icmp[4];
+	struct evudp6_addr remote[4];
+	bool free_messenger;
+};
+
+static void told_cb(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                    const struct evudp6_addr *remote, void *arg)
+{
+	struct told *t = arg;
+	if (t->calls < 4) {
+		t->err[t->calls] = err;
+		t->icmp[t->calls] = *icmp;
+		t->remote[t->calls] = *remote;
+	}
+	t->calls++;
+	if (t->free_messenger)
+		evudp6_messenger_free(m);
+}
+
 static void soft_errors_fail_nothing(bool v4)
 {
 	/* Time Exceeded and Parameter Problem: counted, nothing sent, nothing
@@ -534,6 +557,8 @@ static void soft_errors_fail_nothing(bool v4)
 	const struct kind ptb = v4 ? (struct kind){ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 576}
 	                           : (struct kind){ICMP6_PACKET_TOO_BIG, 0, 1280};
 	struct evudp6_messenger *m = mk();
+	struct told told = {0};
+	evudp6_messenger_set_icmp_cb(m, told_cb, &told);
 	struct peer p;
 	peer_open(&p);
 	struct rec x = {0};
@@ -580,6 +605,19 @@ static void soft_errors_fail_nothing(bool v4)
 	st = mstats(m);
 	ck_assert_uint_eq(st.exchanges_failed, 0);
 	ck_assert_uint_eq(st.icmp_errors, 4);
+	/* The application was told of each vetted one, in order. */
+	ck_assert_int_eq(told.calls, 3);
+	const struct kind *k[3] = {&te, &pp, &ptb};
+	const int err[3] = {-EHOSTUNREACH, -EPROTO, -EMSGSIZE};
+	struct evudp6_addr to;
+	lo_addr(&to, v4, p.port);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(told.err[i], err[i]);
+		ck_assert_uint_eq(told.icmp[i].type, k[i]->type);
+		ck_assert_uint_eq(told.icmp[i].code, k[i]->code);
+		ck_assert(evudp6_addr_equal(&told.remote[i], &to));
+	}
+	ck_assert_uint_eq(told.icmp[2].info, ptb.info);
 	evudp6_messenger_free(m);
 	close(p.fd);
 }
@@ -632,6 +670,8 @@ START_TEST(hard_icmp_errors_still_fail_at_once)
 	    {true, ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, -EHOSTUNREACH},
 	};
 	struct evudp6_messenger *m = mk();
+	struct told told = {0};
+	evudp6_messenger_set_icmp_cb(m, told_cb, &told);
 	struct peer p;
 	peer_open(&p);
 	for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++) {
@@ -649,7 +689,31 @@ START_TEST(hard_icmp_errors_still_fail_at_once)
 	struct evudp6_messenger_stats st = mstats(m);
 	ck_assert_uint_eq(st.exchanges_failed, 5);
 	ck_assert_uint_eq(st.icmp_vetted_out, 0);
+	/* Told to the requests, not to the soft-error callback. */
+	ck_assert_int_eq(told.calls, 0);
 	evudp6_messenger_free(m);
+	close(p.fd);
+}
+END_TEST
+
+START_TEST(soft_icmp_cb_may_free_the_messenger)
+{
+	struct evudp6_messenger *m = mk();
+	struct told told = {.free_messenger = true};
+	evudp6_messenger_set_icmp_cb(m, told_cb, &told);
+	struct peer p;
+	peer_open(&p);
+	struct rec x = {0};
+	uint8_t sent[256];
+	size_t len;
+	request(m, &p, false, EVUDP6_CON, &x, sent, &len);
+	uint16_t port = mport(m);
+	forge6(ICMP6_PACKET_TOO_BIG, 0, 1280, port, p.port, sent, len);
+	forge6(ICMP6_TIME_EXCEEDED, 0, 0, port, p.port, sent, len);
+	TESTNET_LOOP_UNTIL(base, told.calls >= 1);
+	run_for(50);
+	ck_assert_int_eq(told.calls, 1);
+	ck_assert_int_eq(x.calls, 0);
 	close(p.fd);
 }
 END_TEST
@@ -720,6 +784,7 @@ int main(void)
 	tcase_add_test(tc, packet_too_big_resends_a_non_request_at_once);
 	tcase_add_test(tc, packet_too_big_resends_a_separate_response_at_once);
 	tcase_add_test(tc, hard_icmp_errors_still_fail_at_once);
+	tcase_add_test(tc, soft_icmp_cb_may_free_the_messenger);
 	tcase_add_test(tc, local_emsgsize_entry_is_counted_not_vetted);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);

@@ -251,6 +251,27 @@ typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct e
 typedef void (*evudp6_messenger_ping_cb)(struct evudp6_messenger *m, const struct evudp6_msg *ping,
                                          const struct evudp6_addr *remote, void *arg);
 
+/**
+ * A soft ICMP error arrived for one of our messages and was vetted: Packet
+ * Too Big (ICMPv6 type 2, ICMP type 3 code 4), Time Exceeded (ICMPv6 3,
+ * ICMP 11) or Parameter Problem (ICMPv6 4, ICMP 12). It fails no exchange;
+ * after a Packet Too Big the quoted message has already been sent again
+ * (the kernel has lowered the path MTU, @p icmp's @c info holds the new
+ * one). Hard errors are not reported here: they end the requests they
+ * concern, through their response callbacks.
+ *
+ * @param err     the negative errno the kernel gave it (-EMSGSIZE,
+ *                -EHOSTUNREACH, -EPROTO)
+ * @param icmp    the details (type, code, info, the router as offender);
+ *                valid during the call
+ * @param remote  the destination of the quoted message; valid during the
+ *                call
+ *
+ * The callback may send, shut down or free the messenger.
+ */
+typedef void (*evudp6_messenger_icmp_cb)(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                                         const struct evudp6_addr *remote, void *arg);
+
 /** Fill @p cfg with the RFC 7252 defaults (EVUDP6_MESSENGER_DEFAULT_*). */
 EVUDP6_API void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg);
 
@@ -296,6 +317,15 @@ EVUDP6_API void evudp6_messenger_set_request_cb(struct evudp6_messenger *m, evud
  * them (the count is in evudp6_messenger_stats() as pings).
  */
 EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_messenger_ping_cb cb,
+                                             void *arg);
+
+/**
+ * Set (or with NULL clear) the function told of each vetted soft ICMP
+ * error (see evudp6_messenger_icmp_cb). They are counted whether or not
+ * one is set (icmp_packet_too_big, icmp_time_exceeded,
+ * icmp_parameter_problem in evudp6_messenger_stats()).
+ */
+EVUDP6_API void evudp6_messenger_set_icmp_cb(struct evudp6_messenger *m, evudp6_messenger_icmp_cb cb,
                                              void *arg);
 
 /**
