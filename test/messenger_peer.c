@@ -8,15 +8,20 @@
  *       per request. Resources: /.well-known/core, /hello, /whoami, /echo
  *       (POST/PUT), /slow (separate response), /error (5.00); else 4.04.
  *
- *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-s PAYLOAD_BYTES] [-w WAIT_MS] [-a ACK_TIMEOUT_MS]
- *                         [-H HOPS] [-X] [-R MS] HOST[%IF] PORT [PATH[?QUERY]]
- *       prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT" per response and
- *       "end ok" or "end ERRORNAME after MS ms [details]"; a request refused at once prints "refused
- * ERRORNAME"; then "stats KEY=VALUE..." (the messenger's ICMP and retransmission counters). -s sends a
- * payload of that many bytes ('x'); -H sets the unicast hop limit (TTL), -X adds a hop-by-hop option no
- * router knows (action "discard and send Parameter Problem") to IPv6 datagrams; -R undoes -H and -X that many
- * ms after the request left. Exit 0 if a response came, 1 if none, 2 on usage errors, 3 if the request was
- * refused.
+ *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-s PAYLOAD_BYTES]
+ *                         [-w WAIT_MS] [-a ACK_TIMEOUT_MS] [-H HOPS] [-X] [-R MS]
+ *                         HOST[%IF] PORT [PATH[?QUERY]]
+ *       prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT"
+ *       per response, "icmp ERRORNAME after MS ms DETAILS" per soft ICMP
+ *       error (the request goes on), and "end ok" or "end ERRORNAME after
+ *       MS ms [details]"; a request refused at once prints "refused
+ *       ERRORNAME"; last "stats KEY=VALUE..." (ICMP and retransmission
+ *       counters). -s sends a payload of that many bytes ('x'); -H sets the
+ *       unicast hop limit (TTL); -X adds to IPv6 datagrams a hop-by-hop
+ *       option no router knows (action "discard and send Parameter
+ *       Problem"); -R undoes -H and -X that many ms after the request left.
+ *       Exit 0 if a response came, 1 if none, 2 on usage errors, 3 if the
+ *       request was refused.
  */
 #include "config.h"
 
@@ -293,6 +298,18 @@ static void restore_cb(evutil_socket_t fd, short what, void *arg)
 	setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_HOPOPTS, NULL, 0);
 }
 
+/* A soft ICMP error the messenger vetted. */
+static void soft_icmp_cb(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                         const struct evudp6_addr *remote, void *arg)
+{
+	char why[EVUDP6_ICMP_DESCRIBE_MAX] = "";
+	(void)m;
+	(void)remote;
+	(void)arg;
+	evudp6_icmp_describe(icmp, why, sizeof why);
+	printf("icmp %s after %ld ms %s\n", evudp6_strerror_name(err), elapsed_ms(), why);
+}
+
 static void print_client_stats(const struct evudp6_messenger *m)
 {
 	struct evudp6_messenger_stats st;
@@ -397,6 +414,7 @@ static int run_client(int argc, char **argv)
 		fprintf(stderr, "messenger: %s\n", evudp6_strerror(rc));
 		return 1;
 	}
+	evudp6_messenger_set_icmp_cb(m, soft_icmp_cb, NULL);
 	struct evudp6_transport *t = evudp6_messenger_transport(m);
 	if (evudp6_addr_is_multicast(&to))
 		evudp6_transport_set_multicast_loop(t, true);

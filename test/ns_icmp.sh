@@ -126,6 +126,11 @@ for a in 2001:db8:b::2 203.0.113.18; do
 	expect "$kind for 1400 bytes to $a: the exchange goes on and is answered" "$out" \
 		"^response 2\.05 .* payload hello from srv$"
 	within "$kind to $a: answered at once after the resend, not after a retransmission" "$out" 1000
+	case $a in
+	*:*) want="^icmp EMSGSIZE after [0-9]+ ms ICMPv6 packet too big from 2001:db8:a::1 .*mtu 1280" ;;
+	*) want="^icmp EMSGSIZE after [0-9]+ ms ICMP .*from 203\.0\.113\.1 .*mtu 1280" ;;
+	esac
+	expect "$kind to $a: told to the application, the router as offender, the new MTU" "$out" "$want"
 	expect "$kind to $a: counted, resent once, nothing failed, no retransmission" "$out" \
 		"^stats icmp_errors=1 icmp_vetted_out=0 exchanges_failed=0 retransmissions=0 icmp_packet_too_big=1 packet_too_big_resends=1 "
 done
