@@ -464,6 +464,10 @@ struct evudp6_request *evudp6__req_quoted(struct evudp6_messenger *m, const stru
 
 void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r)
 {
+	/* An acknowledged CON has arrived: the error was about a copy the
+	 * server did not need. */
+	if (r->con && r->state != EVUDP6__REQ_WAIT_ACK)
+		return;
 	/* Not a step of the RFC 7252 4.2 schedule: the timer runs on. */
 	m->st.packet_too_big_resends++;
 	evudp6__msgr_send(m, &r->remote, r->buf, r->len);

@@ -654,6 +654,35 @@ START_TEST(packet_too_big_resends_a_non_request_at_once)
 }
 END_TEST
 
+START_TEST(packet_too_big_after_the_ack_resends_nothing)
+{
+	struct evudp6_messenger *m = mk();
+	struct peer p;
+	peer_open(&p);
+	struct rec x = {0};
+	uint8_t sent[256];
+	size_t len;
+	request(m, &p, false, EVUDP6_CON, &x, sent, &len);
+	/* The server has it: an empty ACK. A Packet Too Big about an earlier
+	 * copy then needs no new one. */
+	const uint8_t ack[] = {0x60, 0x00, sent[2], sent[3]};
+	ck_assert_int_eq(sendto(p.fd, ack, sizeof ack, 0, (struct sockaddr *)&p.from, sizeof p.from),
+	                 (ssize_t)sizeof ack);
+	run_for(30);
+	forge6(ICMP6_PACKET_TOO_BIG, 0, 1280, mport(m), p.port, sent, len);
+	WAIT_ERRORS(m, 1);
+	run_for(50);
+	ck_assert_int_eq(peer_read(&p), 1);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_packet_too_big, 1);
+	ck_assert_uint_eq(st.packet_too_big_resends, 0);
+	ck_assert_uint_eq(st.requests_pending, 1);
+	ck_assert_int_eq(x.calls, 0);
+	evudp6_messenger_free(m);
+	close(p.fd);
+}
+END_TEST
+
 START_TEST(hard_icmp_errors_still_fail_at_once)
 {
 	/* No route, administratively prohibited, address unreachable (ICMPv6);
@@ -783,6 +812,7 @@ int main(void)
 	tcase_add_test(tc, soft_icmp_errors_are_counted_and_fail_nothing_v4);
 	tcase_add_test(tc, packet_too_big_resends_a_non_request_at_once);
 	tcase_add_test(tc, packet_too_big_resends_a_separate_response_at_once);
+	tcase_add_test(tc, packet_too_big_after_the_ack_resends_nothing);
 	tcase_add_test(tc, hard_icmp_errors_still_fail_at_once);
 	tcase_add_test(tc, soft_icmp_cb_may_free_the_messenger);
 	tcase_add_test(tc, local_emsgsize_entry_is_counted_not_vetted);
