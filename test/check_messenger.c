@@ -14,7 +14,12 @@
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -2057,6 +2062,85 @@ START_TEST(messenger_tokens_cannot_be_predicted_from_earlier_ones)
 }
 END_TEST
 
+/* In a child whose getrandom() fails (a seccomp filter answers ENOSYS, as
+ * an old kernel would): send 5 NON requests and write their tokens to
+ * @p out. Exit status 0, or which step failed. */
+static int tokens_without_getrandom(int out)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrandom, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return 2;
+	uint8_t probe[8];
+	if (getrandom(probe, sizeof probe, GRND_NONBLOCK) != -1 || errno != ENOSYS)
+		return 3;
+	struct event_base *b = event_base_new();
+	struct evudp6_messenger_config c = cfg_fast();
+	c.nstart = 8;
+	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_messenger *m;
+	if (!b || evudp6_messenger_new(&m, b, &tc, &c) != 0 || evudp6_messenger_start(m) != 0)
+		return 4;
+	int sink = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	socklen_t sl = sizeof sa;
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(sink, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (bind(sink, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(sink, (struct sockaddr *)&sa, &sl) != 0)
+		return 5;
+	struct evudp6_addr to;
+	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
+	struct rec x = {0};
+	for (int i = 0; i < 5; i++) {
+		struct evudp6_msg_builder bld;
+		evudp6_msg_builder_init(&bld, EVUDP6_NON, EVUDP6_GET, 0);
+		if (evudp6_messenger_request(m, &to, &bld, 0, rec_cb, &x, NULL) != 0)
+			return 6;
+		uint8_t d[64];
+		if (recv(sink, d, sizeof d, 0) != 12 || (d[0] & 0x0f) != 8 || write(out, d + 4, 8) != 8)
+			return 7;
+	}
+	evudp6_messenger_free(m);
+	event_base_free(b);
+	return 0;
+}
+
+START_TEST(messenger_tokens_stay_unpredictable_without_getrandom)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(tokens_without_getrandom(fds[1]));
+	}
+	close(fds[1]);
+	uint64_t tok[5];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof tok && (n = read(fds[0], (uint8_t *)tok + got, sizeof tok - got)) > 0)
+		got += (size_t)n;
+	close(fds[0]);
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0, "child failed at step %d", WEXITSTATUS(status));
+	ck_assert_uint_eq(got, sizeof tok);
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < i; j++)
+			ck_assert(tok[i] != tok[j]);
+	ck_assert_msg(xoshiro_predict(tok) != tok[4], "the fifth token follows from the first four");
+}
+END_TEST
+
 #define MID_REMOTES  4
 #define MID_MESSAGES 70000
 
@@ -2201,6 +2285,7 @@ int main(void)
 	tcase_add_test(tc, messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart);
 	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
 	tcase_add_test(tc, messenger_tokens_cannot_be_predicted_from_earlier_ones);
+	tcase_add_test(tc, messenger_tokens_stay_unpredictable_without_getrandom);
 	tcase_add_test(tc, messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own);
 	tcase_add_test(tc, messenger_message_ids_keep_their_sequence_for_the_last_remotes);
 #if COUNT_ALLOCS
