@@ -43,6 +43,9 @@ struct probe_job {
 	struct evudp6_addr direct_addr;
 	bool direct_set;
 	double t_start, t_sent;
+	bool acked;                 /* an empty ACK came */
+	bool con;                   /* the request was confirmable */
+	unsigned int transmissions; /* of the request, once it ended */
 	bool ended;
 	int code;
 	/* multicast */
@@ -57,6 +60,9 @@ struct probe_job {
 	probe_job_done_cb done;
 	void *arg;
 };
+
+static void unmatched_cb(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                         const struct evudp6_addr *remote, struct evudp6_request *owner, void *arg);
 
 /* ------------------------------------------------------------ set-up */
 
@@ -107,6 +113,8 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 	rc = evudp6_messenger_new(&c->m, base, &tcfg, &mcfg);
 	if (rc == 0)
 		rc = evudp6_messenger_start(c->m);
+	if (rc == 0)
+		evudp6_messenger_set_unmatched_cb(c->m, unmatched_cb, c);
 	if (rc < 0) {
 		probe_warn("cannot open the client socket on %s: %s", tcfg.bind, evudp6_strerror(rc));
 		bool bad_bind = rc <= -EVUDP6_E_NOT_MINE && rc > -EVUDP6_E_RESOLVE_NXDOMAIN;
@@ -128,6 +136,8 @@ void probe_client_free(struct probe_client *c)
 
 static void job_free(struct probe_job *j)
 {
+	if (j->c->job == j)
+		j->c->job = NULL;
 	if (j->direct_set)
 		event_del(&j->direct);
 	if (j->deadline)
@@ -186,6 +196,35 @@ static void report_resolve_error(struct probe_job *j, int err)
 	job_end(j, route ? PROBE_EXIT_NETWORK : PROBE_EXIT_RESOLVE);
 }
 
+/* Which timeout it was, in words (into @p b) and as the JSON kind. */
+static const char *timeout_text(const struct probe_job *j, int err, int seq, struct sb *b)
+{
+	unsigned int sent = j->transmissions;
+	const char *kind;
+	if (seq >= 0) {
+		sb_puts(b, "no response");
+		return "retransmissions";
+	}
+	if (err == -EVUDP6_E_DEADLINE) {
+		kind = "limit";
+		sb_puts(b, "no response before the --timeout limit");
+		if (j->acked)
+			sb_puts(b, " (acknowledged, the separate response did not come)");
+		else if (sent)
+			sb_printf(b, " (%u transmission%s, none acknowledged)", sent, sent == 1 ? "" : "s");
+	} else if (j->acked) {
+		kind = "separate_response";
+		sb_puts(b, "acknowledged, but no separate response came");
+	} else if (!j->con) {
+		kind = "non_response";
+		sb_puts(b, "no response to the non-confirmable request");
+	} else {
+		kind = "retransmissions";
+		sb_printf(b, "no answer after %u transmission%s", sent, sent == 1 ? "" : "s");
+	}
+	return kind;
+}
+
 /* An error that ended an exchange: ICMP, send error, timeout or RST. */
 static int report_exchange_error(struct probe_job *j, int err, const struct evudp6_icmp *icmp,
                                  const struct evudp6_addr *remote, double t0, int seq)
@@ -199,8 +238,11 @@ static int report_exchange_error(struct probe_job *j, int err, const struct evud
 	    .seq = seq,
 	};
 	int code;
-	if (err == -EVUDP6_E_TIMEOUT) {
+	struct sb text = {0};
+	if (err == -EVUDP6_E_TIMEOUT || err == -EVUDP6_E_DEADLINE) {
 		e.kind = "timeout";
+		e.timeout = timeout_text(j, err, seq, &text);
+		e.text = text.s;
 		code = PROBE_EXIT_TIMEOUT;
 	} else if (err == -ECONNRESET && !icmp) {
 		e.kind = "reset";
@@ -212,6 +254,7 @@ static int report_exchange_error(struct probe_job *j, int err, const struct evud
 		code = PROBE_EXIT_NETWORK;
 	}
 	probe_out_error(&e);
+	sb_free(&text);
 	return code;
 }
 
@@ -222,6 +265,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	double waited = probe_now_ms() - j->t_start;
 	const char *detail =
 	    j->resolving ? "--timeout reached while resolving the name" : "--timeout reached";
+	const char *text = j->resolving ? "no answer from the name server before the --timeout limit"
+	                                : "no response before the --timeout limit";
 	if (j->resolving) {
 		struct evudp6_resolve *r = j->resolving;
 		j->resolving = NULL;
@@ -241,6 +286,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    .elapsed_ms = waited,
 	    .detail = detail,
 	    .seq = -1,
+	    .text = text,
+	    .timeout = "limit",
 	};
 	probe_out_error(&e);
 	job_end(j, PROBE_EXIT_TIMEOUT);
@@ -261,10 +308,10 @@ static bool seen_responder(struct probe_job *j, const struct evudp6_addr *a)
 static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
-	(void)r;
 	struct probe_job *j = arg;
 	if (j->ended || err == -EVUDP6_E_SHUTDOWN)
 		return;
+	j->transmissions = evudp6_request_retransmissions(r) + 1;
 	double now = probe_now_ms();
 	if (j->multicast) {
 		if (err == 0) {
@@ -300,6 +347,69 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		return;
 	}
 	job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
+}
+
+/* RFC 7967: does the request's No-Response option suppress every class
+ * (2.xx, 4.xx and 5.xx: bits 2, 8 and 16)? */
+static bool no_response_to_anything(const struct probe_opts *o)
+{
+	for (size_t i = 0; i < o->nextra; i++) {
+		const struct probe_extra_opt *x = &o->extra[i];
+		if (x->number != EVUDP6_OPT_NO_RESPONSE)
+			continue;
+		uint32_t v = 0;
+		for (size_t k = 0; k < x->len; k++)
+			v = v << 8 | x->value[k];
+		return (v & 26u) == 26u;
+	}
+	return false;
+}
+
+/* An empty ACK: the server has the request. */
+static void ack_cb(struct evudp6_request *r, const struct evudp6_addr *remote, void *arg)
+{
+	struct probe_job *j = arg;
+	if (j->ended)
+		return;
+	j->acked = true;
+	probe_out_ack(j->uri, remote, probe_now_ms() - j->t_sent);
+	if (no_response_to_anything(j->o)) {
+		/* RFC 7967: the ACK is all that will come. */
+		probe_out_note("%s: done; No-Response asks for no answer", j->uri);
+		evudp6_request_cancel(r);
+		j->req = NULL;
+		job_end(j, PROBE_EXIT_OK);
+	}
+}
+
+/* A response with our token from another address than the one asked:
+ * the messenger drops it, the operator must hear of it. */
+static void unmatched_cb(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                         const struct evudp6_addr *remote, struct evudp6_request *owner, void *arg)
+{
+	(void)m;
+	struct probe_client *c = arg;
+	struct probe_job *j = c->job;
+	if (!j || j->ended || !owner || owner != j->req || j->multicast || EVUDP6_CODE_CLASS(msg->code) == 0)
+		return;
+	struct sb text = {0};
+	char code[EVUDP6_CODE_STR_MAX];
+	probe_wrong_source_text(&text, &j->dest, remote);
+	sb_printf(&text, " (%s)", evudp6_code_str(msg->code, code));
+	struct probe_err_info e = {
+	    .kind = "wrong_source",
+	    .uri = j->uri,
+	    .err = 0,
+	    .remote = &j->dest,
+	    .elapsed_ms = probe_now_ms() - j->t_sent,
+	    .seq = -1,
+	    .text = text.s,
+	};
+	probe_out_error(&e);
+	sb_free(&text);
+	evudp6_request_cancel(j->req);
+	j->req = NULL;
+	job_end(j, PROBE_EXIT_NETWORK);
 }
 
 /* A failed first send: the messenger returns it and never calls back. */
@@ -358,14 +468,47 @@ static void send_request(struct probe_job *j)
 		wait_ms = (unsigned int)lround(o->wait_s * 1000.0);
 	if (wait_ms == 0 && j->multicast)
 		wait_ms = 1;
+	struct evudp6_request_options ro;
+	evudp6_request_options_init(&ro);
+	ro.wait_ms = wait_ms;
+	ro.ack_cb = ack_cb;
+	if (o->ack_timeout_s > 0 || o->max_retransmit >= 0) {
+		/* RFC 7252 4.8.2: MAX_TRANSMIT_WAIT of these parameters also
+		 * bounds the wait for a NON or a separate response. */
+		double ack = o->ack_timeout_s > 0 ? o->ack_timeout_s * 1000.0
+		                                  : EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS;
+		int n =
+		    o->max_retransmit >= 0 ? o->max_retransmit : (int)EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT;
+		ro.ack_timeout_ms = (unsigned int)lround(ack);
+		ro.max_retransmit = n;
+		if (!j->multicast)
+			ro.wait_ms = (unsigned int)lround(ack * (double)((1u << (n + 1)) - 1) *
+			                                  EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR);
+	}
+	if (!j->multicast && o->timeout_s > 0) {
+		/* The rest of -T bounds the exchange in the library, which
+		 * then says what the request was doing when it ran out. */
+		double left = o->timeout_s * 1000.0 - (probe_now_ms() - j->t_start);
+		ro.deadline_ms = left < 1.0 ? 1u : (unsigned int)lround(left);
+		event_del(j->deadline);
+	}
+	j->con = !non;
 	j->t_sent = probe_now_ms();
-	rc = evudp6_messenger_request(j->c->m, &j->dest, &b, wait_ms, response_cb, j, &j->req);
+	rc = evudp6_messenger_request_ex(j->c->m, &j->dest, &b, &ro, response_cb, j, &j->req);
 	if (rc < 0) {
 		j->req = NULL;
 		job_end(j, send_failed(j, rc, -1));
 		return;
 	}
+	j->c->job = j;
 	verbose_request(j, &b);
+	if (!j->multicast && no_response_to_anything(o) && non) {
+		/* RFC 7967: nothing will come back; the request is done. */
+		probe_out_note("%s: sent; No-Response asks for no answer", j->uri);
+		evudp6_request_cancel(j->req);
+		j->req = NULL;
+		job_end(j, PROBE_EXIT_OK);
+	}
 }
 
 /* ------------------------------------------------------------ ping */

@@ -447,6 +447,10 @@ void probe_out_response(const struct probe_rsp_info *r)
 /* "Connection refused (ICMPv6 port unreachable from ::1)" and the like. */
 static void error_text(struct sb *b, const struct probe_err_info *e)
 {
+	if (e->text) {
+		sb_puts(b, e->text);
+		return;
+	}
 	if (strcmp(e->kind, "timeout") == 0) {
 		sb_puts(b, "no response");
 	} else if (strcmp(e->kind, "reset") == 0) {
@@ -481,10 +485,15 @@ void probe_out_error(const struct probe_err_info *e)
 		else
 			jw_null(&jw, "remote");
 		int err = e->err < 0 ? -e->err : e->err;
-		jw_str(&jw, "error", evudp6_strerror_name(e->err));
+		if (e->err)
+			jw_str(&jw, "error", evudp6_strerror_name(e->err));
+		else
+			jw_null(&jw, "error"); /* a diagnosis, not an error code */
 		if (err > 0 && err < EVUDP6_E_FIRST)
 			jw_int(&jw, "errno", err);
-		jw_str(&jw, "message", evudp6_strerror(e->err));
+		jw_str(&jw, "message", e->text ? e->text : evudp6_strerror(e->err));
+		if (e->timeout)
+			jw_str(&jw, "timeout", e->timeout);
 		if (e->icmp) {
 			char t[INET6_ADDRSTRLEN + IF_NAMESIZE + 2], what[96];
 			jw_obj(&jw, "icmp");
@@ -516,8 +525,8 @@ void probe_out_error(const struct probe_err_info *e)
 			fprintf(f, "%s: seq=%d %s after %s\n", e->remote ? who : e->uri, e->seq, text.s,
 			        fmt_ms(e->elapsed_ms, ms));
 		else
-			fprintf(f, "%s: %s after %s\n", e->remote ? who : e->uri, text.s,
-			        fmt_ms(e->elapsed_ms, ms));
+			fprintf(f, "%s: %s %s %s\n", e->remote ? who : e->uri, text.s,
+			        e->timeout ? "in" : "after", fmt_ms(e->elapsed_ms, ms));
 		fflush(f);
 	}
 	sb_free(&text);

@@ -53,7 +53,9 @@ struct probe_opts {
 	int accept;         /* -1: none */
 	struct probe_extra_opt extra[PROBE_MAX_EXTRA_OPTS];
 	size_t nextra;
-	double timeout_s; /* 0: the protocol's own limits */
+	double timeout_s;     /* 0: the protocol's own limits */
+	double ack_timeout_s; /* ACK_TIMEOUT of requests; 0: RFC 7252's 2 s */
+	int max_retransmit;   /* MAX_RETRANSMIT of requests; -1: RFC 7252's 4 */
 	unsigned int count;
 	double interval_s;
 	double wait_s;
@@ -153,8 +155,25 @@ struct probe_err_info {
 	double elapsed_ms;
 	const char *detail; /* extra words, may be NULL */
 	int seq;            /* ping sequence number, or -1 */
+	/* For people and the JSON "message": replaces the library's text. */
+	const char *text;
+	/* A timeout's kind ("retransmissions", "separate_response",
+	 * "non_response", "limit"), or NULL. */
+	const char *timeout;
 };
 void probe_out_error(const struct probe_err_info *e);
+
+/* ------------------------------------------------------------ diagnoses */
+
+/* "acknowledged by X after N ms, waiting for the separate response" */
+void probe_out_ack(const char *uri, const struct evudp6_addr *from, double elapsed_ms);
+/* "a response with our token came from B, not from A that was asked" */
+void probe_wrong_source_text(struct sb *b, const struct evudp6_addr *asked, const struct evudp6_addr *from);
+/* The name's next address is tried after @p failed failed for @p why. */
+void probe_out_fallback(const char *uri, const struct evudp6_addr *failed, const char *why,
+                        const struct evudp6_addr *next);
+/* A line evdns logged, in the probe's words. */
+void probe_out_dns_log(bool warning, const char *msg);
 
 void probe_out_ping(const char *uri, int seq, const struct evudp6_msg *rsp, const struct evudp6_addr *from,
                     double rtt_ms);
@@ -192,6 +211,7 @@ struct probe_client {
 	struct evudp6_resolver *resolver;
 	struct evudp6_messenger *m;
 	const struct probe_opts *o;
+	struct probe_job *job; /* the one running now, for the unmatched hook */
 };
 
 int probe_client_init(struct probe_client *c, struct event_base *base, const struct probe_opts *o);

@@ -1,0 +1,154 @@
+#!/bin/sh
+# evudp6-probe diagnoses on loopback (no privileges): what it says when
+# something other than a plain answer happens.
+#   - an empty ACK is reported; No-Response suppressing every answer ends
+#     on it; each kind of timeout has its own message, text and JSON;
+#   - a response carrying our token from another address than the one
+#     asked is reported as such, at once;
+#   - messages and exit codes for bad input (zones, interfaces, port 0);
+#   - -q and -v output; the server log's percent-encoding; payloads for
+#     people; name-server trouble in the probe's words, within -T;
+#   - a name whose first address is refused falls back to the next.
+set -u
+probe=${top_builddir:-.}/tools/evudp6-probe
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "SKIP: probe_diag needs python3 (scripted peers)"
+	exit 77
+fi
+tmp=$(mktemp -d /tmp/probe_diag.XXXXXX)
+pids=
+cleanup() {
+	for pid in $pids; do kill "$pid" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "PASS: $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $1"; shift; for l in "$@"; do echo "      $l"; done; }
+# run NAME WANT_CODE ARGS...: the probe, stdout in $out, stderr in $err
+run() {
+	name=$1 want=$2
+	shift 2
+	"$probe" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	code=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+	if [ "$code" = "$want" ]; then
+		ok "$name: exit $want"
+	else
+		bad "$name: exit $want" "got exit $code" "stdout: $out" "stderr: $err"
+	fi
+}
+expect() {
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else bad "$1" "wanted: $3" "got:    $2"; fi
+}
+refuse() {
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then bad "$1" "did not want: $3" "got: $2"; else ok "$1"; fi
+}
+# elapsed NAME MAX_MS: the JSON error's elapsed_ms in $out is below MAX_MS
+elapsed_below() {
+	ms=$(printf '%s\n' "$out" | sed -n 's/.*"event":"error".*"elapsed_ms":\([0-9.]*\).*/\1/p' | head -n 1)
+	if [ -n "$ms" ] && awk -v ms="$ms" -v max="$2" 'BEGIN { exit !(ms < max) }'; then
+		ok "$1 (${ms} ms)"
+	else
+		bad "$1" "elapsed_ms: '$ms', want < $2" "$out"
+	fi
+}
+
+# A scripted peer: python3 peer.py MODE prints its port(s), then serves.
+#   ack:    an empty ACK to every CON, nothing more
+#   silent: nothing at all
+#   other:  the piggybacked 2.05 leaves from a second socket (other port)
+cat >"$tmp/peer.py" <<'PY'
+import socket, sys, time
+mode = sys.argv[1]
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::1", 0))
+o = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+o.bind(("::1", 0))
+print(s.getsockname()[1], o.getsockname()[1], flush=True)
+s.settimeout(0.5)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        d, a = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    if len(d) < 4:
+        continue
+    con = (d[0] >> 4) & 3 == 0
+    tkl = d[0] & 15
+    if mode == "ack" and con:
+        s.sendto(bytes([0x60, 0, d[2], d[3]]), a)
+    elif mode == "other":
+        o.sendto(bytes([0x60 | tkl, 0x45, d[2], d[3]]) + d[4:4 + tkl] + b"\xffhi", a)
+PY
+start_peer() {
+	: >"$tmp/$1.port"
+	python3 "$tmp/peer.py" "$1" >"$tmp/$1.port" &
+	pids="$pids $!"
+	for _ in $(seq 50); do [ -s "$tmp/$1.port" ] && break; sleep 0.1; done
+}
+start_peer ack
+start_peer silent
+start_peer other
+read -r acker _ <"$tmp/ack.port"
+read -r silent _ <"$tmp/silent.port"
+read -r asked answering <"$tmp/other.port"
+
+# The diagnostic server, for No-Response.
+: >"$tmp/srv"
+"$probe" --listen --json -T 60 '[::]:0' >"$tmp/srv" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 50); do grep -q '"listening"' "$tmp/srv" && break; sleep 0.1; done
+port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/srv" | head -n 1)
+if [ -z "$port" ]; then
+	echo "the diagnostic server did not start:"
+	cat "$tmp/srv"
+	exit 1
+fi
+
+# --- 1. acknowledgements and timeouts
+run "empty ACK, then no separate response" 2 --ack-timeout 0.05 --retransmit 2 "coap://[::1]:$acker/slow"
+expect "the empty ACK is reported with its sender and time" "$out" \
+	"^acknowledged by \[::1\]:$acker after [0-9.]+ ms, waiting for the separate response\$"
+expect "the timeout says the request was acknowledged" "$out" \
+	"^\[::1\]:$acker: acknowledged, but no separate response came in [0-9.]+ ms\$"
+run "empty ACK, JSON" 2 --json --ack-timeout 0.05 --retransmit 2 "coap://[::1]:$acker/slow"
+expect "JSON ack event" "$out" "^\{\"event\":\"ack\",\"uri\":\"coap://\[::1\]:$acker/slow\",\"from\":\"\[::1\]:$acker\",\"elapsed_ms\":[0-9.]+,"
+expect "JSON timeout of kind separate_response" "$out" \
+	'"event":"error","kind":"timeout".*"error":"EVUDP6_E_TIMEOUT","message":"acknowledged, but no separate response came","timeout":"separate_response"'
+run "CON to a silent peer, retransmissions" 2 --ack-timeout 0.02 --retransmit 2 "coap://[::1]:$silent/x"
+expect "the timeout counts the transmissions" "$out" "^\[::1\]:$silent: no answer after 3 transmissions in [0-9.]+ ms\$"
+run "CON to a silent peer, JSON" 2 --json --ack-timeout 0.02 --retransmit 0 "coap://[::1]:$silent/x"
+expect "JSON timeout of kind retransmissions" "$out" \
+	'"message":"no answer after 1 transmission","timeout":"retransmissions"'
+run "NON to a silent peer" 2 --json -N --ack-timeout 0.02 --retransmit 1 "coap://[::1]:$silent/x"
+expect "JSON timeout of kind non_response" "$out" \
+	'"message":"no response to the non-confirmable request","timeout":"non_response"'
+run "-T limit on a silent peer" 2 -T 0.3 "coap://[::1]:$silent/x"
+expect "the -T limit is its own message" "$out" \
+	"^\[::1\]:$silent: no response before the --timeout limit \(1 transmission, none acknowledged\) in [0-9.]+ ms\$"
+run "-T limit after the ACK, JSON" 2 --json -T 0.3 "coap://[::1]:$acker/slow"
+expect "JSON -T limit after the ACK" "$out" \
+	'"error":"EVUDP6_E_DEADLINE","message":"no response before the --timeout limit \(acknowledged, the separate response did not come\)","timeout":"limit"'
+elapsed_below "-T 0.3 ends within 0.3 s and a bit" 450
+run "No-Response,26 (nothing wanted) ends on the ACK" 0 -T 5 -O No-Response,26 "coap://[::1]:$port/hello"
+expect "No-Response: the ACK is reported" "$out" "^acknowledged by \[::1\]:$port after"
+expect "No-Response: done on the ACK" "$out" "done; No-Response asks for no answer\$"
+run "No-Response,26 on NON ends once sent" 0 -N -O No-Response,26 "coap://[::1]:$port/hello"
+run "No-Response,2 with a 2.05 suppressed: ACK, then the -T limit" 2 -T 0.3 -O No-Response,2 "coap://[::1]:$port/hello"
+expect "No-Response,2: acknowledged" "$out" "^acknowledged by \[::1\]:$port after"
+
+# --- 2. an answer from another address than the one asked
+run "answer from another port" 3 "coap://[::1]:$asked/x"
+expect "the wrong source is named, with the address asked" "$out" \
+	"^\[::1\]:$asked: a response with our token came from \[::1\]:$answering, not from \[::1\]:$asked that was asked \(2\.05 Content\) after [0-9.]+ ms\$"
+run "answer from another port, JSON" 3 --json "coap://[::1]:$asked/x"
+expect "JSON error of kind wrong_source, no error code" "$out" \
+	"\"event\":\"error\",\"kind\":\"wrong_source\",\"uri\":\"coap://\[::1\]:$asked/x\",\"remote\":\"\[::1\]:$asked\",\"error\":null,"
+elapsed_below "the wrong source is reported at once" 1000
+echo "probe_diag: $passed passed, $failed failed"
+[ "$failed" = 0 ]
