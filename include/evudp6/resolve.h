@@ -105,7 +105,8 @@ struct evudp6_uri {
  * The scheme is matched without regard to case; any other scheme
  * (coaps, coap+tcp, http, ...) is "not mine". Dot segments are removed
  * (RFC 3986 5.2.4). Empty path segments and empty query arguments are
- * kept as empty values; "coap://h" and "coap://h/" have no Uri-Path. A
+ * kept as empty values; "coap://h" and "coap://h/" have no Uri-Path, and
+ * a bare "?" (an empty query) has no Uri-Query ("?&" has two empty ones). A
  * zone in an IPv6 literal may be written "%25eth0" (RFC 6874) or, as
  * browsers accept, "%eth0". The zone is only stored here: the resolver
  * maps it to an interface.
