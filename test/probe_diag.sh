@@ -150,5 +150,22 @@ run "answer from another port, JSON" 3 --json "coap://[::1]:$asked/x"
 expect "JSON error of kind wrong_source, no error code" "$out" \
 	"\"event\":\"error\",\"kind\":\"wrong_source\",\"uri\":\"coap://\[::1\]:$asked/x\",\"remote\":\"\[::1\]:$asked\",\"error\":null,"
 elapsed_below "the wrong source is reported at once" 1000
+# --- 6. destinations refused up front, with the reason
+run "link-local without a zone" 64 "coap://[fe80::1]/"
+expect "link-local: needs %IF or -I IF" "$err" \
+	'^evudp6-probe: coap://\[fe80::1\]/: fe80::1 is a link-local address: it needs %IF in the URI or -I IF$'
+run "ff02::fd without a zone" 64 "coap://[ff02::fd]/.well-known/core"
+expect "ff02::fd: needs %IF or -I IF" "$err" 'ff02::fd is a link-scoped multicast address: it needs %IF in the URI or -I IF$'
+run "-I naming no interface" 64 -I nosuchif "coap://[fe80::1]/"
+expect "-I nosuchif: no such interface" "$err" '^evudp6-probe: --interface nosuchif: no such interface$'
+run "%zone naming no interface" 64 "coap://[fe80::1%nosuchif]/"
+expect "%nosuchif: no such interface" "$err" 'coap://\[fe80::1%nosuchif\]/: zone %nosuchif: no such interface$'
+run "%zone by a number no interface has" 64 "coap://[fe80::1%999999]/"
+run "port 0" 64 "coap://[::1]:0/"
+expect "port 0: refused up front" "$err" '^evudp6-probe: coap://\[::1\]:0/: port 0 cannot be a destination$'
+"$probe" --help >"$tmp/help"
+expect "--help: -I is for link-local addresses too" "$(grep -A1 -- '--interface' "$tmp/help")" \
+	'interface for a link-local or multicast address'
+
 echo "probe_diag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

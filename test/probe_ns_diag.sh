@@ -48,9 +48,12 @@ mkns() {
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	ip -n "$1" link set lo up
 }
+# every link up has its link-local address and nothing is tentative
 settle() {
 	for _ in $(seq 100); do
-		ip -n "$1" -6 addr | grep -q tentative || return 0
+		links=$(ip -n "$1" -o link show up | grep -vc LOOPBACK)
+		ll=$(ip -n "$1" -o -6 addr show scope link | grep -vc tentative)
+		ip -n "$1" -6 addr | grep -q tentative || [ "$ll" -lt "$links" ] || return 0
 		sleep 0.1
 	done
 }
@@ -107,5 +110,18 @@ expect "the probe names the address that answered and the one asked" "$out" \
 run $cli "server answering from another address, JSON" 3 --json "coap://[2001:db8:2::1]/x"
 expect "JSON: kind wrong_source with the message" "$out" \
 	'"kind":"wrong_source".*"message":"a response with our token came from 2001:db8:2::2, not from 2001:db8:2::1 that was asked \(2\.05 Content\)"'
+# ------------------------------------------------ 3. link-local destinations
+: >"$tmp/srvlog"
+ip netns exec $srv "$probe" --listen --json -T 60 "[::]:5684" >"$tmp/srvlog" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 50); do grep -q '"listening"' "$tmp/srvlog" && break; sleep 0.1; done
+ll=$(ip -n $srv -6 addr show dev s0 scope link | sed -n 's/.*inet6 \(fe80::[^/]*\).*/\1/p' | head -n 1)
+run $cli "link-local without a zone or -I" 64 "coap://[$ll]:5684/whoami"
+expect "link-local: says it needs %IF or -I IF" "$out" "$ll is a link-local address: it needs %IF in the URI or -I IF"
+run $cli "link-local with -I c0" 0 -I c0 "coap://[$ll]:5684/whoami"
+expect "link-local -I c0: answered from the link-local address on c0" "$out" "^2\.05 Content from \[$ll%c0\]"
+run $cli "link-local with %c0" 0 "coap://[$ll%c0]:5684/whoami"
+run $cli "link-local with %nosuchif" 64 "coap://[$ll%nosuchif]:5684/whoami"
+
 echo "probe_ns_diag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <net/if.h>
@@ -696,6 +697,39 @@ static bool literal_group(struct probe_job *j, const char *ifname)
 	return true;
 }
 
+/* Destinations the probe refuses before anything is sent (exit 64): port
+ * 0, an unknown interface (as -I or as the URI's zone), and a link-local
+ * or link-scoped multicast address with neither. */
+static int destination_usable(struct probe_job *j, const struct probe_opts *o)
+{
+	if (j->u.port == 0) {
+		probe_warn("%s: port 0 cannot be a destination", j->uri);
+		return PROBE_EXIT_USAGE;
+	}
+	if (o->ifname && if_nametoindex(o->ifname) == 0) {
+		probe_warn("--interface %s: no such interface", o->ifname);
+		return PROBE_EXIT_USAGE;
+	}
+	if (j->u.zone[0]) {
+		char *end;
+		unsigned long n = strtoul(j->u.zone, &end, 10);
+		bool numeric = !*end && n > 0 && n <= 0xffffffffu;
+		if (numeric ? if_indextoname((unsigned int)n, (char[IF_NAMESIZE]){0}) == NULL
+		            : if_nametoindex(j->u.zone) == 0) {
+			probe_warn("%s: zone %%%s: no such interface", j->uri, j->u.zone);
+			return PROBE_EXIT_USAGE;
+		}
+	}
+	struct in6_addr a;
+	if (j->u.host_is_literal && !j->u.zone[0] && !o->ifname && inet_pton(AF_INET6, j->u.host, &a) == 1 &&
+	    (IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_MC_LINKLOCAL(&a) || IN6_IS_ADDR_MC_NODELOCAL(&a))) {
+		probe_warn("%s: %s is %s address: it needs %%IF in the URI or -I IF", j->uri, j->u.host,
+		           IN6_IS_ADDR_MULTICAST(&a) ? "a link-scoped multicast" : "a link-local");
+		return PROBE_EXIT_USAGE;
+	}
+	return 0;
+}
+
 static void direct_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -735,12 +769,12 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 		job_free(j);
 		return PROBE_EXIT_USAGE;
 	}
+	rc = destination_usable(j, o);
+	if (rc) {
+		job_free(j);
+		return rc;
+	}
 	if (o->ifname) {
-		if (if_nametoindex(o->ifname) == 0) {
-			probe_warn("--interface %s: no such interface", o->ifname);
-			job_free(j);
-			return PROBE_EXIT_USAGE;
-		}
 		/* An IPv6 literal without a zone takes the named interface. */
 		if (j->u.host_is_literal && strchr(j->u.host, ':') && !j->u.zone[0])
 			snprintf(j->u.zone, sizeof(j->u.zone), "%s", o->ifname);
