@@ -61,6 +61,7 @@ elapsed_below() {
 #   ack:    an empty ACK to every CON, nothing more
 #   silent: nothing at all
 #   other:  the piggybacked 2.05 leaves from a second socket (other port)
+#   nf:     a piggybacked 4.04 with the body "Not Found"
 cat >"$tmp/peer.py" <<'PY'
 import socket, sys, time
 mode = sys.argv[1]
@@ -82,6 +83,8 @@ while time.time() < end:
     tkl = d[0] & 15
     if mode == "ack" and con:
         s.sendto(bytes([0x60, 0, d[2], d[3]]), a)
+    elif mode == "nf":
+        s.sendto(bytes([0x60 | tkl, 0x84, d[2], d[3]]) + d[4:4 + tkl] + b"\xffNot Found", a)
     elif mode == "other":
         o.sendto(bytes([0x60 | tkl, 0x45, d[2], d[3]]) + d[4:4 + tkl] + b"\xffhi", a)
 PY
@@ -94,9 +97,11 @@ start_peer() {
 start_peer ack
 start_peer silent
 start_peer other
+start_peer nf
 read -r acker _ <"$tmp/ack.port"
 read -r silent _ <"$tmp/silent.port"
 read -r asked answering <"$tmp/other.port"
+read -r notfound _ <"$tmp/nf.port"
 
 # The diagnostic server, for No-Response.
 : >"$tmp/srv"
@@ -166,6 +171,34 @@ expect "port 0: refused up front" "$err" '^evudp6-probe: coap://\[::1\]:0/: port
 "$probe" --help >"$tmp/help"
 expect "--help: -I is for link-local addresses too" "$(grep -A1 -- '--interface' "$tmp/help")" \
 	'interface for a link-local or multicast address'
+
+# --- 7. -q, -v and the man pages
+run "-q with a 4.04 and a body" 1 -q "coap://[::1]:$notfound/x"
+expect "-q 4.04: nothing on standard output" "[$out]" '^\[\]$'
+expect "-q 4.04: the code and the body on standard error" "$err" \
+	"^evudp6-probe: 4\.04 Not Found from \[::1\]:$notfound: Not Found\$"
+run "-q with a 2.05" 0 -q "coap://[::1]:$port/hello"
+expect "-q 2.05: the payload alone on standard output" "$out" '^Hello from evudp6-probe [0-9.]+$'
+expect "-q 2.05: nothing on standard error" "[$err]" '^\[\]$'
+run "-v shows the request sent, option by option" 0 -v -A text/plain -O Size1,7 "coap://[::1]:$port/hello?a=1&b"
+expect "-v: the request line" "$out" "^-> CON 0\.01 GET to \[::1\]:$port \(mid 0x[0-9a-f]{4}, token [0-9a-f]{16}, 0 payload bytes\)\$"
+expect "-v: the request's options in order" "$(printf '%s\n' "$out" | sed -n '2,6p' | tr '\n' '|')" \
+	'^  Uri-Path: "hello"\|  Uri-Query: "a=1"\|  Uri-Query: "b"\|  Accept: 0 \(text/plain;charset=utf-8\)\|  Size1: 7\|$'
+expect "-v: every option of the answer" "$out" '^  Content-Format: 0 \(text/plain;charset=utf-8\)$'
+refuse "-v: no option count in place of the options" "$out" '[0-9]+ options?[,)]'
+version=$("$probe" --version | sed -n 's/^evudp6-probe \([^ ]*\) .*/\1/p')
+srcdir=${top_srcdir:-$(dirname "$0")/..}
+for page in "$srcdir"/man/*.[13]; do
+	expect "$(basename "$page"): footer says evudp6 $version of 2026" "$(grep '^\.TH' "$page")" \
+		"^\.TH [A-Z0-9_-]+ [13] 2026-[0-9]{2}-[0-9]{2} \"evudp6 $version\" "
+done
+
+# --- 9. a trailing '?' sends no Uri-Query
+run "trailing ? with -v" 0 -v "coap://[::1]:$port/hello?"
+refuse "trailing ?: no Uri-Query sent" "$out" 'Uri-Query'
+expect "trailing ?: the path is sent" "$out" '^  Uri-Path: "hello"$'
+run "?& sends two empty Uri-Query options" 0 -v "coap://[::1]:$port/hello?&"
+expect "?&: two empty Uri-Query" "$(printf '%s\n' "$out" | grep -c '^  Uri-Query: ""$')" '^2$'
 
 echo "probe_diag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

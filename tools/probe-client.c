@@ -429,17 +429,13 @@ static void verbose_request(struct probe_job *j, const struct evudp6_msg_builder
 {
 	if (!j->o->verbose || j->o->json || j->o->quiet)
 		return;
-	char code[EVUDP6_CODE_STR_MAX], to[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX] = "";
-	probe_remote_text(&j->dest, to, sizeof(to));
-	evudp6_addr_netif(&j->dest, ifn, sizeof(ifn));
-	printf("-> %s %s to %s%s%s (mid 0x%04x, token ", evudp6_msg_type_name(b->type),
-	       evudp6_code_str(b->code, code), to, ifn[0] ? " on " : "", ifn, b->mid);
-	if (!b->tkl)
-		printf("none");
-	for (size_t i = 0; i < b->tkl; i++)
-		printf("%02x", b->token[i]);
-	printf(", %zu option%s, %zu payload bytes)\n", b->nopts, b->nopts == 1 ? "" : "s", b->payload_len);
-	fflush(stdout);
+	/* Encoded again here, as the messenger did, to show what left. */
+	static uint8_t wire[EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE];
+	struct evudp6_msg m;
+	ssize_t n = evudp6_msg_encode(b, wire, sizeof(wire));
+	if (n < 0 || evudp6_msg_decode(&m, wire, (size_t)n) != 0)
+		return;
+	probe_out_request_sent(&m, &j->dest);
 }
 
 static void send_request(struct probe_job *j)

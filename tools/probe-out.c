@@ -374,6 +374,56 @@ static void addr_json(struct jw *w, const struct evudp6_addr *a)
 		jw_null(w, "interface");
 }
 
+/* -q: a success's payload alone on standard output, as the data; an
+ * error response on standard error with its code, so that a script that
+ * keeps standard output gets no error text as data. */
+static void quiet_response(const struct probe_rsp_info *r, int cf)
+{
+	const struct evudp6_msg *m = r->rsp;
+	if (EVUDP6_CODE_CLASS(m->code) == 2) {
+		if (m->payload_len)
+			fwrite(m->payload, 1, m->payload_len, stdout);
+		fflush(stdout);
+		return;
+	}
+	char code[EVUDP6_CODE_STR_MAX], from[EVUDP6_HOSTINFO_MAX];
+	struct sb b = {0};
+	probe_remote_text(r->from, from, sizeof(from));
+	sb_printf(&b, "evudp6-probe: %s from %s", evudp6_code_str(m->code, code), from);
+	if (m->payload_len) {
+		sb_puts(&b, ": ");
+		payload_oneline(&b, m->payload, m->payload_len, cf);
+	}
+	sb_putc(&b, '\n');
+	fwrite(b.s, 1, b.len, stderr);
+	fflush(stderr);
+	sb_free(&b);
+}
+
+/* -v: the request as it left, every option shown as a response's are. */
+void probe_out_request_sent(const struct evudp6_msg *m, const struct evudp6_addr *to)
+{
+	char code[EVUDP6_CODE_STR_MAX], dest[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX];
+	struct evudp6_opt_iter it;
+	struct evudp6_opt o;
+	struct sb b = {0};
+	probe_remote_text(to, dest, sizeof(dest));
+	netif_text(to, ifn, sizeof(ifn));
+	sb_printf(&b, "-> %s %s to %s%s%s (mid 0x%04x, token ", evudp6_msg_type_name(m->type),
+	          evudp6_code_str(m->code, code), dest, ifn[0] ? " on " : "", ifn, m->mid);
+	if (m->tkl == 0)
+		sb_puts(&b, "none");
+	for (size_t i = 0; i < m->tkl; i++)
+		sb_printf(&b, "%02x", m->token[i]);
+	sb_printf(&b, ", %zu payload byte%s)\n", m->payload_len, m->payload_len == 1 ? "" : "s");
+	evudp6_opt_iter_init(&it, m);
+	while (evudp6_opt_iter_next(&it, &o) == 1)
+		opt_human(&b, &o);
+	fwrite(b.s, 1, b.len, stdout);
+	fflush(stdout);
+	sb_free(&b);
+}
+
 void probe_out_response(const struct probe_rsp_info *r)
 {
 	const struct evudp6_msg *m = r->rsp;
@@ -408,9 +458,7 @@ void probe_out_response(const struct probe_rsp_info *r)
 		return;
 	}
 	if (probe_o->quiet) {
-		if (m->payload_len)
-			fwrite(m->payload, 1, m->payload_len, stdout);
-		fflush(stdout);
+		quiet_response(r, cf);
 		return;
 	}
 	struct sb b = {0};

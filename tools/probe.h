@@ -144,6 +144,8 @@ struct probe_rsp_info {
 	bool multicast; /* one of many: one line per responder */
 };
 void probe_out_response(const struct probe_rsp_info *r);
+/* -v: a request as it left (@p m decoded from what was sent) and its destination. */
+void probe_out_request_sent(const struct evudp6_msg *m, const struct evudp6_addr *to);
 
 /* What an error event says. kind: "network", "timeout", "resolve", "reset", "local". */
 struct probe_err_info {
