@@ -200,5 +200,22 @@ expect "trailing ?: the path is sent" "$out" '^  Uri-Path: "hello"$'
 run "?& sends two empty Uri-Query options" 0 -v "coap://[::1]:$port/hello?&"
 expect "?&: two empty Uri-Query" "$(printf '%s\n' "$out" | grep -c '^  Uri-Query: ""$')" '^2$'
 
+# --- 5. the server log is lossless: percent-encoded as in a URI
+: >"$tmp/hsrv"
+"$probe" --listen -T 60 '[::1]:0' >"$tmp/hsrv" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 50); do grep -q '^listening' "$tmp/hsrv" && break; sleep 0.1; done
+hport=$(sed -n 's/^listening on \[::1\]:\([0-9]*\).*/\1/p' "$tmp/hsrv" | head -n 1)
+target='/%22%0a%01%ff/a%2Fb%25?q%26=%FF&x%20y'
+logged='/%22%0A%01%FF/a%2Fb%25?q%26=%FF&x%20y'
+run "request with control bytes, 0xFF, '/' and '&' in values (text log)" 1 "coap://[::1]:${hport:-1}$target"
+run "the same to the JSON log" 1 "coap://[::1]:$port$target"
+sleep 0.3
+expect "text log: the path and query exactly, percent-encoded" "$(grep ' GET ' "$tmp/hsrv" | tail -n 1)" \
+	" CON GET $(printf '%s' "$logged" | sed 's/[?%]/[&]/g') => 4\.04 Not Found\$"
+expect "JSON log: the same path and query" "$(grep '"method":"GET"' "$tmp/srv" | tail -n 1)" \
+	'"path":"/%22%0A%01%FF/a%2Fb%25","query":"q%26=%FF&x%20y"'
+refuse "JSON log: no \\u escapes for the bytes" "$(grep '"method":"GET"' "$tmp/srv" | tail -n 1)" '\\u00'
+
 echo "probe_diag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

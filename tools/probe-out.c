@@ -701,9 +701,44 @@ static void wall_clock(char *when, size_t len)
 	snprintf(when + wl, len - wl, ".%03ld", now.tv_nsec / 1000000);
 }
 
+/* The request's path and query as a URI writes them (RFC 7252 6.5,
+ * percent-encoded where needed), so that the log shows every byte and
+ * nothing else: "/%22%0A%01%FF" and "a=1&b%26c". False when the request
+ * holds more than a URI can (then the caller's text is shown). */
+static bool logged_target(const struct evudp6_msg *m, char *path, size_t plen, const char **query)
+{
+	static const char prefix[] = "coap://x";
+	struct evudp6_uri u;
+	struct evudp6_addr any;
+	char text[3 * EVUDP6_URI_VALUES_MAX + 2 * EVUDP6_URI_MAX_OPTS + 32];
+	if (evudp6_addr_from_literal(&any, "::1", EVUDP6_DEFAULT_PORT, 0) < 0 ||
+	    evudp6_uri_from_msg(&u, m, &any) < 0)
+		return false;
+	/* Only the path and the query: the authority is logged apart. */
+	snprintf(u.host, sizeof(u.host), "x");
+	u.zone[0] = '\0';
+	u.host_is_literal = false;
+	u.port = EVUDP6_DEFAULT_PORT;
+	int n = evudp6_uri_format(&u, text, sizeof(text));
+	if (n < (int)sizeof(prefix) - 1 || (size_t)n - (sizeof(prefix) - 1) >= plen)
+		return false;
+	memcpy(path, text + sizeof(prefix) - 1, (size_t)n - (sizeof(prefix) - 1) + 1);
+	char *q = strchr(path, '?');
+	*query = "";
+	if (q) {
+		*q = '\0';
+		*query = q + 1;
+	}
+	return true;
+}
+
 void probe_out_request(const struct probe_req_log *l)
 {
 	const struct evudp6_msg *m = l->req;
+	char target[3 * EVUDP6_URI_VALUES_MAX + 2 * EVUDP6_URI_MAX_OPTS + 32];
+	const char *path = l->path, *query = l->query;
+	if (logged_target(m, target, sizeof(target), &query))
+		path = target;
 	char from[EVUDP6_HOSTINFO_MAX], to[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX];
 	char code[EVUDP6_CODE_STR_MAX], method[EVUDP6_CODE_STR_MAX], when[40];
 	wall_clock(when, sizeof(when));
@@ -723,9 +758,9 @@ void probe_out_request(const struct probe_req_log *l)
 		jw_str(&jw, "method", mname);
 		jw_int(&jw, "mid", m->mid);
 		jw_hex(&jw, "token", m->token, m->tkl);
-		jw_strn(&jw, "path", l->path, strlen(l->path));
-		if (l->query && *l->query)
-			jw_strn(&jw, "query", l->query, strlen(l->query));
+		jw_str(&jw, "path", path);
+		if (query && *query)
+			jw_str(&jw, "query", query);
 		jw_int(&jw, "payload_len", (long long)m->payload_len);
 		if (l->code) {
 			snprintf(code, sizeof(code), "%u.%02u", EVUDP6_CODE_CLASS(l->code),
@@ -744,7 +779,7 @@ void probe_out_request(const struct probe_req_log *l)
 		return;
 	printf("%s%s %s -> %s%s%s%s %s %s %s%s%s", l->prefix ? l->prefix : "", when, from, to,
 	       ifn[0] ? " on " : "", ifn, l->multicast ? " (multicast)" : "", evudp6_msg_type_name(m->type),
-	       mname, l->path, l->query && *l->query ? "?" : "", l->query ? l->query : "");
+	       mname, path, query && *query ? "?" : "", query ? query : "");
 	if (m->payload_len)
 		printf(" [%zu bytes]", m->payload_len);
 	if (l->code)
