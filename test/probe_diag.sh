@@ -217,5 +217,46 @@ expect "JSON log: the same path and query" "$(grep '"method":"GET"' "$tmp/srv" |
 	'"path":"/%22%0A%01%FF/a%2Fb%25","query":"q%26=%FF&x%20y"'
 refuse "JSON log: no \\u escapes for the bytes" "$(grep '"method":"GET"' "$tmp/srv" | tail -n 1)" '\\u00'
 
+# --- 4. name-server trouble in the probe's words, within -T
+# A name server that answers every question with SERVFAIL, and a port
+# where none listens.
+cat >"$tmp/dns.py" <<'PY'
+import socket, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::1", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(0.5)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        q, peer = s.recvfrom(512)
+    except socket.timeout:
+        continue
+    if len(q) < 12:
+        continue
+    flags = 0x8000 | (q[2] & 0x01) << 8 | 0x0080 | 2
+    s.sendto(q[:2] + flags.to_bytes(2, "big") + q[4:6] + b"\0\0\0\0\0\0" + q[12:], peer)
+PY
+: >"$tmp/dns.port"
+python3 "$tmp/dns.py" >"$tmp/dns.port" &
+pids="$pids $!"
+for _ in $(seq 50); do [ -s "$tmp/dns.port" ] && break; sleep 0.1; done
+servfail=$(cat "$tmp/dns.port")
+run "a name server that fails" 4 --dns "[::1]:$servfail" "coap://foo.test/"
+expect "failing name server: the probe's own message names the server" "$out" \
+	"^coap://foo\.test/: name resolution failed \(no usable answer from the name server \[::1\]:$servfail\) after [0-9.]+ ms\$"
+expect "failing name server: no libevent log line" "[$err]" '^\[\]$'
+run "a failing name server, JSON" 4 --json --dns "[::1]:$servfail" "coap://foo.test/"
+refuse "JSON: no libevent log line on standard error" "$err" '\[(msg|warn|err)\]'
+run "a name server address that does not parse" 64 --dns "[::1]:99999" "coap://foo.test/"
+expect "unparsable --dns: one line, the probe's" "$err" \
+	'^evudp6-probe: --dns \[::1\]:99999: not an IP address with an optional port$'
+closed_dns=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1", 0)); print(s.getsockname()[1])')
+run "nobody at the name server's port, -T 0.5" 4 --json -T 0.5 --dns "[::1]:$closed_dns" "coap://foo.test/"
+expect "silent name server: its own message, within -T" "$out" \
+	"\"event\":\"error\",\"kind\":\"resolve\".*\"message\":\"no answer from the name server \[::1\]:$closed_dns before the --timeout limit\",\"timeout\":\"limit\""
+elapsed_below "silent name server: ended by -T 0.5" 700
+refuse "silent name server: no libevent log line" "$err" '\[(msg|warn|err)\]'
+
 echo "probe_diag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -67,12 +67,25 @@ static void unmatched_cb(struct evudp6_messenger *m, const struct evudp6_msg *ms
 
 /* ------------------------------------------------------------ set-up */
 
+static void libevent_log_cb(int severity, const char *msg)
+{
+	if (severity > EVENT_LOG_DEBUG)
+		probe_out_dns_log(severity >= EVENT_LOG_WARN, msg);
+}
+
 int probe_client_init(struct probe_client *c, struct event_base *base, const struct probe_opts *o)
 {
 	memset(c, 0, sizeof(*c));
 	c->base = base;
 	c->o = o;
 
+	/* evdns's own log lines ("[msg] Nameserver ... has failed", "[warn]
+	 * Unable to parse ...") would land on standard error beside, and
+	 * sometimes against, the probe's verdict: they become the probe's
+	 * own messages. evdns logs through libevent's log unless given a
+	 * function of its own, which would also receive its debug lines
+	 * without a severity to tell them apart: libevent's callback has it. */
+	event_set_log_callback(libevent_log_cb);
 	/* Names resolve through evdns without blocking the loop; the flag
 	 * keeps an idle resolver from holding the loop open. */
 	int flags = EVDNS_BASE_DISABLE_WHEN_INACTIVE;
@@ -181,6 +194,26 @@ static void job_end(struct probe_job *j, int code)
 	event_add(j->finish, &now);
 }
 
+/* " [::1]:53" or " 192.0.2.53 and 1 more" for messages; "" when unknown. */
+static const char *name_servers(const struct probe_client *c, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	int n = c->dns ? evdns_base_count_nameservers(c->dns) : 0;
+	struct sockaddr_storage ss;
+	if (n <= 0 || evdns_base_get_nameserver_addr(c->dns, 0, (struct sockaddr *)&ss, sizeof(ss)) <= 0)
+		return buf;
+	struct evudp6_addr a;
+	char t[EVUDP6_HOSTINFO_MAX];
+	if (evudp6_addr_from_sockaddr(&a, (struct sockaddr *)&ss, sizeof(ss)) < 0)
+		return buf;
+	probe_remote_text(&a, t, sizeof(t));
+	if (n > 1)
+		snprintf(buf, len, " %s (and %d more)", t, n - 1);
+	else
+		snprintf(buf, len, " %s", t);
+	return buf;
+}
+
 /* Resolution results: a failed route check is the network's word, the rest the resolver's. */
 static void report_resolve_error(struct probe_job *j, int err)
 {
@@ -193,6 +226,12 @@ static void report_resolve_error(struct probe_job *j, int err)
 	    .detail = route ? "no route to the destination, found before sending" : NULL,
 	    .seq = -1,
 	};
+	char ns[96], detail[160];
+	if (err == -EVUDP6_E_RESOLVE_FAILED) {
+		snprintf(detail, sizeof(detail), "no usable answer from the name server%s",
+		         name_servers(j->c, ns, sizeof(ns)));
+		e.detail = detail;
+	}
 	probe_out_error(&e);
 	job_end(j, route ? PROBE_EXIT_NETWORK : PROBE_EXIT_RESOLVE);
 }
@@ -266,8 +305,15 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	double waited = probe_now_ms() - j->t_start;
 	const char *detail =
 	    j->resolving ? "--timeout reached while resolving the name" : "--timeout reached";
-	const char *text = j->resolving ? "no answer from the name server before the --timeout limit"
-	                                : "no response before the --timeout limit";
+	char text[160];
+	if (j->resolving) {
+		char ns[96];
+		snprintf(text, sizeof(text), "no answer from the name server%s before the --timeout limit",
+		         name_servers(j->c, ns, sizeof(ns)));
+	} else {
+		snprintf(text, sizeof(text), "no response before the --timeout limit");
+	}
+	bool resolving = j->resolving != NULL;
 	if (j->resolving) {
 		struct evudp6_resolve *r = j->resolving;
 		j->resolving = NULL;
@@ -279,8 +325,9 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evudp6_request_cancel(j->req);
 		j->req = NULL;
 	}
+	/* A name that did not resolve in time is a resolution error. */
 	struct probe_err_info e = {
-	    .kind = "timeout",
+	    .kind = resolving ? "resolve" : "timeout",
 	    .uri = j->uri,
 	    .err = -EVUDP6_E_TIMEOUT,
 	    .remote = j->dest.remote.sin6_family ? &j->dest : NULL,
@@ -291,7 +338,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    .timeout = "limit",
 	};
 	probe_out_error(&e);
-	job_end(j, PROBE_EXIT_TIMEOUT);
+	job_end(j, resolving ? PROBE_EXIT_RESOLVE : PROBE_EXIT_TIMEOUT);
 }
 
 /* ------------------------------------------------------------ request */

@@ -74,13 +74,14 @@ void probe_out_fallback(const char *uri, const struct evudp6_addr *failed, const
 void probe_out_dns_log(bool warning, const char *msg)
 {
 	if (probe_o->json) {
-		jw_begin(&jw, "dns");
+		jw_begin(&jw, "log");
+		jw_str(&jw, "source", "libevent");
 		jw_str(&jw, "level", warning ? "warning" : "info");
 		jw_str(&jw, "text", msg);
 		jw_emit(&jw);
 		return;
 	}
-	/* Only with -v: the outcome of the resolution says what matters. */
+	/* Only with -v: the probe's verdict says what matters. */
 	if (probe_o->verbose)
-		fprintf(stderr, "evudp6-probe: name server: %s\n", msg);
+		fprintf(stderr, "evudp6-probe: libevent: %s\n", msg);
 }

@@ -174,7 +174,7 @@ void probe_wrong_source_text(struct sb *b, const struct evudp6_addr *asked, cons
 /* The name's next address is tried after @p failed failed for @p why. */
 void probe_out_fallback(const char *uri, const struct evudp6_addr *failed, const char *why,
                         const struct evudp6_addr *next);
-/* A line evdns logged, in the probe's words. */
+/* A line libevent (mostly evdns) logged: a "log" event, or with -v a line on stderr. */
 void probe_out_dns_log(bool warning, const char *msg);
 
 void probe_out_ping(const char *uri, int seq, const struct evudp6_msg *rsp, const struct evudp6_addr *from,
