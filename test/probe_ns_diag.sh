@@ -110,6 +110,31 @@ expect "the probe names the address that answered and the one asked" "$out" \
 run $cli "server answering from another address, JSON" 3 --json "coap://[2001:db8:2::1]/x"
 expect "JSON: kind wrong_source with the message" "$out" \
 	'"kind":"wrong_source".*"message":"a response with our token came from 2001:db8:2::2, not from 2001:db8:2::1 that was asked \(2\.05 Content\)"'
+# ------------------------------------------------ 2. fallback to the next address
+# dual.test is ::1 and 127.0.0.1; the server listens on 127.0.0.1 only,
+# so ::1 answers with ICMPv6 port unreachable.
+: >"$tmp/v4srv"
+ip netns exec $cli "$probe" --listen --json -T 60 "127.0.0.1:5683" >"$tmp/v4srv" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 50); do grep -q '"listening"' "$tmp/v4srv" && break; sleep 0.1; done
+run $cli "refused on ::1, answered on 127.0.0.1" 0 "coap://dual.test/hello"
+expect "fallback: says why and where it goes next" "$out" \
+	'^\[::1\]: Connection refused \(ICMPv6 port unreachable from ::1\); trying the next address, 127\.0\.0\.1$'
+expect "fallback: the answer comes from 127.0.0.1" "$out" '^2\.05 Content from 127\.0\.0\.1 in '
+run $cli "fallback, JSON" 0 --json "coap://dual.test/hello"
+expect "JSON fallback event before the response" "$(printf '%s\n' "$out" | sed -n 1p)" \
+	'^\{"event":"fallback","uri":"coap://dual\.test/hello","failed":"\[::1\]","reason":"Connection refused \(ICMPv6 port unreachable from ::1\)","next":"127\.0\.0\.1"\}$'
+expect "JSON response from 127.0.0.1" "$(printf '%s\n' "$out" | sed -n 2p)" '"event":"response".*"from":"127\.0\.0\.1"'
+# far.test is 2001:db8:9::1 (no route here) and 198.51.100.1 (the server's).
+ip netns exec $srv "$probe" --listen -T 60 "198.51.100.1:5683" >/dev/null 2>&1 &
+pids="$pids $!"
+sleep 0.3
+run $cli "no route to the IPv6 address, the IPv4 one answers" 0 "coap://far.test/hello"
+expect "no route: said, then the next address" "$out" \
+	'^\[2001:db8:9::1\]: no route; trying the next address, 198\.51\.100\.1$'
+expect "no route: answered by 198.51.100.1" "$out" '^2\.05 Content from 198\.51\.100\.1 in '
+run $cli "a literal does not fall back" 3 "coap://[::1]/hello"
+
 # ------------------------------------------------ 3. link-local destinations
 : >"$tmp/srvlog"
 ip netns exec $srv "$probe" --listen --json -T 60 "[::]:5684" >"$tmp/srvlog" 2>&1 &

@@ -44,6 +44,9 @@ struct probe_job {
 	struct evudp6_addr direct_addr;
 	bool direct_set;
 	double t_start, t_sent;
+	/* every address the name resolved to, and the next to try */
+	struct evudp6_resolve_candidate cand[EVUDP6_RESOLVE_MAX_CANDIDATES];
+	size_t ncand, next_cand;
 	bool acked;                 /* an empty ACK came */
 	bool con;                   /* the request was confirmable */
 	unsigned int transmissions; /* of the request, once it ended */
@@ -64,6 +67,7 @@ struct probe_job {
 
 static void unmatched_cb(struct evudp6_messenger *m, const struct evudp6_msg *msg,
                          const struct evudp6_addr *remote, struct evudp6_request *owner, void *arg);
+static bool fall_back(struct probe_job *j, int err, const struct evudp6_icmp *icmp);
 
 /* ------------------------------------------------------------ set-up */
 
@@ -387,6 +391,8 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		return;
 	}
 	j->req = NULL;
+	if (err != 0 && fall_back(j, err, icmp))
+		return;
 	if (err == 0) {
 		struct probe_rsp_info info = {
 		    .uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
@@ -683,6 +689,68 @@ static void sigint_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ start */
 
+static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg);
+
+/* The next candidate that passed its route check, from next_cand on;
+ * each one skipped is said, with its reason. NULL when none is left. */
+static const struct evudp6_addr *next_candidate(struct probe_job *j, const char *why)
+{
+	const struct evudp6_addr *failed = j->next_cand ? &j->cand[j->next_cand - 1].addr : NULL;
+	while (j->next_cand < j->ncand) {
+		const struct evudp6_resolve_candidate *c = &j->cand[j->next_cand++];
+		if (c->route == 0) {
+			if (failed)
+				probe_out_fallback(j->uri, failed, why, &c->addr);
+			return &c->addr;
+		}
+		if (failed)
+			probe_out_fallback(j->uri, failed, why, &c->addr);
+		failed = &c->addr;
+		why =
+		    c->route == -ENETUNREACH || c->route == -EHOSTUNREACH ? "no route" : strerror(-c->route);
+	}
+	return NULL;
+}
+
+/* After a hard error (ICMP or send) on one of a name's addresses, the
+ * request goes to the next that has a route: true when it did. */
+static bool fall_back(struct probe_job *j, int err, const struct evudp6_icmp *icmp)
+{
+	if (j->multicast || j->o->mode != PROBE_REQUEST || err == -EVUDP6_E_TIMEOUT ||
+	    err == -EVUDP6_E_DEADLINE || err == -EVUDP6_E_SHUTDOWN || (err == -ECONNRESET && !icmp))
+		return false;
+	bool more = false;
+	for (size_t i = j->next_cand; i < j->ncand && !more; i++)
+		more = j->cand[i].route == 0;
+	if (!more)
+		return false;
+	struct sb why = {0};
+	sb_puts(&why, evudp6_strerror(err));
+	char d[EVUDP6_ICMP_DESCRIBE_MAX];
+	if (icmp && evudp6_icmp_describe(icmp, d, sizeof(d)) >= 0)
+		sb_printf(&why, " (%s)", d);
+	const struct evudp6_addr *next = next_candidate(j, why.s);
+	sb_free(&why);
+	j->acked = false;
+	resolved_cb(0, next, j);
+	return true;
+}
+
+/* Every address of the name: the first with a route is asked first. */
+static void resolved_all_cb(int result, const struct evudp6_resolve_candidate *cand, size_t n, void *arg)
+{
+	struct probe_job *j = arg;
+	j->ncand = n < EVUDP6_RESOLVE_MAX_CANDIDATES ? n : EVUDP6_RESOLVE_MAX_CANDIDATES;
+	if (j->ncand)
+		memcpy(j->cand, cand, j->ncand * sizeof(*cand));
+	j->next_cand = 0;
+	if (result < 0) {
+		resolved_cb(result, NULL, arg);
+		return;
+	}
+	resolved_cb(0, next_candidate(j, NULL), arg);
+}
+
 static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg)
 {
 	struct probe_job *j = arg;
@@ -842,7 +910,7 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 		event_active(&j->direct, 0, 0);
 		return 0;
 	}
-	rc = evudp6_resolve_uri(c->resolver, &j->u, resolved_cb, j, &j->resolving);
+	rc = evudp6_resolve_uri_all(c->resolver, &j->u, resolved_all_cb, j, &j->resolving);
 	if (rc < 0) {
 		j->resolving = NULL;
 		if (rc == -EVUDP6_E_ZONE_UNKNOWN || rc == -EVUDP6_E_NOT_LITERAL) {
