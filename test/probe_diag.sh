@@ -258,5 +258,101 @@ expect "silent name server: its own message, within -T" "$out" \
 elapsed_below "silent name server: ended by -T 0.5" 700
 refuse "silent name server: no libevent log line" "$err" '\[(msg|warn|err)\]'
 
+# --- 8. payloads for people: CBOR (RFC 8949 Appendix A), JSON, links
+# Each vector goes to /echo with Content-Format 60 and comes back; the
+# last line printed is its diagnostic notation.
+while IFS='|' read -r hex want; do
+	[ -n "$hex" ] || continue
+	python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$hex" >"$tmp/cbor"
+	"$probe" -m PUT -t cbor -e "@$tmp/cbor" "coap://[::1]:$port/echo" >"$tmp/out" 2>&1
+	got=$(tail -n 1 "$tmp/out")
+	if [ "$got" = "$want" ]; then ok "CBOR $hex is $want"; else bad "CBOR $hex is $want" "got: $got"; fi
+done <<'VECTORS'
+00|0
+17|23
+1818|24
+1b000000e8d4a51000|1000000000000
+1bffffffffffffffff|18446744073709551615
+c249010000000000000000|2(h'010000000000000000')
+3bffffffffffffffff|-18446744073709551616
+20|-1
+3903e7|-1000
+f90000|0.0
+f98000|-0.0
+f93c00|1.0
+fb3ff199999999999a|1.1
+f93e00|1.5
+f97bff|65504.0
+fa47c35000|100000.0
+fa7f7fffff|3.4028234663852886e+38
+fb7e37e43c8800759c|1.0e+300
+f90001|5.960464477539063e-8
+f90400|0.00006103515625
+f9c400|-4.0
+fbc010666666666666|-4.1
+f97c00|Infinity
+f97e00|NaN
+f9fc00|-Infinity
+f4|false
+f5|true
+f6|null
+f7|undefined
+f0|simple(16)
+f8ff|simple(255)
+c074323031332d30332d32315432303a30343a30305a|0("2013-03-21T20:04:00Z")
+d74401020304|23(h'01020304')
+d818456449455446|24(h'6449455446')
+40|h''
+4401020304|h'01020304'
+60|""
+6161|"a"
+62225c|"\"\\"
+63e6b0b4|"水"
+80|[]
+83010203|[1, 2, 3]
+8301820203820405|[1, [2, 3], [4, 5]]
+a0|{}
+a201020304|{1: 2, 3: 4}
+a26161016162820203|{"a": 1, "b": [2, 3]}
+826161a161626163|["a", {"b": "c"}]
+5f42010243030405ff|(_ h'0102', h'030405')
+7f657374726561646d696e67ff|(_ "strea", "ming")
+9fff|[_ ]
+9f018202039f0405ffff|[_ 1, [2, 3], [_ 4, 5]]
+bf61610161629f0203ffff|{_ "a": 1, "b": [_ 2, 3]}
+VECTORS
+# Not well-formed (a reserved additional information, an array cut short,
+# a break outside an indefinite item): the bytes, as a hex dump.
+for hex in 1c 830102 ff; do
+	python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$hex" >"$tmp/cbor"
+	run "CBOR $hex, not well-formed" 0 -m PUT -t cbor -e "@$tmp/cbor" "coap://[::1]:$port/echo"
+	expect "CBOR $hex: shown as a hex dump" "$(tail -n 1 "$tmp/out")" "^00000000  $(printf '%s' "$hex" | sed 's/../& /g')"
+done
+# Nested deeper than the renderer goes: bytes, not a crash.
+python3 -c 'import sys; sys.stdout.buffer.write(b"\x81" * 200 + b"\x00")' >"$tmp/cbor"
+run "CBOR nested 200 deep" 0 -m PUT -t cbor -e "@$tmp/cbor" "coap://[::1]:$port/echo"
+expect "CBOR nested 200 deep: a hex dump" "$out" '^00000000  81 81 81'
+python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex("a26161016162820203"))' >"$tmp/cbor"
+run "CBOR, JSON output" 0 --json -m PUT -t cbor -e "@$tmp/cbor" "coap://[::1]:$port/echo"
+expect "CBOR JSON: diagnostic notation beside the hex" "$out" \
+	'"payload_hex":"a26161016162820203","payload_diag":"\{\\"a\\": 1, \\"b\\": \[2, 3\]\}"'
+run "CBOR with --raw" 0 --raw -m PUT -t cbor -e "@$tmp/cbor" "coap://[::1]:$port/echo"
+if tail -c 9 "$tmp/out" | cmp -s - "$tmp/cbor"; then ok "--raw: the CBOR bytes as they came"; else bad "--raw: the CBOR bytes as they came" "$(od -An -tx1 "$tmp/out" | tail -n 2)"; fi
+# JSON, indented two spaces a level; strings untouched.
+run "JSON payload" 0 -m PUT -t json -e '{"a":[1,2,{"b":null}],"c":{},"d":"x,y:[z]"}' "coap://[::1]:$port/echo"
+expect "JSON: indented" "$(printf '%s\n' "$out" | sed -n '/^{/,$p' | tr '\n' '|')" \
+	'^\{\|  "a": \[\|    1,\|    2,\|    \{\|      "b": null\|    \}\|  \],\|  "c": \{\},\|  "d": "x,y:\[z\]"\|\}\|$'
+run "JSON payload that does not parse" 0 -m PUT -t json -e '{"a":[1,2}' "coap://[::1]:$port/echo"
+expect "broken JSON: shown as it came" "$(tail -n 1 "$tmp/out")" '^\{"a":\[1,2\}$'
+run "JSON with --raw" 0 --raw -m PUT -t json -e '{"a":1}' "coap://[::1]:$port/echo"
+expect "JSON --raw: as it came" "$(tail -n 1 "$tmp/out")" '^\{"a":1\}$'
+# Link format: one link a line, attributes beside it.
+run "link format" 0 "coap://[::1]:$port/.well-known/core"
+expect "links: one a line with its attributes" "$(printf '%s\n' "$out" | grep '^</hello>')" \
+	'^</hello>  rt="evudp6\.hello"  ct=0  title="hello"$'
+expect "links: three lines" "$(printf '%s\n' "$out" | grep -c '^</')" '^3$'
+run "link format with --raw" 0 --raw "coap://[::1]:$port/.well-known/core"
+expect "links --raw: the document as it came" "$(tail -n 1 "$tmp/out")" '^</hello>;rt="evudp6\.hello";ct=0;title="hello",</echo>'
+
 echo "probe_diag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -48,6 +48,8 @@ static const char usage_text[] =
     "Output:\n"
     "      --json              one JSON object per event\n"
     "  -q, --quiet             payload only (errors on standard error)\n"
+    "      --raw               payloads as they came: no CBOR diagnostic notation,\n"
+    "                          JSON indenting or one link per line\n"
     "  -v, --verbose           more detail\n"
     "  -h, --help   -V, --version\n"
     "Exit: 0 success, 1 error response, 2 timeout, 3 network error (ICMP, send,\n"
@@ -62,7 +64,8 @@ enum {
 	OPT_DEMO,
 	OPT_JSON,
 	OPT_ACK_TIMEOUT,
-	OPT_RETRANSMIT
+	OPT_RETRANSMIT,
+	OPT_RAW
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +91,7 @@ static const struct option long_opts[] = {
     {"leisure", required_argument, NULL, OPT_LEISURE},
     {"demo", no_argument, NULL, OPT_DEMO},
     {"json", no_argument, NULL, OPT_JSON},
+    {"raw", no_argument, NULL, OPT_RAW},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -427,6 +431,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			o.json = true;
+			break;
+		case OPT_RAW:
+			o.raw = true;
 			break;
 		case 'q':
 			o.quiet = true;

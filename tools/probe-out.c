@@ -295,17 +295,14 @@ static void payload_human(struct sb *b, const uint8_t *p, size_t n, int cf)
 {
 	if (n == 0)
 		return;
-	if (cf == 40 && probe_is_text(p, n)) {
-		for (size_t i = 0; i < n;) {
-			size_t end;
-			size_t next = next_link(p, n, i, &end);
-			sb_putn(b, (const char *)p + i, end - i);
-			if (next < n || end < n)
-				sb_putc(b, ',');
-			sb_putc(b, '\n');
-			i = next;
-		}
-	} else if (payload_is_text(p, n, cf)) {
+	if (probe_o->raw) {
+		/* --raw: the bytes as they came, nothing added. */
+		sb_putn(b, (const char *)p, n);
+		return;
+	}
+	if (probe_render_payload(b, p, n, cf) == 0)
+		return;
+	if (payload_is_text(p, n, cf)) {
 		sb_putn(b, (const char *)p, n);
 		if (p[n - 1] != '\n')
 			sb_putc(b, '\n');
@@ -353,6 +350,10 @@ static void payload_json(struct jw *w, const uint8_t *p, size_t n, int cf)
 		}
 	} else {
 		jw_hex(w, "payload_hex", p, n);
+		struct sb diag = {0};
+		if (probe_cf_is_cbor(cf) && probe_cbor_diag(&diag, p, n, false) == 0)
+			jw_str(w, "payload_diag", diag.s);
+		sb_free(&diag);
 	}
 }
 

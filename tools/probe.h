@@ -70,6 +70,7 @@ struct probe_opts {
 	size_t njoin_coap;
 	double leisure_s;
 	bool json, quiet;
+	bool raw; /* payloads as they came, not rendered for people */
 	int verbose;
 	const char *log_prefix; /* before each human request log line */
 };
@@ -123,6 +124,19 @@ int probe_method_parse(const char *text, uint8_t *out);
 int probe_option_number_parse(const char *text, uint32_t *out);
 bool probe_utf8_valid(const uint8_t *p, size_t n);
 bool probe_is_text(const uint8_t *p, size_t n);
+
+/* ------------------------------------------------------------ rendering */
+
+/* Is the content format CBOR or built on it (by its registered name)? */
+bool probe_cf_is_cbor(int cf);
+/* CBOR in diagnostic notation (RFC 8949 8) appended to @p b; with
+ * @p sequence, one line per item. -1 (and @p b unchanged) when it is not
+ * well-formed or nests too deep. */
+int probe_cbor_diag(struct sb *b, const uint8_t *p, size_t n, bool sequence);
+/* A payload for people (CBOR, JSON, link format) appended to @p b, ending
+ * in a newline: 0, or -1 when the format has no rendering or the payload
+ * does not parse (@p b unchanged). */
+int probe_render_payload(struct sb *b, const uint8_t *p, size_t n, int cf);
 
 /* ------------------------------------------------------------ output */
 
