@@ -227,32 +227,6 @@ static void opt_json(struct jw *w, const struct evudp6_opt *o)
 
 /* ------------------------------------------------------------ payload */
 
-/* Links of a link-format document: split at commas outside <...> and quotes. */
-static size_t next_link(const uint8_t *p, size_t n, size_t start, size_t *end)
-{
-	bool angle = false, quote = false;
-	size_t i = start;
-	for (; i < n; i++) {
-		uint8_t c = p[i];
-		if (quote) {
-			if (c == '\\' && i + 1 < n)
-				i++;
-			else if (c == '"')
-				quote = false;
-		} else if (c == '"') {
-			quote = true;
-		} else if (c == '<') {
-			angle = true;
-		} else if (c == '>') {
-			angle = false;
-		} else if (c == ',' && !angle) {
-			break;
-		}
-	}
-	*end = i;
-	return i < n ? i + 1 : n;
-}
-
 static void hexdump(struct sb *b, const uint8_t *p, size_t n)
 {
 	for (size_t off = 0; off < n; off += 16) {
@@ -341,8 +315,8 @@ static void payload_json(struct jw *w, const uint8_t *p, size_t n, int cf)
 		if (cf == 40) {
 			jw_arr(w, "links");
 			for (size_t i = 0; i < n;) {
-				size_t end;
-				size_t next = next_link(p, n, i, &end);
+				size_t end = probe_link_part_end(p, n, i, ',');
+				size_t next = end < n ? end + 1 : n;
 				jw_strn(w, NULL, p + i, end - i);
 				i = next;
 			}

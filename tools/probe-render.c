@@ -447,9 +447,7 @@ bad:
 
 /* ------------------------------------------------------------ link format */
 
-/* The end of the part that starts at @p i: at @p sep outside <...> and
- * quoted strings, or @p n. */
-static size_t link_part_end(const uint8_t *p, size_t n, size_t i, uint8_t sep)
+size_t probe_link_part_end(const uint8_t *p, size_t n, size_t i, uint8_t sep)
 {
 	bool angle = false, quote = false;
 	for (; i < n; i++) {
@@ -476,10 +474,10 @@ static size_t link_part_end(const uint8_t *p, size_t n, size_t i, uint8_t sep)
 static int links_pretty(struct sb *b, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t end = link_part_end(p, n, i, ',');
+		size_t end = probe_link_part_end(p, n, i, ',');
 		bool first = true;
 		for (size_t k = i; k < end; first = false) {
-			size_t e = link_part_end(p, end, k, ';');
+			size_t e = probe_link_part_end(p, end, k, ';');
 			size_t a = k, z = e;
 			while (a < z && json_ws(p[a]))
 				a++;

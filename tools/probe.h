@@ -137,6 +137,10 @@ int probe_cbor_diag(struct sb *b, const uint8_t *p, size_t n, bool sequence);
  * in a newline: 0, or -1 when the format has no rendering or the payload
  * does not parse (@p b unchanged). */
 int probe_render_payload(struct sb *b, const uint8_t *p, size_t n, int cf);
+/* In a link-format document, the end of the part that starts at @p i:
+ * the first @p sep (',' between links, ';' between attributes) outside
+ * <...> and quoted strings, or @p n. */
+size_t probe_link_part_end(const uint8_t *p, size_t n, size_t i, uint8_t sep);
 
 /* ------------------------------------------------------------ output */
 
