@@ -531,9 +531,11 @@ static void send_request(struct probe_job *j)
 		    o->max_retransmit >= 0 ? o->max_retransmit : (int)EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT;
 		ro.ack_timeout_ms = (unsigned int)lround(ack);
 		ro.max_retransmit = n;
-		double wait = ack * (double)((1u << (n + 1)) - 1) * EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR;
+		double wait =
+		    ack * (double)((1u << (n + 1)) - 1) * EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR;
 		if (!j->multicast)
-			ro.wait_ms = wait < 86400e3 ? (unsigned int)lround(wait) : 86400000u; /* a day at most */
+			ro.wait_ms =
+			    wait < 86400e3 ? (unsigned int)lround(wait) : 86400000u; /* a day at most */
 	}
 	if (!j->multicast && o->timeout_s > 0) {
 		/* The rest of -T bounds the exchange in the library, which
