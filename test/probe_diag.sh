@@ -71,7 +71,7 @@ o = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 o.bind(("::1", 0))
 print(s.getsockname()[1], o.getsockname()[1], flush=True)
 s.settimeout(0.5)
-end = time.time() + 60
+end = time.time() + 600
 while time.time() < end:
     try:
         d, a = s.recvfrom(2048)
@@ -105,7 +105,7 @@ read -r notfound _ <"$tmp/nf.port"
 
 # The diagnostic server, for No-Response.
 : >"$tmp/srv"
-"$probe" --listen --json -T 60 '[::]:0' >"$tmp/srv" 2>&1 &
+"$probe" --listen --json -T 600 '[::]:0' >"$tmp/srv" 2>&1 &
 pids="$pids $!"
 for _ in $(seq 50); do grep -q '"listening"' "$tmp/srv" && break; sleep 0.1; done
 port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/srv" | head -n 1)
@@ -202,7 +202,7 @@ expect "?&: two empty Uri-Query" "$(printf '%s\n' "$out" | grep -c '^  Uri-Query
 
 # --- 5. the server log is lossless: percent-encoded as in a URI
 : >"$tmp/hsrv"
-"$probe" --listen -T 60 '[::1]:0' >"$tmp/hsrv" 2>&1 &
+"$probe" --listen -T 600 '[::1]:0' >"$tmp/hsrv" 2>&1 &
 pids="$pids $!"
 for _ in $(seq 50); do grep -q '^listening' "$tmp/hsrv" && break; sleep 0.1; done
 hport=$(sed -n 's/^listening on \[::1\]:\([0-9]*\).*/\1/p' "$tmp/hsrv" | head -n 1)
@@ -226,7 +226,7 @@ s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.bind(("::1", 0))
 print(s.getsockname()[1], flush=True)
 s.settimeout(0.5)
-end = time.time() + 60
+end = time.time() + 600
 while time.time() < end:
     try:
         q, peer = s.recvfrom(512)

@@ -92,7 +92,7 @@ o = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 o.bind(("2001:db8:2::2", 5683))
 print("ready", flush=True)
 s.settimeout(0.5)
-end = time.time() + 60
+end = time.time() + 600
 while time.time() < end:
     try:
         d, a = s.recvfrom(2048)
@@ -114,7 +114,7 @@ expect "JSON: kind wrong_source with the message" "$out" \
 # dual.test is ::1 and 127.0.0.1; the server listens on 127.0.0.1 only,
 # so ::1 answers with ICMPv6 port unreachable.
 : >"$tmp/v4srv"
-ip netns exec $cli "$probe" --listen --json -T 60 "127.0.0.1:5683" >"$tmp/v4srv" 2>&1 &
+ip netns exec $cli "$probe" --listen --json -T 600 "127.0.0.1:5683" >"$tmp/v4srv" 2>&1 &
 pids="$pids $!"
 for _ in $(seq 50); do grep -q '"listening"' "$tmp/v4srv" && break; sleep 0.1; done
 run $cli "refused on ::1, answered on 127.0.0.1" 0 "coap://dual.test/hello"
@@ -126,7 +126,7 @@ expect "JSON fallback event before the response" "$(printf '%s\n' "$out" | sed -
 	'^\{"event":"fallback","uri":"coap://dual\.test/hello","failed":"\[::1\]","reason":"Connection refused \(ICMPv6 port unreachable from ::1\)","next":"127\.0\.0\.1"\}$'
 expect "JSON response from 127.0.0.1" "$(printf '%s\n' "$out" | sed -n 2p)" '"event":"response".*"from":"127\.0\.0\.1"'
 # far.test is 2001:db8:9::1 (no route here) and 198.51.100.1 (the server's).
-ip netns exec $srv "$probe" --listen -T 60 "198.51.100.1:5683" >/dev/null 2>&1 &
+ip netns exec $srv "$probe" --listen -T 600 "198.51.100.1:5683" >/dev/null 2>&1 &
 pids="$pids $!"
 sleep 0.3
 run $cli "no route to the IPv6 address, the IPv4 one answers" 0 "coap://far.test/hello"
@@ -137,7 +137,7 @@ run $cli "a literal does not fall back" 3 "coap://[::1]/hello"
 
 # ------------------------------------------------ 3. link-local destinations
 : >"$tmp/srvlog"
-ip netns exec $srv "$probe" --listen --json -T 60 "[::]:5684" >"$tmp/srvlog" 2>&1 &
+ip netns exec $srv "$probe" --listen --json -T 600 "[::]:5684" >"$tmp/srvlog" 2>&1 &
 pids="$pids $!"
 for _ in $(seq 50); do grep -q '"listening"' "$tmp/srvlog" && break; sleep 0.1; done
 ll=$(ip -n $srv -6 addr show dev s0 scope link | sed -n 's/.*inet6 \(fe80::[^/]*\).*/\1/p' | head -n 1)
