@@ -140,7 +140,8 @@ struct evudp6_messenger_stats {
 	uint64_t requests_sent;
 	/** CON retransmissions, of requests and of separate responses. */
 	uint64_t retransmissions;
-	/** CON messages given up after MAX_RETRANSMIT, and unicast response waits that ran out. */
+	/** CON messages given up after MAX_RETRANSMIT, unicast response waits that ran out, and request
+	 * deadlines. */
 	uint64_t timeouts;
 	/** Error-queue (ICMP) errors reported by the transport. */
 	uint64_t icmp_errors;
