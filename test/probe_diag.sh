@@ -251,6 +251,7 @@ refuse "JSON: no libevent log line on standard error" "$err" '\[(msg|warn|err)\]
 run "a name server address that does not parse" 64 --dns "[::1]:99999" "coap://foo.test/"
 expect "unparsable --dns: one line, the probe's" "$err" \
 	'^evudp6-probe: --dns \[::1\]:99999: not an IP address with an optional port$'
+refuse "unparsable --dns: no libevent log line beside it" "$err" '\[(msg|warn|err)\]'
 closed_dns=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1", 0)); print(s.getsockname()[1])')
 run "nobody at the name server's port, -T 0.5" 4 --json -T 0.5 --dns "[::1]:$closed_dns" "coap://foo.test/"
 expect "silent name server: its own message, within -T" "$out" \
