@@ -6,11 +6,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -20,6 +23,11 @@
 
 #define PING_SLOTS     64
 #define MAX_RESPONDERS 256
+/* Largest body kept in memory; with -o the body streams to the file. */
+#define BODY_MAX        (64u * 1024u * 1024u)
+#define STREAM_BODY_MAX ((size_t)1 << 40)
+/* The progress bar appears after this many blocks, at most every 100 ms. */
+#define PROGRESS_BLOCKS 4
 
 struct ping_slot {
 	struct probe_job *job;
@@ -38,6 +46,12 @@ struct probe_job {
 	bool multicast;
 	struct evudp6_resolve *resolving;
 	struct evudp6_request *req;
+	struct evudp6_block_request *breq;
+	int out_fd;
+	uint64_t out_len;
+	unsigned int progress_blocks;
+	double progress_t;
+	bool progress_drawn;
 	struct event *deadline, *tick, *finish, *sigint;
 	struct event direct; /* delivers a group literal's address from the loop */
 	struct evudp6_addr direct_addr;
@@ -138,6 +152,8 @@ static void job_free(struct probe_job *j)
 		event_free(j->finish);
 	if (j->sigint)
 		event_free(j->sigint);
+	if (j->out_fd >= 0)
+		close(j->out_fd);
 	free(j->uri);
 	free(j);
 }
@@ -233,6 +249,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evudp6_request_cancel(j->req);
 		j->req = NULL;
 	}
+	if (j->breq) {
+		evudp6_block_request_cancel(j->breq);
+		j->breq = NULL;
+	}
 	struct probe_err_info e = {
 	    .kind = "timeout",
 	    .uri = j->uri,
@@ -302,6 +322,143 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 	job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
 }
 
+/* ------------------------------------------------------------ block-wise */
+
+static void progress_clear(struct probe_job *j)
+{
+	if (j->progress_drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		j->progress_drawn = false;
+	}
+}
+
+/* A bar on standard error when it is a terminal and the transfer is long. */
+static void progress_cb(struct evudp6_block_request *br, bool upload, uint64_t done, uint64_t total,
+                        void *arg)
+{
+	(void)br;
+	struct probe_job *j = arg;
+	if (++j->progress_blocks < PROGRESS_BLOCKS)
+		return;
+	double now = probe_now_ms();
+	if (j->progress_drawn && now - j->progress_t < 100.0 && !(total && done >= total))
+		return;
+	j->progress_t = now;
+	j->progress_drawn = true;
+	char bar[31];
+	size_t fill = total ? (size_t)(done * 30 / (total > done ? total : done)) : 0;
+	for (size_t i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : total ? '.' : ' ';
+	bar[30] = '\0';
+	if (total)
+		fprintf(stderr, "\r%s [%s] %3u%% %llu/%llu bytes", upload ? "up  " : "down", bar,
+		        (unsigned int)(done * 100 / (total > done ? total : done)), (unsigned long long)done,
+		        (unsigned long long)total);
+	else
+		fprintf(stderr, "\r%s %llu bytes", upload ? "up  " : "down", (unsigned long long)done);
+	fflush(stderr);
+}
+
+/* -o FILE: each block lands at its offset; a restart (ETag change) starts the file over. */
+static void data_cb(struct evudp6_block_request *br, uint64_t offset, const uint8_t *data, size_t len,
+                    void *arg)
+{
+	(void)br;
+	struct probe_job *j = arg;
+	if (offset == 0 && j->out_len && ftruncate(j->out_fd, 0) < 0)
+		return;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite(j->out_fd, data + done, len - done, (off_t)(offset + done));
+		if (n <= 0)
+			return; /* reported when the transfer ends: the size will not match */
+		done += (size_t)n;
+	}
+	j->out_len = offset + len;
+}
+
+static void block_error(struct probe_job *j, int err, const struct evudp6_msg *rsp,
+                        const struct evudp6_addr *remote)
+{
+	char detail[160] = "";
+	struct evudp6_opt o;
+	uint32_t size1;
+	if (err == -EVUDP6_E_BLOCK_TOO_LARGE && rsp && evudp6_msg_find_opt(rsp, EVUDP6_OPT_SIZE1, &o) &&
+	    evudp6_opt_uint(&o, &size1) == 0)
+		snprintf(detail, sizeof(detail),
+		         "the server takes at most %u bytes (Size1); this body has %zu", size1,
+		         j->o->payload_len);
+	struct probe_err_info e = {
+	    .kind = "block",
+	    .uri = j->uri,
+	    .err = err,
+	    .remote = remote ? remote : &j->dest,
+	    .elapsed_ms = probe_now_ms() - j->t_sent,
+	    .detail = detail[0] ? detail : NULL,
+	    .seq = -1,
+	};
+	probe_out_error(&e);
+}
+
+static void block_response_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
+                              const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)br;
+	struct probe_job *j = arg;
+	j->breq = NULL;
+	if (j->ended || err == -EVUDP6_E_SHUTDOWN)
+		return;
+	progress_clear(j);
+	double now = probe_now_ms();
+	if (err <= -EVUDP6_E_BLOCK_TOO_LARGE && err > -(EVUDP6_E_BLOCK_TOO_LARGE + 100)) {
+		block_error(j, err, rsp, remote);
+		job_end(j, PROBE_EXIT_INCOMPLETE);
+		return;
+	}
+	if (err) {
+		job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
+		return;
+	}
+	struct probe_rsp_info info = {.uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
+	probe_out_response(&info);
+	int code = EVUDP6_CODE_CLASS(rsp->code) == 2 ? PROBE_EXIT_OK : PROBE_EXIT_ERROR_RESPONSE;
+	if (j->out_fd >= 0) {
+		struct stat st;
+		if (ftruncate(j->out_fd, (off_t)j->out_len) < 0 || fstat(j->out_fd, &st) < 0 ||
+		    (uint64_t)st.st_size != j->out_len) {
+			probe_warn("%s: writing %s failed: %s", j->uri, j->o->out_file, strerror(errno));
+			code = PROBE_EXIT_INCOMPLETE;
+		} else if (!j->o->quiet && !j->o->json) {
+			probe_out_note("%llu bytes written to %s", (unsigned long long)j->out_len,
+			               j->o->out_file);
+		}
+	}
+	job_end(j, code);
+}
+
+static int send_block_request(struct probe_job *j, struct evudp6_msg_builder *b)
+{
+	const struct probe_opts *o = j->o;
+	struct evudp6_block_config cfg;
+	evudp6_block_config_init(&cfg, sizeof(cfg));
+	cfg.max_body = BODY_MAX;
+	if (o->block_size) {
+		cfg.block_size = o->block_size;
+		cfg.early_block2 = true;
+	}
+	if (o->out_file) {
+		cfg.data_cb = data_cb;
+		cfg.data_arg = j;
+		cfg.max_body = STREAM_BODY_MAX;
+	}
+	if (isatty(STDERR_FILENO) && !o->json) {
+		cfg.progress_cb = progress_cb;
+		cfg.progress_arg = j;
+	}
+	return evudp6_block_request(j->c->m, &j->dest, b, &cfg, block_response_cb, j, &j->breq);
+}
+
 /* A failed first send: the messenger returns it and never calls back. */
 static int send_failed(struct probe_job *j, int rc, int seq)
 {
@@ -358,10 +515,22 @@ static void send_request(struct probe_job *j)
 		wait_ms = (unsigned int)lround(o->wait_s * 1000.0);
 	if (wait_ms == 0 && j->multicast)
 		wait_ms = 1;
+	if (o->out_file && !j->multicast) {
+		j->out_fd = open(o->out_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (j->out_fd < 0) {
+			probe_warn("-o %s: %s", o->out_file, strerror(errno));
+			job_end(j, PROBE_EXIT_CANTCREAT);
+			return;
+		}
+	}
 	j->t_sent = probe_now_ms();
-	rc = evudp6_messenger_request(j->c->m, &j->dest, &b, wait_ms, response_cb, j, &j->req);
+	if (j->multicast)
+		rc = evudp6_messenger_request(j->c->m, &j->dest, &b, wait_ms, response_cb, j, &j->req);
+	else
+		rc = send_block_request(j, &b);
 	if (rc < 0) {
 		j->req = NULL;
+		j->breq = NULL;
 		job_end(j, send_failed(j, rc, -1));
 		return;
 	}
@@ -571,6 +740,7 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 	}
 	j->c = c;
 	j->o = o;
+	j->out_fd = -1;
 	j->done = done;
 	j->arg = arg;
 	j->t_start = probe_now_ms();
