@@ -1031,8 +1031,9 @@ int evudp6_block_server_handle(struct evudp6_block_server *s, struct evudp6_exch
 	if (r2 == 1 && b2.num > 0) {
 		struct snapshot *sn = snap_find(s, remote, request_key(s, req, false));
 		if (sn) {
+			uint64_t before = s->st.num_beyond_end;
 			int rc = serve_snapshot(s, ex, sn, &b2);
-			if (rc == 0)
+			if (rc == 0 && s->st.num_beyond_end == before)
 				s->st.blocks_from_cache++;
 			return rc;
 		}

@@ -384,7 +384,7 @@ END_TEST
 
 START_TEST(block2_etag_change_restarts_from_block_0)
 {
-	/* No snapshots: each block runs the handler; the body changes once. */
+	/* No snapshots: each block runs the handler, and the body changes at every call. */
 	struct evudp6_block_server_config sc = server_cfg();
 	sc.cache_entries = 0;
 	start(&sc);
@@ -669,6 +669,18 @@ static void raw_builder(struct evudp6_msg_builder *b, uint8_t code, const char *
 	evudp6_msg_builder_add_opt(b, EVUDP6_OPT_URI_PATH, path, strlen(path));
 }
 
+/* One Block1 block of a PUT to @p path from @p fd; the answer's code. */
+static uint8_t raw_block1(int fd, const char *path, struct evudp6_block blk, const void *payload, size_t len,
+                          struct evudp6_msg *rsp, uint8_t *buf, size_t cap)
+{
+	struct evudp6_msg_builder b;
+	raw_builder(&b, EVUDP6_PUT, path);
+	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
+	evudp6_msg_builder_set_payload(&b, payload, len);
+	raw_ask(fd, &b, buf, cap, rsp);
+	return rsp->code;
+}
+
 START_TEST(block_server_szx7_gets_4_00)
 {
 	start(NULL);
@@ -730,7 +742,9 @@ START_TEST(block_server_num_past_the_end_gets_4_02)
 	ck_assert_uint_eq(rsp.payload_len, 3000 - 2048);
 	ck_assert_int_eq(evudp6_block_get(&rsp, EVUDP6_OPT_BLOCK2, &got), 1);
 	ck_assert(!got.more);
-	ck_assert_uint_eq(server_stats().num_beyond_end, 2);
+	struct evudp6_block_server_stats st = server_stats();
+	ck_assert_uint_eq(st.num_beyond_end, 2);
+	ck_assert_uint_eq(st.blocks_from_cache, 1);
 	ck_assert_int_eq(H.calls, 2);
 	close(fd);
 	stop();
@@ -744,13 +758,8 @@ START_TEST(block_server_block1_out_of_order_gets_4_08)
 	uint8_t buf[2048];
 	static uint8_t block[256];
 	struct evudp6_msg rsp;
-	struct evudp6_msg_builder b;
 	struct evudp6_block blk = {.num = 0, .more = true, .szx = 4};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, block, 256);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(2, 31));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, block, 256, &rsp, buf, sizeof(buf)), EVUDP6_CODE(2, 31));
 	struct evudp6_block ack;
 	ck_assert_int_eq(evudp6_block_get(&rsp, EVUDP6_OPT_BLOCK1, &ack), 1);
 	ck_assert_uint_eq(ack.num, 0);
@@ -758,18 +767,10 @@ START_TEST(block_server_block1_out_of_order_gets_4_08)
 	ck_assert_uint_eq(ack.szx, 4);
 	/* block 2 before block 1 */
 	blk.num = 2;
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, block, 256);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(4, 8));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, block, 256, &rsp, buf, sizeof(buf)), EVUDP6_CODE(4, 8));
 	/* the upload is gone: block 1 now is a gap too */
 	blk.num = 1;
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, block, 256);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(4, 8));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, block, 256, &rsp, buf, sizeof(buf)), EVUDP6_CODE(4, 8));
 	struct evudp6_block_server_stats st = server_stats();
 	ck_assert_uint_eq(st.incomplete, 2);
 	ck_assert_uint_eq(st.uploads_now, 0);
@@ -787,26 +788,14 @@ START_TEST(block_server_block_size_change_mid_upload)
 	uint8_t buf[2048];
 	uint8_t *body = pattern(1024 + 512 + 100, 9);
 	struct evudp6_msg rsp;
-	struct evudp6_msg_builder b;
 	/* 1024, then 512 at NUM 2 (same offset): accepted */
 	struct evudp6_block blk = {.num = 0, .more = true, .szx = 6};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, body, 1024);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(2, 31));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, body, 1024, &rsp, buf, sizeof(buf)), EVUDP6_CODE(2, 31));
 	blk = (struct evudp6_block){.num = 2, .more = true, .szx = 5};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, body + 1024, 512);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(2, 31));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, body + 1024, 512, &rsp, buf, sizeof(buf)),
+	                 EVUDP6_CODE(2, 31));
 	blk = (struct evudp6_block){.num = 3, .more = false, .szx = 5};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, body + 1536, 100);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(raw_block1(fd, "up", blk, body + 1536, 100, &rsp, buf, sizeof(buf)), EVUDP6_CONTENT);
 	struct evudp6_block echo;
 	ck_assert_int_eq(evudp6_block_get(&rsp, EVUDP6_OPT_BLOCK1, &echo), 1);
 	ck_assert_uint_eq(echo.num, 3);
@@ -816,24 +805,13 @@ START_TEST(block_server_block_size_change_mid_upload)
 	ck_assert_mem_eq(H.seen, body, 1636);
 	/* 1024, then 512 at NUM 1 (offset 512, overlapping): 4.08 */
 	blk = (struct evudp6_block){.num = 0, .more = true, .szx = 6};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, body, 1024);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(2, 31));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, body, 1024, &rsp, buf, sizeof(buf)), EVUDP6_CODE(2, 31));
 	blk = (struct evudp6_block){.num = 1, .more = true, .szx = 5};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, body + 512, 512);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(4, 8));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, body + 512, 512, &rsp, buf, sizeof(buf)),
+	                 EVUDP6_CODE(4, 8));
 	/* a short non-final block: 4.00 */
 	blk = (struct evudp6_block){.num = 0, .more = true, .szx = 6};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, body, 1000);
-	raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(4, 0));
+	ck_assert_int_eq(raw_block1(fd, "up", blk, body, 1000, &rsp, buf, sizeof(buf)), EVUDP6_CODE(4, 0));
 	struct evudp6_block_server_stats st = server_stats();
 	ck_assert_uint_eq(st.size_changes, 1);
 	ck_assert_uint_eq(st.incomplete, 1);
@@ -870,11 +848,8 @@ START_TEST(block_server_size1_over_max_body_gets_4_13_with_size1)
 	/* without Size1: refused at the block that passes the limit */
 	for (uint32_t i = 0; i < 5; i++) {
 		blk.num = i;
-		raw_builder(&b, EVUDP6_PUT, "up");
-		evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-		evudp6_msg_builder_set_payload(&b, block, 1024);
-		raw_ask(fd, &b, buf, sizeof(buf), &rsp);
-		ck_assert_int_eq(rsp.code, i < 4 ? EVUDP6_CODE(2, 31) : EVUDP6_CODE(4, 13));
+		ck_assert_int_eq(raw_block1(fd, "up", blk, block, 1024, &rsp, buf, sizeof(buf)),
+		                 i < 4 ? EVUDP6_CODE(2, 31) : EVUDP6_CODE(4, 13));
 	}
 	struct evudp6_block_server_stats st = server_stats();
 	ck_assert_uint_eq(st.too_large, 2);
@@ -896,15 +871,11 @@ START_TEST(block_server_upload_flood_from_many_sources_stays_bounded)
 	uint8_t buf[2048];
 	static uint8_t block[1024];
 	struct evudp6_msg rsp;
-	struct evudp6_msg_builder b;
 	struct evudp6_block blk = {.num = 0, .more = true, .szx = 6};
 	for (int i = 0; i < SOURCES; i++) {
 		fds[i] = testnet_socket(AF_INET6, "::1");
-		raw_builder(&b, EVUDP6_PUT, "up");
-		evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-		evudp6_msg_builder_set_payload(&b, block, 1024);
-		raw_ask(fds[i], &b, buf, sizeof(buf), &rsp);
-		ck_assert_int_eq(rsp.code, EVUDP6_CODE(2, 31));
+		ck_assert_int_eq(raw_block1(fds[i], "up", blk, block, 1024, &rsp, buf, sizeof(buf)),
+		                 EVUDP6_CODE(2, 31));
 		struct evudp6_block_server_stats st = server_stats();
 		ck_assert_uint_le(st.uploads_now, 8);
 		ck_assert_uint_le(st.upload_bytes_now, 8 * 4096);
@@ -915,18 +886,11 @@ START_TEST(block_server_upload_flood_from_many_sources_stays_bounded)
 	ck_assert_uint_eq(st.uploads_evicted, SOURCES - 8);
 	/* the newest source still completes its upload */
 	blk = (struct evudp6_block){.num = 1, .more = false, .szx = 6};
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, block, 10);
-	raw_ask(fds[SOURCES - 1], &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(raw_block1(fds[SOURCES - 1], "up", blk, block, 10, &rsp, buf, sizeof(buf)),
+	                 EVUDP6_CONTENT);
 	ck_assert_uint_eq(H.seen_len, 1034);
 	/* the oldest gets 4.08 */
-	raw_builder(&b, EVUDP6_PUT, "up");
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &blk);
-	evudp6_msg_builder_set_payload(&b, block, 10);
-	raw_ask(fds[0], &b, buf, sizeof(buf), &rsp);
-	ck_assert_int_eq(rsp.code, EVUDP6_CODE(4, 8));
+	ck_assert_int_eq(raw_block1(fds[0], "up", blk, block, 10, &rsp, buf, sizeof(buf)), EVUDP6_CODE(4, 8));
 	for (int i = 0; i < SOURCES; i++)
 		close(fds[i]);
 	stop();
