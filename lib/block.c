@@ -26,14 +26,16 @@
 #include "random-internal.h"
 #include "siphash-internal.h"
 
-#define CODE_CONTINUE       EVUDP6_CODE(2, 31)
-#define CODE_BAD_REQUEST    EVUDP6_CODE(4, 0)
-#define CODE_BAD_OPTION     EVUDP6_CODE(4, 2)
-#define CODE_INCOMPLETE     EVUDP6_CODE(4, 8)
-#define CODE_TOO_LARGE      EVUDP6_CODE(4, 13)
-#define CODE_UNAVAILABLE    EVUDP6_CODE(5, 3)
-#define ETAG_LEN            8
-#define REQUEST_TAG_LEN     8
+#define CODE_CONTINUE    EVUDP6_CODE(2, 31)
+#define CODE_BAD_REQUEST EVUDP6_CODE(4, 0)
+#define CODE_BAD_OPTION  EVUDP6_CODE(4, 2)
+#define CODE_INCOMPLETE  EVUDP6_CODE(4, 8)
+#define CODE_TOO_LARGE   EVUDP6_CODE(4, 13)
+#define CODE_UNAVAILABLE EVUDP6_CODE(5, 3)
+#define ETAG_LEN         8
+#define REQUEST_TAG_LEN  8
+/* The messenger's tokens (evudp6_messenger_request(): 8 random bytes). */
+#define MESSENGER_TOKEN_LEN 8
 #define UNAVAILABLE_MAX_AGE 2u
 
 static uint64_t now_ms(void)
@@ -468,12 +470,64 @@ static int on_upload(struct evudp6_block_request *br, const struct evudp6_msg *r
 	return send_block1(br);
 }
 
+/*
+ * A block's datagram did not fit the path (Packet Too Big, fragmentation
+ * needed, or EMSGSIZE from the kernel that learnt the path MTU): the
+ * largest SZX below @p szx whose message fits the MTU the ICMP error
+ * gives, or one step down without one; -1 when 16 bytes did not fit.
+ */
+static int path_szx(const struct evudp6_block_request *br, const struct evudp6_icmp *icmp, uint8_t szx)
+{
+	if (szx == 0)
+		return -1;
+	if (!icmp || icmp->info < 68)
+		return szx - 1;
+	size_t ip = evudp6_addr_is_v4mapped(&br->remote) ? 20 + 8 : 40 + 8;
+	/* header and token, the request's options, the layer's own
+	 * (Block1, Size1, Request-Tag, Block2) and the payload marker */
+	size_t coap = 4 + MESSENGER_TOKEN_LEN + br->tmpl_len + 4 + 5 + 2 + REQUEST_TAG_LEN + 4 + 1;
+	int fit = icmp->info > ip + coap ? evudp6_block_szx(icmp->info - ip - coap) : 0;
+	if (fit < 0)
+		fit = 0;
+	return fit < szx ? fit : szx - 1;
+}
+
+/* Send the current block again in a smaller size; false when none is left. */
+static bool retry_smaller(struct evudp6_block_request *br, const struct evudp6_icmp *icmp)
+{
+	int rc;
+	if (br->uploading || (br->up_len && br->st.blocks_received == 0 && br->received == 0)) {
+		/* An upload, or the first request whose body fitted one block
+		 * but not the path: it becomes an upload in smaller blocks. */
+		int szx =
+		    path_szx(br, icmp, br->uploading ? br->up_szx : (uint8_t)evudp6_block_szx(br->up_len));
+		if (szx < 0)
+			return false;
+		if (!br->uploading)
+			evudp6__random_bytes(br->rtag, sizeof(br->rtag));
+		br->uploading = true;
+		br->up_szx = (uint8_t)szx;
+		br->st.path_mtu_reductions++;
+		rc = send_block1(br);
+	} else {
+		int szx = path_szx(br, icmp, br->szx2);
+		if (szx < 0)
+			return false;
+		br->szx2 = (uint8_t)szx;
+		br->st.path_mtu_reductions++;
+		rc = send_block2(br, (uint32_t)(br->received / EVUDP6_BLOCK_SIZE(br->szx2)));
+	}
+	return rc == 0;
+}
+
 static void on_response(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)r;
 	struct evudp6_block_request *br = arg;
 	br->cur = NULL;
+	if (err == -EMSGSIZE && retry_smaller(br, icmp))
+		return;
 	if (err) {
 		br_finish(br, err, NULL, remote, icmp);
 		return;
@@ -610,7 +664,11 @@ void evudp6_block_request_cancel(struct evudp6_block_request *br)
 void evudp6_block_request_stats(const struct evudp6_block_request *br, struct evudp6_block_request_stats *out,
                                 size_t size)
 {
-	struct_out(out, size, &br->st, sizeof(br->st));
+	struct evudp6_block_request_stats st = br->st;
+	st.upload_block_size =
+	    br->up_len > br->cfg.block_size || br->uploading ? EVUDP6_BLOCK_SIZE(br->up_szx) : 0;
+	st.bytes_sent = br->up_off;
+	struct_out(out, size, &st, sizeof(st));
 }
 
 /* ------------------------------------------------------------ server */

@@ -401,6 +401,31 @@ static void block_error(struct probe_job *j, int err, const struct evudp6_msg *r
 	probe_out_error(&e);
 }
 
+/* How a block-wise transfer went, when it took more than one exchange. */
+static void block_summary(struct probe_job *j, const struct evudp6_block_request *br)
+{
+	struct evudp6_block_request_stats st;
+	evudp6_block_request_stats(br, &st, sizeof(st));
+	if (j->o->quiet || st.requests < 2)
+		return;
+	struct sb b = {0};
+	sb_printf(&b, "block-wise: %llu exchanges", (unsigned long long)st.requests);
+	if (st.blocks_sent)
+		sb_printf(&b, ", %llu bytes up in %llu blocks (last size %u)",
+		          (unsigned long long)st.bytes_sent, (unsigned long long)st.blocks_sent,
+		          st.upload_block_size);
+	if (st.blocks_received)
+		sb_printf(&b, ", %llu bytes down in %llu blocks of %u", (unsigned long long)st.bytes_received,
+		          (unsigned long long)st.blocks_received, st.block_size);
+	if (st.path_mtu_reductions)
+		sb_printf(&b, ", block size lowered %u time%s for the path MTU", st.path_mtu_reductions,
+		          st.path_mtu_reductions == 1 ? "" : "s");
+	if (st.restarts)
+		sb_printf(&b, ", %u restart%s (ETag changed)", st.restarts, st.restarts == 1 ? "" : "s");
+	probe_out_note("%s", b.s);
+	sb_free(&b);
+}
+
 static void block_response_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
                               const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
@@ -422,6 +447,7 @@ static void block_response_cb(struct evudp6_block_request *br, int err, const st
 	}
 	struct probe_rsp_info info = {.uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
 	probe_out_response(&info);
+	block_summary(j, br);
 	int code = EVUDP6_CODE_CLASS(rsp->code) == 2 ? PROBE_EXIT_OK : PROBE_EXIT_ERROR_RESPONSE;
 	if (j->out_fd >= 0) {
 		struct stat st;

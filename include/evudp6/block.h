@@ -222,6 +222,15 @@ struct evudp6_block_request_stats {
 	uint64_t requests;        /**< exchanges, first and follow-ups */
 	unsigned int restarts;    /**< ETag changes that restarted the download */
 	unsigned int block_size;  /**< current download block size (the server's choice) */
+	/**
+	 * Blocks sent again in a smaller size because their datagram did not
+	 * fit the path (an ICMP Packet Too Big or fragmentation needed, or
+	 * EMSGSIZE from the kernel, that ended the exchange).
+	 */
+	unsigned int path_mtu_reductions;
+	/** current upload block size (ours, or the server's smaller one, or the path's) */
+	unsigned int upload_block_size;
+	uint64_t bytes_sent; /**< of the request body, acknowledged */
 };
 
 /**
