@@ -243,18 +243,33 @@ static void br_progress(struct evudp6_block_request *br, bool upload, uint64_t d
 static void on_response(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg);
 
+static int send_block1_once(struct evudp6_block_request *br);
+
 static int br_send(struct evudp6_block_request *br, struct evudp6_msg_builder *nb)
 {
 	if (nb->err)
 		return nb->err;
-	br->st.requests++;
 	int rc = evudp6_messenger_request(br->m, &br->remote, nb, 0, on_response, br, &br->cur);
 	if (rc < 0)
 		br->cur = NULL;
+	else
+		br->st.requests++;
 	return rc;
 }
 
+/* Block1 block at up_off; a smaller block when the message would not fit
+ * max_message (the request's options take room too). */
 static int send_block1(struct evudp6_block_request *br)
+{
+	for (;;) {
+		int rc = send_block1_once(br);
+		if (rc != -EVUDP6_E_MSG_NOSPACE || br->up_szx == 0)
+			return rc;
+		br->up_szx--;
+	}
+}
+
+static int send_block1_once(struct evudp6_block_request *br)
 {
 	size_t size = EVUDP6_BLOCK_SIZE(br->up_szx);
 	size_t n = br->up_len - br->up_off < size ? br->up_len - br->up_off : size;
@@ -611,6 +626,13 @@ int evudp6_block_request(struct evudp6_messenger *m, const struct evudp6_addr *r
 	if (br->uploading)
 		evudp6__random_bytes(br->rtag, sizeof(br->rtag));
 	rc = send_first(br);
+	if (rc == -EVUDP6_E_MSG_NOSPACE && !br->uploading && br->up_len > 16) {
+		/* The body fits a block but not one message with these options. */
+		br->uploading = true;
+		evudp6__random_bytes(br->rtag, sizeof(br->rtag));
+		br->up_szx = (uint8_t)evudp6_block_szx(br->up_len - 1);
+		rc = send_block1(br);
+	}
 	if (rc < 0) {
 		br_free(br);
 		return rc;
@@ -1019,6 +1041,10 @@ static int handle_block1(struct evudp6_block_server *s, struct evudp6_exchange *
 	return 1;
 }
 
+static int serve_block_once(struct evudp6_block_server *s, struct evudp6_exchange *ex,
+                            struct evudp6_msg_builder *b, const struct evudp6_msg *req, const uint8_t *etag,
+                            size_t etag_len, const uint8_t *body, size_t len, uint64_t off, uint8_t szx);
+
 /* Send block @p num of a body: template @p t (code and options) plus the
  * layer's options and the slice. */
 static int serve_block(struct evudp6_block_server *s, struct evudp6_exchange *ex,
@@ -1031,6 +1057,29 @@ static int serve_block(struct evudp6_block_server *s, struct evudp6_exchange *ex
 		s->st.num_beyond_end++;
 		return answer_code(ex, CODE_BAD_OPTION, NULL, -1, -1);
 	}
+	size_t nopts = b->nopts;
+	int rc;
+	/* A block whose message would pass max_message (the response's own
+	 * options take room too) goes in a smaller size: the same offset,
+	 * a larger NUM (RFC 7959 2.4, the server picks a smaller size). */
+	while ((rc = serve_block_once(s, ex, b, req, etag, etag_len, body, len, off, szx)) ==
+	           -EVUDP6_E_MSG_NOSPACE &&
+	       szx > 0) {
+		szx--;
+		b->nopts = nopts;
+		b->err = 0;
+		s->st.smaller_blocks++;
+	}
+	return rc;
+}
+
+static int serve_block_once(struct evudp6_block_server *s, struct evudp6_exchange *ex,
+                            struct evudp6_msg_builder *b, const struct evudp6_msg *req, const uint8_t *etag,
+                            size_t etag_len, const uint8_t *body, size_t len, uint64_t off, uint8_t szx)
+{
+	(void)s;
+	size_t size = EVUDP6_BLOCK_SIZE(szx);
+	uint32_t num = (uint32_t)(off / size);
 	size_t n = len - off < size ? len - off : size;
 	struct evudp6_block b2 = {.num = num, .more = off + n < len, .szx = szx};
 	struct evudp6_block b1;

@@ -49,6 +49,7 @@ struct handler {
 	size_t seen_len;
 	int seen_count;
 	bool echo;
+	size_t big_option; /* a Location-Query this long in every answer */
 };
 static struct handler H;
 
@@ -71,6 +72,10 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, EVUDP6_ACK, H.code ? H.code : EVUDP6_CONTENT, 0);
 	evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_CONTENT_FORMAT, 42);
+	static char lq[600];
+	memset(lq, 'q', sizeof(lq));
+	if (H.big_option)
+		evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_LOCATION_QUERY, lq, H.big_option);
 	if (H.echo) {
 		ck_assert_int_eq(evudp6_block_respond(bs, ex, &whole, &b, whole.payload, whole.payload_len),
 		                 0);
@@ -437,6 +442,28 @@ START_TEST(block2_body_over_max_body_fails_named)
 }
 END_TEST
 
+START_TEST(block2_server_uses_a_smaller_block_when_options_take_the_room)
+{
+	start(NULL);
+	H.body_len = 5000;
+	H.big_option = 300; /* 1024 + 300 passes max_message 1152 */
+	struct result r;
+	fetch(&r, EVUDP6_GET, "big", NULL, 0, NULL);
+	ck_assert_int_eq(r.err, 0);
+	uint8_t *want = pattern(5000, 0);
+	ck_assert_uint_eq(r.len, 5000);
+	ck_assert_mem_eq(r.body, want, 5000);
+	ck_assert_uint_eq(r.st.block_size, 512);
+	ck_assert_uint_eq(r.st.blocks_received, 10);
+	ck_assert_int_eq(H.calls, 1);
+	/* only the first block was tried at 1024; the client then asks for 512 */
+	ck_assert_uint_eq(server_stats().smaller_blocks, 1);
+	free(want);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
 /* ------------------------------------------------------------ client Block1 */
 
 START_TEST(block1_upload_reaches_handler_once_whole)
@@ -479,6 +506,45 @@ START_TEST(block1_follows_the_server_smaller_size)
 	ck_assert_uint_eq(H.seen_len, 5000);
 	ck_assert_mem_eq(H.seen, up, 5000);
 	ck_assert_uint_eq(server_stats().size_changes, 1);
+	free(up);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
+START_TEST(block1_client_uses_a_smaller_block_when_options_take_the_room)
+{
+	start(NULL);
+	H.body_len = 2;
+	static char query[300];
+	memset(query, 'a', sizeof(query));
+	uint8_t *up = pattern(3000, 10);
+	struct result r = {0};
+	struct evudp6_msg_builder b;
+	request_builder(&b, EVUDP6_PUT, "store");
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, sizeof(query));
+	evudp6_msg_builder_set_payload(&b, up, 3000);
+	ck_assert_int_eq(evudp6_block_request(cli, &srv_addr, &b, NULL, on_done, &r, NULL), 0);
+	RUN_UNTIL(r.calls > 0);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.st.upload_block_size, 512);
+	ck_assert_uint_eq(r.st.blocks_sent, 6);
+	ck_assert_uint_eq(r.st.bytes_sent, 3000);
+	ck_assert_uint_eq(H.seen_len, 3000);
+	ck_assert_mem_eq(H.seen, up, 3000);
+	result_free(&r);
+	/* a body that fits one block but not one message with the query */
+	memset(&r, 0, sizeof(r));
+	request_builder(&b, EVUDP6_PUT, "store");
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, sizeof(query));
+	evudp6_msg_builder_set_payload(&b, up, 1000);
+	ck_assert_int_eq(evudp6_block_request(cli, &srv_addr, &b, NULL, on_done, &r, NULL), 0);
+	RUN_UNTIL(r.calls > 0);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.st.blocks_sent, 2);
+	ck_assert_uint_eq(r.st.requests, 2);
+	ck_assert_uint_eq(H.seen_len, 1000);
+	ck_assert_mem_eq(H.seen, up, 1000);
 	free(up);
 	result_free(&r);
 	stop();
@@ -1030,6 +1096,8 @@ int main(void)
 	tcase_add_test(tc, block2_evicted_snapshot_reruns_handler_same_etag_completes);
 	tcase_add_test(tc, block2_body_over_max_body_fails_named);
 	tcase_add_test(tc, block2_client_refuses_szx7_and_short_blocks);
+	tcase_add_test(tc, block2_server_uses_a_smaller_block_when_options_take_the_room);
+	tcase_add_test(tc, block1_client_uses_a_smaller_block_when_options_take_the_room);
 	tcase_add_test(tc, block1_upload_reaches_handler_once_whole);
 	tcase_add_test(tc, block1_follows_the_server_smaller_size);
 	tcase_add_test(tc, block1_4_13_ends_upload_with_size1);

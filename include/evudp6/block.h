@@ -285,10 +285,11 @@ struct evudp6_block_server_stats {
 	uint64_t bad_szx;           /**< SZX 7 (BERT) over UDP: 4.00 */
 	uint64_t bad_block;         /**< a block option longer than 3 bytes, or repeated: 4.02 */
 	uint64_t num_beyond_end;    /**< Block2 NUM past the end of the body: 4.02 */
-	uint64_t incomplete;   /**< Block1 block without its predecessors (gap, disorder, unknown): 4.08 */
-	uint64_t size_changes; /**< Block1 SZX changed mid-transfer (accepted when consistent) */
-	uint64_t too_large;    /**< uploads over max_body: 4.13 with Size1 */
-	uint64_t wrong_length; /**< a Block1 block with M=1 whose payload is not the block size: 4.00 */
+	uint64_t incomplete;     /**< Block1 block without its predecessors (gap, disorder, unknown): 4.08 */
+	uint64_t size_changes;   /**< Block1 SZX changed mid-transfer (accepted when consistent) */
+	uint64_t too_large;      /**< uploads over max_body: 4.13 with Size1 */
+	uint64_t wrong_length;   /**< a Block1 block with M=1 whose payload is not the block size: 4.00 */
+	uint64_t smaller_blocks; /**< blocks sent one size smaller because the message passed max_message */
 };
 
 /**
