@@ -364,7 +364,8 @@ static int body_append(struct evudp6_block_request *br, const uint8_t *p, size_t
 		br->body = nbuf;
 		br->body_cap = cap;
 	}
-	memcpy(br->body + br->body_len, p, n);
+	if (n)
+		memcpy(br->body + br->body_len, p, n);
 	br->body_len += n;
 	return 0;
 }

@@ -65,7 +65,8 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	if (whole.payload_len || req->code == EVUDP6_PUT || req->code == EVUDP6_POST) {
 		free(H.seen);
 		H.seen = malloc(whole.payload_len + 1);
-		memcpy(H.seen, whole.payload, whole.payload_len);
+		if (whole.payload_len)
+			memcpy(H.seen, whole.payload, whole.payload_len);
 		H.seen_len = whole.payload_len;
 		H.seen_count++;
 	}
@@ -170,7 +171,8 @@ static void on_done(struct evudp6_block_request *br, int err, const struct evudp
 		return;
 	r->code = rsp->code;
 	r->body = malloc(rsp->payload_len + 1);
-	memcpy(r->body, rsp->payload, rsp->payload_len);
+	if (rsp->payload_len)
+		memcpy(r->body, rsp->payload, rsp->payload_len);
 	r->len = rsp->payload_len;
 	struct evudp6_opt o;
 	uint32_t v;
