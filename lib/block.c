@@ -32,7 +32,7 @@
 #define CODE_INCOMPLETE  EVUDP6_CODE(4, 8)
 #define CODE_TOO_LARGE   EVUDP6_CODE(4, 13)
 #define CODE_UNAVAILABLE EVUDP6_CODE(5, 3)
-#define ETAG_LEN         8
+#define ETAG_LEN         4
 #define REQUEST_TAG_LEN  8
 /* The messenger's tokens (evudp6_messenger_request(): 8 random bytes). */
 #define MESSENGER_TOKEN_LEN 8
@@ -1074,11 +1074,11 @@ static int serve_block(struct evudp6_block_server *s, struct evudp6_exchange *ex
 	return rc;
 }
 
-static int serve_block_once(struct evudp6_block_server *s, struct evudp6_exchange *ex,
-                            struct evudp6_msg_builder *b, const struct evudp6_msg *req, const uint8_t *etag,
-                            size_t etag_len, const uint8_t *body, size_t len, uint64_t off, uint8_t szx)
+/* Add the block at @p off to @p b: Block1 echo (for an upload), Block2,
+ * ETag, Size2 and the slice (referenced). */
+static void block_fill(struct evudp6_msg_builder *b, const struct evudp6_msg *req, const uint8_t *etag,
+                       size_t etag_len, const uint8_t *body, size_t len, uint64_t off, uint8_t szx)
 {
-	(void)s;
 	size_t size = EVUDP6_BLOCK_SIZE(szx);
 	uint32_t num = (uint32_t)(off / size);
 	size_t n = len - off < size ? len - off : size;
@@ -1089,10 +1089,24 @@ static int serve_block_once(struct evudp6_block_server *s, struct evudp6_exchang
 		evudp6_block_add(b, EVUDP6_OPT_BLOCK1, &b1);
 	}
 	evudp6_block_add(b, EVUDP6_OPT_BLOCK2, &b2);
-	if (etag_len)
-		evudp6_msg_builder_add_opt(b, EVUDP6_OPT_ETAG, etag, etag_len);
+	if (etag_len) {
+		/* Held inside the builder (a uint of 4 bytes, the first with its
+		 * top bit set, encodes as exactly these bytes), so a builder
+		 * filled here outlives the caller's copy of the tag. */
+		uint32_t v =
+		    (uint32_t)etag[0] << 24 | (uint32_t)etag[1] << 16 | (uint32_t)etag[2] << 8 | etag[3];
+		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_ETAG, v);
+	}
 	evudp6_msg_builder_add_uint(b, EVUDP6_OPT_SIZE2, (uint32_t)len);
 	evudp6_msg_builder_set_payload(b, body + off, n);
+}
+
+static int serve_block_once(struct evudp6_block_server *s, struct evudp6_exchange *ex,
+                            struct evudp6_msg_builder *b, const struct evudp6_msg *req, const uint8_t *etag,
+                            size_t etag_len, const uint8_t *body, size_t len, uint64_t off, uint8_t szx)
+{
+	(void)s;
+	block_fill(b, req, etag, etag_len, body, len, off, szx);
 	int rc = evudp6_exchange_respond(ex, b);
 	return rc < 0 ? rc : 0;
 }
@@ -1198,6 +1212,34 @@ static struct snapshot *snap_make(struct evudp6_block_server *s, const struct ev
 	return sn;
 }
 
+/*
+ * A body of several blocks: its ETag (a keyed hash, unless @p b has one;
+ * written to @p etag, its length returned) and a snapshot of @p b's code
+ * and options with the body, for the later blocks.
+ */
+static size_t snapshot_body(struct evudp6_block_server *s, const struct evudp6_addr *remote,
+                            const struct evudp6_msg *req, struct evudp6_msg_builder *b, const void *body,
+                            size_t len, uint8_t szx, uint8_t etag[ETAG_LEN])
+{
+	size_t etag_len = 0;
+	bool own_etag = false;
+	for (size_t i = 0; i < b->nopts; i++)
+		own_etag |= b->opt[i].number == EVUDP6_OPT_ETAG;
+	if (!own_etag) {
+		uint64_t h = hash_bytes(s->hkey, len, body, len);
+		etag[0] = (uint8_t)(h >> 56 | 0x80);
+		etag[1] = (uint8_t)(h >> 48);
+		etag[2] = (uint8_t)(h >> 40);
+		etag[3] = (uint8_t)(h >> 32);
+		etag_len = ETAG_LEN;
+	}
+	b->payload = NULL;
+	b->payload_len = 0;
+	if (req && remote && len > EVUDP6_BLOCK_SIZE(szx))
+		snap_make(s, remote, request_key(s, req, false), b, etag, etag_len, body, len);
+	return etag_len;
+}
+
 int evudp6_block_respond(struct evudp6_block_server *s, struct evudp6_exchange *ex,
                          const struct evudp6_msg *req, struct evudp6_msg_builder *b, const void *body,
                          size_t len)
@@ -1230,19 +1272,27 @@ int evudp6_block_respond(struct evudp6_block_server *s, struct evudp6_exchange *
 		}
 	}
 	uint8_t etag[ETAG_LEN];
-	size_t etag_len = 0;
-	bool own_etag = false;
-	for (size_t i = 0; i < b->nopts; i++)
-		own_etag |= b->opt[i].number == EVUDP6_OPT_ETAG;
-	if (!own_etag) {
-		uint64_t h = hash_bytes(s->hkey, len, body, len);
-		memcpy(etag, &h, sizeof(h));
-		etag_len = sizeof(h);
-	}
-	b->payload = NULL;
-	b->payload_len = 0;
-	const struct evudp6_addr *remote = evudp6_exchange_remote(ex);
-	if (req && remote && len > EVUDP6_BLOCK_SIZE(szx))
-		snap_make(s, remote, request_key(s, req, false), b, etag, etag_len, body, len);
+	size_t etag_len = snapshot_body(s, evudp6_exchange_remote(ex), req, b, body, len, szx, etag);
 	return serve_block(s, ex, b, req, etag, etag_len, body, len, b2.num, szx);
+}
+
+int evudp6_block_server_first(struct evudp6_block_server *s, const struct evudp6_addr *remote,
+                              const struct evudp6_msg *req, struct evudp6_msg_builder *b, const void *body,
+                              size_t len)
+{
+	if (!s || !remote || !b || (!body && len))
+		return -EINVAL;
+	if (len > s->cfg.max_body)
+		return -EMSGSIZE;
+	struct evudp6_block b2 = {.szx = s->szx};
+	int r2 = req ? evudp6_block_get(req, EVUDP6_OPT_BLOCK2, &b2) : 0;
+	uint8_t szx = r2 == 1 && b2.szx < s->szx ? b2.szx : s->szx;
+	if (len <= EVUDP6_BLOCK_SIZE(szx)) {
+		evudp6_msg_builder_set_payload(b, body, len);
+		return b->err;
+	}
+	uint8_t etag[ETAG_LEN];
+	size_t etag_len = snapshot_body(s, remote, req, b, body, len, szx, etag);
+	block_fill(b, NULL, etag, etag_len, body, len, 0, szx);
+	return b->err;
 }

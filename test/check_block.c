@@ -707,6 +707,61 @@ START_TEST(block_continue_completes_a_first_block_from_elsewhere)
 }
 END_TEST
 
+START_TEST(block_server_first_block_of_a_notification_then_continue)
+{
+	/* What an Observe layer does: the first block in a message of its
+	 * own, the rest fetched by the client from the snapshot. */
+	start(NULL);
+	uint8_t *body = pattern(3000, 11);
+	struct sockaddr_in6 sa;
+	ck_assert_int_eq(evudp6_transport_local(evudp6_messenger_transport(cli), &sa), 0);
+	struct evudp6_addr client;
+	ck_assert_int_eq(evudp6_addr_from_literal(&client, "::1", ntohs(sa.sin6_port), 0), 0);
+	struct evudp6_msg_builder reg;
+	request_builder(&reg, EVUDP6_GET, "obs");
+	evudp6_msg_builder_add_uint(&reg, EVUDP6_OPT_OBSERVE, 0);
+	uint8_t regbuf[128];
+	ssize_t n = evudp6_msg_encode(&reg, regbuf, sizeof(regbuf));
+	struct evudp6_msg regmsg;
+	ck_assert_int_eq(evudp6_msg_decode(&regmsg, regbuf, (size_t)n), 0);
+	struct evudp6_msg_builder nb;
+	evudp6_msg_builder_init(&nb, EVUDP6_NON, EVUDP6_CONTENT, 7);
+	evudp6_msg_builder_add_uint(&nb, EVUDP6_OPT_OBSERVE, 5);
+	ck_assert_int_eq(evudp6_block_server_first(bs, &client, &regmsg, &nb, body, 3000), 0);
+	uint8_t notif[1500];
+	n = evudp6_msg_encode(&nb, notif, sizeof(notif));
+	ck_assert_int_gt(n, 0);
+	struct evudp6_msg first;
+	ck_assert_int_eq(evudp6_msg_decode(&first, notif, (size_t)n), 0);
+	struct evudp6_block b2;
+	ck_assert_int_eq(evudp6_block_get(&first, EVUDP6_OPT_BLOCK2, &b2), 1);
+	ck_assert(b2.more);
+	ck_assert_uint_eq(b2.num, 0);
+	ck_assert_uint_eq(first.payload_len, 1024);
+	struct evudp6_opt o;
+	ck_assert_int_eq(evudp6_msg_find_opt(&first, EVUDP6_OPT_ETAG, &o), 1);
+	ck_assert_uint_eq(server_stats().snapshots, 1);
+	struct result r = {0};
+	request_builder(&reg, EVUDP6_GET, "obs");
+	evudp6_msg_builder_add_uint(&reg, EVUDP6_OPT_OBSERVE, 0);
+	ck_assert_int_eq(evudp6_block_continue(cli, &srv_addr, &reg, &first, NULL, on_done, &r, NULL), 0);
+	RUN_UNTIL(r.calls > 0);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.len, 3000);
+	ck_assert_mem_eq(r.body, body, 3000);
+	ck_assert_int_eq(H.calls, 0);
+	ck_assert_uint_eq(server_stats().blocks_from_cache, 2);
+	/* a body of one block is just the payload */
+	evudp6_msg_builder_init(&nb, EVUDP6_NON, EVUDP6_CONTENT, 8);
+	ck_assert_int_eq(evudp6_block_server_first(bs, &client, &regmsg, &nb, body, 100), 0);
+	ck_assert_uint_eq(nb.nopts, 0);
+	ck_assert_uint_eq(nb.payload_len, 100);
+	free(body);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
 /* ------------------------------------------------------------ bad input, on the wire */
 
 /* Send one hand-built request from a plain socket, run the loop until the
@@ -1106,6 +1161,7 @@ int main(void)
 	tcase_add_test(tc, block1_request_tag_keeps_concurrent_uploads_apart_and_4_08_names_a_lost_one);
 	tcase_add_test(tc, block1_and_block2_echo_both_ways);
 	tcase_add_test(tc, block_continue_completes_a_first_block_from_elsewhere);
+	tcase_add_test(tc, block_server_first_block_of_a_notification_then_continue);
 	tcase_add_test(tc, block_server_szx7_gets_4_00);
 	tcase_add_test(tc, block_server_num_past_the_end_gets_4_02);
 	tcase_add_test(tc, block_server_block1_out_of_order_gets_4_08);

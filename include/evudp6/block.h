@@ -352,6 +352,28 @@ EVUDP6_API int evudp6_block_respond(struct evudp6_block_server *s, struct evudp6
                                     const struct evudp6_msg *req, struct evudp6_msg_builder *b,
                                     const void *body, size_t len);
 
+/**
+ * Fill a message that is not the answer to an exchange (an Observe
+ * notification, RFC 7959 section 3.4) with the first block of a body:
+ * like evudp6_block_respond() for NUM 0, but nothing is sent. A body
+ * larger than one block gets Block2 (NUM 0, M=1), ETag and Size2, and a
+ * snapshot keyed by @p remote and @p req serves the follow-up requests
+ * for the next blocks (which carry no Observe) in
+ * evudp6_block_server_handle().
+ *
+ * @param remote  the peer that will receive the message
+ * @param req     the request it answers (the Observe registration), for
+ *                its Block2 size and its options; may be NULL (no snapshot)
+ * @param b       code and options set by the caller; the payload is set
+ *                here and references @p body, which must stay valid until
+ *                @p b is encoded
+ * @return 0; -EMSGSIZE beyond max_body; -EINVAL; or an error remembered
+ *         by @p b.
+ */
+EVUDP6_API int evudp6_block_server_first(struct evudp6_block_server *s, const struct evudp6_addr *remote,
+                                         const struct evudp6_msg *req, struct evudp6_msg_builder *b,
+                                         const void *body, size_t len);
+
 /** Copy the counters; at most @p size bytes of @p out are written. */
 EVUDP6_API void evudp6_block_server_stats(const struct evudp6_block_server *s,
                                           struct evudp6_block_server_stats *out, size_t size);
