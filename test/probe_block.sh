@@ -63,6 +63,15 @@ expect "4.13 named, with the server's Size1" "$(cat "$tmp/err" "$tmp/out")" \
 run "the same in JSON" 5 --json -m PUT -e "@$tmp/huge.bin" "$base/echo"
 expect "JSON error kind block, EVUDP6_E_BLOCK_TOO_LARGE" "$(cat "$tmp/out")" \
 	'"event":"error".*"kind":"block".*EVUDP6_E_BLOCK_TOO_LARGE'
+# the progress bar: only when standard error is a terminal
+expect "no progress bar when standard error is not a terminal" "$(grep -c 'down \[' "$tmp/err" || true)" "^0\$"
+if command -v script >/dev/null 2>&1; then
+	tty=$(timeout 30 script -qec "$probe -B 16 -o $tmp/large.tty $base/large" /dev/null </dev/null | tr '\r' '\n')
+	expect "on a terminal: a progress bar that ends at 100%" "$tty" '^down \[#{30}\] 100% 8192/8192 bytes$'
+	expect "on a terminal: the bar started low" "$tty" '^down \[[#.]{30}\] +[0-9]% [0-9]+/8192 bytes$'
+else
+	echo "SKIP: progress bar on a terminal (no script(1))"
+fi
 run "GET /.well-known/core lists /large" 0 -q "$base/.well-known/core"
 expect "/large with sz=8192" "$(cat "$tmp/out")" '</large>;rt="evudp6.large";ct=0;sz=8192'
 
