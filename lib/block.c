@@ -36,6 +36,10 @@
 #define REQUEST_TAG_LEN  8
 /* The messenger's tokens (evudp6_messenger_request(): 8 random bytes). */
 #define MESSENGER_TOKEN_LEN 8
+/* Remotes whose path MTU a block server remembers, and for how long (the
+ * kernel's own default, net.ipv4.route.mtu_expires). */
+#define PATH_HINTS          32
+#define PATH_HINT_MS        600000u
 #define UNAVAILABLE_MAX_AGE 2u
 
 static uint64_t now_ms(void)
@@ -87,6 +91,25 @@ int evudp6_block_szx(size_t size)
 	while (szx < 6 && (16u << (szx + 1)) <= size)
 		szx++;
 	return szx;
+}
+
+/*
+ * The largest SZX whose block fits a datagram of @p mtu bytes to @p remote
+ * with @p overhead bytes of CoAP around it; 0 when even 16 bytes do not.
+ */
+static uint8_t szx_for_mtu(uint32_t mtu, const struct evudp6_addr *remote, size_t overhead)
+{
+	size_t ip = evudp6_addr_is_v4mapped(remote) ? 20 + 8 : 40 + 8;
+	int fit = mtu > ip + overhead ? evudp6_block_szx(mtu - ip - overhead) : 0;
+	return (uint8_t)(fit < 0 ? 0 : fit);
+}
+
+/* A Packet Too Big (ICMPv6 type 2) or fragmentation needed (ICMP 3/4) with its MTU. */
+static bool is_packet_too_big(int err, const struct evudp6_icmp *icmp)
+{
+	return err == -EMSGSIZE && icmp && icmp->info >= 68 &&
+	       ((icmp->origin == EVUDP6_ORIGIN_ICMP6 && icmp->type == 2) ||
+	        (icmp->origin == EVUDP6_ORIGIN_ICMP && icmp->type == 3 && icmp->code == 4));
 }
 
 static bool block_size_ok(unsigned int size)
@@ -188,6 +211,7 @@ int evudp6_block_config_init(struct evudp6_block_config *cfg, size_t size)
 }
 
 struct evudp6_block_request {
+	struct evudp6__link live; /* in this thread's list of transfers */
 	struct evudp6_messenger *m;
 	struct evudp6_addr remote;
 	struct evudp6_block_config cfg;
@@ -218,8 +242,19 @@ struct evudp6_block_request {
 	struct evudp6_block_request_stats st;
 };
 
+/* Every transfer of this thread, for evudp6_block_icmp_cb(). */
+static __thread struct evudp6__link live_transfers;
+
+static void br_live(struct evudp6_block_request *br)
+{
+	if (!live_transfers.next)
+		evudp6__link_init(&live_transfers);
+	evudp6__list_add_tail(&live_transfers, &br->live);
+}
+
 static void br_free(struct evudp6_block_request *br)
 {
+	evudp6__list_del(&br->live);
 	free(br->tmpl);
 	free(br->up);
 	free(br->body);
@@ -492,19 +527,21 @@ static int on_upload(struct evudp6_block_request *br, const struct evudp6_msg *r
  * largest SZX below @p szx whose message fits the MTU the ICMP error
  * gives, or one step down without one; -1 when 16 bytes did not fit.
  */
+/* CoAP bytes around a block in our requests: header and token, the
+ * request's options, the layer's own (Block1, Size1, Request-Tag, Block2)
+ * and the payload marker. */
+static size_t request_overhead(const struct evudp6_block_request *br)
+{
+	return 4 + MESSENGER_TOKEN_LEN + br->tmpl_len + 4 + 5 + 2 + REQUEST_TAG_LEN + 4 + 1;
+}
+
 static int path_szx(const struct evudp6_block_request *br, const struct evudp6_icmp *icmp, uint8_t szx)
 {
 	if (szx == 0)
 		return -1;
 	if (!icmp || icmp->info < 68)
 		return szx - 1;
-	size_t ip = evudp6_addr_is_v4mapped(&br->remote) ? 20 + 8 : 40 + 8;
-	/* header and token, the request's options, the layer's own
-	 * (Block1, Size1, Request-Tag, Block2) and the payload marker */
-	size_t coap = 4 + MESSENGER_TOKEN_LEN + br->tmpl_len + 4 + 5 + 2 + REQUEST_TAG_LEN + 4 + 1;
-	int fit = icmp->info > ip + coap ? evudp6_block_szx(icmp->info - ip - coap) : 0;
-	if (fit < 0)
-		fit = 0;
+	uint8_t fit = szx_for_mtu(icmp->info, &br->remote, request_overhead(br));
 	return fit < szx ? fit : szx - 1;
 }
 
@@ -593,6 +630,7 @@ static int br_new(struct evudp6_block_request **out, struct evudp6_messenger *m,
 		free(br);
 		return rc;
 	}
+	evudp6__link_init(&br->live);
 	br->m = m;
 	br->remote = *remote;
 	br->cb = cb;
@@ -638,6 +676,7 @@ int evudp6_block_request(struct evudp6_messenger *m, const struct evudp6_addr *r
 		br_free(br);
 		return rc;
 	}
+	br_live(br);
 	if (out)
 		*out = br;
 	return 0;
@@ -667,6 +706,7 @@ int evudp6_block_continue(struct evudp6_messenger *m, const struct evudp6_addr *
 		br_free(br);
 		return rc < 0 ? rc : -EVUDP6_E_CANCELLED;
 	}
+	br_live(br);
 	if (out)
 		*out = br;
 	return 0;
@@ -724,6 +764,12 @@ struct evudp6_block_server {
 	struct upload *ups;
 	struct evudp6__link up_lru, up_free;
 	struct upload *lent; /* completed upload whose body the handler holds */
+	/* Path MTUs learnt from Packet Too Big errors, for the block size. */
+	struct path_hint {
+		struct evudp6_addr remote;
+		uint32_t mtu;
+		uint64_t expires_ms;
+	} hints[PATH_HINTS];
 	struct evudp6_block_server_stats st;
 };
 
@@ -1111,6 +1157,18 @@ static int serve_block_once(struct evudp6_block_server *s, struct evudp6_exchang
 	return rc < 0 ? rc : 0;
 }
 
+/* The NUM, in blocks of @p szx, of the bytes a request's Block2 asks for. */
+static uint32_t num_in(const struct evudp6_block *b2, uint8_t szx)
+{
+	uint64_t off = (uint64_t)b2->num * EVUDP6_BLOCK_SIZE(b2->szx);
+	uint64_t num = off / EVUDP6_BLOCK_SIZE(szx);
+	return num > UINT32_MAX ? UINT32_MAX : (uint32_t)num;
+}
+
+static uint8_t hint_szx(const struct evudp6_block_server *s, const struct evudp6_addr *remote, uint8_t szx,
+                        size_t overhead);
+static size_t response_overhead(size_t opts);
+
 static int serve_snapshot(struct evudp6_block_server *s, struct evudp6_exchange *ex, struct snapshot *sn,
                           const struct evudp6_block *b2)
 {
@@ -1119,10 +1177,75 @@ static int serve_snapshot(struct evudp6_block_server *s, struct evudp6_exchange 
 	if (evudp6_msg_decode(&t, sn->data, sn->tmpl_len) < 0 || evudp6_msg_builder_from_msg(&b, &t) < 0)
 		return -EINVAL;
 	uint8_t szx = b2->szx < s->szx ? b2->szx : s->szx;
+	szx = hint_szx(s, &sn->remote, szx, response_overhead(sn->tmpl_len - 4));
 	/* A block size other than the snapshot's first one still addresses
 	 * bytes by NUM * size, so any size works from the same body. */
 	return serve_block(s, ex, &b, NULL, sn->etag, sn->etag_len, sn->data + sn->tmpl_len, sn->body_len,
-	                   b2->num, szx);
+	                   num_in(b2, szx), szx);
+}
+
+/* The block size for @p remote: @p szx, or smaller if a Packet Too Big
+ * said the path takes less (@p overhead: CoAP bytes around the block). */
+static uint8_t hint_szx(const struct evudp6_block_server *s, const struct evudp6_addr *remote, uint8_t szx,
+                        size_t overhead)
+{
+	if (!remote)
+		return szx;
+	uint64_t now = now_ms();
+	for (size_t i = 0; i < PATH_HINTS; i++) {
+		const struct path_hint *h = &s->hints[i];
+		if (h->mtu && h->expires_ms > now && evudp6_addr_equal(&h->remote, remote)) {
+			uint8_t fit = szx_for_mtu(h->mtu, remote, overhead);
+			return fit < szx ? fit : szx;
+		}
+	}
+	return szx;
+}
+
+/* CoAP bytes around a block in a response: header, token, the response's
+ * options (@p opts bytes), Block1, Block2, ETag, Size2 and the marker. */
+static size_t response_overhead(size_t opts)
+{
+	return 4 + EVUDP6_TOKEN_MAX + opts + 4 + 4 + 1 + ETAG_LEN + 5 + 1;
+}
+
+void evudp6_block_icmp_cb(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                          const struct evudp6_addr *remote, void *arg)
+{
+	if (!remote || !is_packet_too_big(err, icmp))
+		return;
+	struct evudp6_block_server *s = arg;
+	if (s) {
+		/* Remember it for the blocks of later responses to that peer. */
+		struct path_hint *slot = &s->hints[0];
+		for (size_t i = 0; i < PATH_HINTS; i++) {
+			struct path_hint *h = &s->hints[i];
+			if (h->mtu && evudp6_addr_equal(&h->remote, remote)) {
+				slot = h;
+				break;
+			}
+			if (h->expires_ms < slot->expires_ms)
+				slot = h;
+		}
+		slot->remote = *remote;
+		slot->mtu = icmp->info;
+		slot->expires_ms = now_ms() + PATH_HINT_MS;
+		s->st.path_mtu_hints++;
+	}
+	if (!m || !live_transfers.next)
+		return;
+	/* This thread's transfers on @p m to that remote go on in blocks that
+	 * fit; the block in flight was already sent again by the messenger. */
+	for (struct evudp6__link *l = live_transfers.next; l != &live_transfers; l = l->next) {
+		struct evudp6_block_request *br = evudp6__container_of(l, struct evudp6_block_request, live);
+		if (br->m != m || !evudp6_addr_equal(&br->remote, remote))
+			continue;
+		uint8_t fit = szx_for_mtu(icmp->info, &br->remote, request_overhead(br));
+		if (br->uploading && fit < br->up_szx) {
+			br->up_szx = fit;
+			br->st.path_mtu_reductions++;
+		}
+	}
 }
 
 int evudp6_block_server_handle(struct evudp6_block_server *s, struct evudp6_exchange *ex,
@@ -1255,6 +1378,10 @@ int evudp6_block_respond(struct evudp6_block_server *s, struct evudp6_exchange *
 		return answer_code(ex, CODE_BAD_OPTION, NULL, -1, -1);
 	}
 	uint8_t szx = r2 == 1 && b2.szx < s->szx ? b2.szx : s->szx;
+	size_t opts = 0;
+	for (size_t i = 0; i < b->nopts; i++)
+		opts += 3 + b->opt[i].len;
+	szx = hint_szx(s, evudp6_exchange_remote(ex), szx, response_overhead(opts));
 	if (r2 != 1 || b2.num == 0) {
 		if (len <= EVUDP6_BLOCK_SIZE(szx)) {
 			/* One block: no slicing, no snapshot. */
@@ -1273,7 +1400,7 @@ int evudp6_block_respond(struct evudp6_block_server *s, struct evudp6_exchange *
 	}
 	uint8_t etag[ETAG_LEN];
 	size_t etag_len = snapshot_body(s, evudp6_exchange_remote(ex), req, b, body, len, szx, etag);
-	return serve_block(s, ex, b, req, etag, etag_len, body, len, b2.num, szx);
+	return serve_block(s, ex, b, req, etag, etag_len, body, len, r2 == 1 ? num_in(&b2, szx) : 0, szx);
 }
 
 int evudp6_block_server_first(struct evudp6_block_server *s, const struct evudp6_addr *remote,

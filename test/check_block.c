@@ -96,7 +96,7 @@ static void start(const struct evudp6_block_server_config *bcfg)
 	struct evudp6_messenger_config mc;
 	evudp6_messenger_config_init(&mc);
 	mc.ack_timeout_ms = 300;
-	struct evudp6_transport_config st = {.bind = "[::1]:0"}, ct = {.bind = "[::]:0"};
+	struct evudp6_transport_config st = {.bind = "[::]:0"}, ct = {.bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &st, &mc), 0);
 	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &ct, &mc), 0);
 	evudp6_messenger_set_request_cb(srv, on_request, NULL);
@@ -874,6 +874,99 @@ START_TEST(block_server_num_past_the_end_gets_4_02)
 }
 END_TEST
 
+START_TEST(block_icmp_cb_packet_too_big_shrinks_the_blocks_to_that_peer)
+{
+	/* The client talks IPv4 (V4MAPPED) to the server; a fragmentation
+	 * needed with MTU 576 told for the client makes the server slice
+	 * its answers to that client to fit: 512 bytes (and some 30 of CoAP,
+	 * 28 of IPv4 and UDP). */
+	start(NULL);
+	H.body_len = 3000;
+	struct evudp6_addr to;
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, "127.0.0.1",
+	                                          evudp6_transport_port(evudp6_messenger_transport(srv)), 0),
+	                 0);
+	struct sockaddr_in6 sa;
+	ck_assert_int_eq(evudp6_transport_local(evudp6_messenger_transport(cli), &sa), 0);
+	struct evudp6_addr client;
+	ck_assert_int_eq(evudp6_addr_from_literal(&client, "127.0.0.1", ntohs(sa.sin6_port), 0), 0);
+	struct evudp6_icmp ptb = {
+	    .err = EMSGSIZE, .origin = EVUDP6_ORIGIN_ICMP, .type = 3, .code = 4, .info = 576};
+	struct evudp6_icmp unreachable = {
+	    .err = EHOSTUNREACH, .origin = EVUDP6_ORIGIN_ICMP, .type = 3, .code = 1};
+	evudp6_block_icmp_cb(srv, -EHOSTUNREACH, &unreachable, &client, bs); /* not a Packet Too Big */
+	ck_assert_uint_eq(server_stats().path_mtu_hints, 0);
+	evudp6_block_icmp_cb(srv, -EMSGSIZE, &ptb, &client, bs);
+	ck_assert_uint_eq(server_stats().path_mtu_hints, 1);
+	struct result r = {0};
+	struct evudp6_msg_builder b;
+	request_builder(&b, EVUDP6_GET, "big");
+	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, NULL, on_done, &r, NULL), 0);
+	RUN_UNTIL(r.calls > 0);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.len, 3000);
+	ck_assert_uint_eq(r.st.block_size, 512);
+	ck_assert_uint_eq(r.st.blocks_received, 6);
+	result_free(&r);
+	/* the client side: an upload in flight to that remote goes on in 256 */
+	memset(&r, 0, sizeof(r));
+	uint8_t *up = pattern(4000, 12);
+	request_builder(&b, EVUDP6_PUT, "store");
+	evudp6_msg_builder_set_payload(&b, up, 4000);
+	struct evudp6_block_request *br;
+	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, NULL, on_done, &r, &br), 0);
+	struct evudp6_addr server_v4 = to;
+	evudp6_block_icmp_cb(cli, -EMSGSIZE, &ptb, &server_v4, NULL);
+	RUN_UNTIL(r.calls > 0);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.st.path_mtu_reductions, 1);
+	ck_assert_uint_eq(r.st.upload_block_size, 256);
+	/* block 0 was already on its way at 1024, then (4000 - 1024) / 256 */
+	ck_assert_uint_eq(r.st.blocks_sent, 13);
+	ck_assert_uint_eq(H.seen_len, 4000);
+	ck_assert_mem_eq(H.seen, up, 4000);
+	free(up);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
+START_TEST(block_server_answers_a_larger_num_in_its_smaller_size)
+{
+	/* NUM 1 of 1024 asked from a server that slices in 256: the bytes
+	 * 1024..1279 as NUM 4 of 256, not NUM 1 of 256. */
+	struct evudp6_block_server_config sc = server_cfg();
+	sc.block_size = 256;
+	start(&sc);
+	H.body_len = 3000;
+	int fd = testnet_socket(AF_INET6, "::1");
+	uint8_t buf[2048];
+	struct evudp6_msg rsp;
+	struct evudp6_msg_builder b;
+	uint8_t *want = pattern(3000, 0);
+	for (int cached = 0; cached < 2; cached++) {
+		struct evudp6_block ask = {.num = 1, .szx = 6};
+		raw_builder(&b, EVUDP6_GET, "big");
+		evudp6_block_add(&b, EVUDP6_OPT_BLOCK2, &ask);
+		raw_ask(fd, &b, buf, sizeof(buf), &rsp);
+		ck_assert_int_eq(rsp.code, EVUDP6_CONTENT);
+		struct evudp6_block got;
+		ck_assert_int_eq(evudp6_block_get(&rsp, EVUDP6_OPT_BLOCK2, &got), 1);
+		ck_assert_uint_eq(got.num, 4);
+		ck_assert_uint_eq(got.szx, 4);
+		ck_assert(got.more);
+		ck_assert_uint_eq(rsp.payload_len, 256);
+		ck_assert_mem_eq(rsp.payload, want + 1024, 256);
+	}
+	/* the first from the handler (no snapshot yet), the second from the snapshot */
+	ck_assert_int_eq(H.calls, 1);
+	ck_assert_uint_eq(server_stats().blocks_from_cache, 1);
+	free(want);
+	close(fd);
+	stop();
+}
+END_TEST
+
 START_TEST(block_server_block1_out_of_order_gets_4_08)
 {
 	start(NULL);
@@ -1164,6 +1257,8 @@ int main(void)
 	tcase_add_test(tc, block_server_first_block_of_a_notification_then_continue);
 	tcase_add_test(tc, block_server_szx7_gets_4_00);
 	tcase_add_test(tc, block_server_num_past_the_end_gets_4_02);
+	tcase_add_test(tc, block_server_answers_a_larger_num_in_its_smaller_size);
+	tcase_add_test(tc, block_icmp_cb_packet_too_big_shrinks_the_blocks_to_that_peer);
 	tcase_add_test(tc, block_server_block1_out_of_order_gets_4_08);
 	tcase_add_test(tc, block_server_block_size_change_mid_upload);
 	tcase_add_test(tc, block_server_size1_over_max_body_gets_4_13_with_size1);

@@ -119,8 +119,11 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 			mcfg.response_timeout_ms = 1;
 	}
 	rc = evudp6_messenger_new(&c->m, base, &tcfg, &mcfg);
-	if (rc == 0)
+	if (rc == 0) {
+		/* A Packet Too Big for a block: the next blocks fit the path. */
+		evudp6_messenger_set_icmp_cb(c->m, evudp6_block_icmp_cb, NULL);
 		rc = evudp6_messenger_start(c->m);
+	}
 	if (rc < 0) {
 		probe_warn("cannot open the client socket on %s: %s", tcfg.bind, evudp6_strerror(rc));
 		bool bad_bind = rc <= -EVUDP6_E_NOT_MINE && rc > -EVUDP6_E_RESOLVE_NXDOMAIN;

@@ -405,6 +405,8 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		if (rc == 0) {
 			evudp6_messenger_set_request_cb(l->m, request_cb, s);
 			evudp6_messenger_set_ping_cb(l->m, ping_cb, s);
+			/* Answers that meet a Packet Too Big go on in smaller blocks. */
+			evudp6_messenger_set_icmp_cb(l->m, evudp6_block_icmp_cb, s->blocks);
 			rc = evudp6_messenger_start(l->m);
 		}
 		if (rc < 0) {

@@ -240,6 +240,19 @@ struct evudp6_block_request_stats {
 EVUDP6_API void evudp6_block_request_stats(const struct evudp6_block_request *br,
                                            struct evudp6_block_request_stats *out, size_t size);
 
+/**
+ * Packet Too Big: pass to evudp6_messenger_set_icmp_cb() (or call from
+ * your own ICMP callback with the same arguments). For a Packet Too Big
+ * or fragmentation needed with its MTU, the block-wise transfers of @p m
+ * to @p remote go on in blocks that fit that MTU (the block that met the
+ * error was already sent again by the messenger, fragmented by the
+ * kernel), and, when @p arg is a struct evudp6_block_server, its later
+ * responses to @p remote are sliced to fit it too (remembered for 10
+ * minutes, for up to 32 peers). Other errors are ignored.
+ */
+EVUDP6_API void evudp6_block_icmp_cb(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                                     const struct evudp6_addr *remote, void *arg);
+
 /* ------------------------------------------------------------ server */
 
 /** Server-side block state: snapshots of bodies being served, uploads being reassembled. */
@@ -290,6 +303,8 @@ struct evudp6_block_server_stats {
 	uint64_t too_large;      /**< uploads over max_body: 4.13 with Size1 */
 	uint64_t wrong_length;   /**< a Block1 block with M=1 whose payload is not the block size: 4.00 */
 	uint64_t smaller_blocks; /**< blocks sent one size smaller because the message passed max_message */
+	uint64_t path_mtu_hints; /**< Packet Too Big errors told (evudp6_block_icmp_cb()): smaller blocks to
+	                            that peer */
 };
 
 /**
