@@ -218,6 +218,8 @@ struct evudp6_block_request {
 	evudp6_block_response_cb cb;
 	void *arg;
 	struct evudp6_request *cur;
+	struct evudp6_request_options ropts;
+	bool has_ropts;
 	bool in_cb, busy, cancelled, observe_dropped;
 	/* the request: options template, type and code */
 	uint8_t *tmpl;
@@ -284,7 +286,8 @@ static int br_send(struct evudp6_block_request *br, struct evudp6_msg_builder *n
 {
 	if (nb->err)
 		return nb->err;
-	int rc = evudp6_messenger_request(br->m, &br->remote, nb, 0, on_response, br, &br->cur);
+	int rc = evudp6_messenger_request_ex(br->m, &br->remote, nb, br->has_ropts ? &br->ropts : NULL,
+	                                     on_response, br, &br->cur);
 	if (rc < 0)
 		br->cur = NULL;
 	else
@@ -624,6 +627,19 @@ static int br_new(struct evudp6_block_request **out, struct evudp6_messenger *m,
 	if (!block_size_ok(br->cfg.block_size) || br->cfg.max_body == 0) {
 		free(br);
 		return -EINVAL;
+	}
+	if (br->cfg.request_options) {
+		const struct evudp6_request_options *ro = br->cfg.request_options;
+		evudp6_request_options_init(&br->ropts);
+		if (ro->size < sizeof(size_t)) {
+			free(br);
+			return -EINVAL;
+		}
+		memcpy(&br->ropts, ro, ro->size < sizeof(br->ropts) ? ro->size : sizeof(br->ropts));
+		br->ropts.size = sizeof(br->ropts);
+		br->ropts.ack_cb = NULL;
+		br->has_ropts = true;
+		br->cfg.request_options = NULL;
 	}
 	int rc = template_make(b, &br->tmpl, &br->tmpl_len, &br->tmsg);
 	if (rc < 0) {

@@ -77,6 +77,7 @@ static const struct code_text codes[] = {
     {EVUDP6_E_BLOCK_CHANGED, "EVUDP6_E_BLOCK_CHANGED",
      "the resource kept changing (ETag) during the block-wise transfer"},
     {EVUDP6_E_BLOCK_INVALID, "EVUDP6_E_BLOCK_INVALID", "invalid block-wise response (Block2/Block1, SZX 7)"},
+    {EVUDP6_E_DEADLINE, "EVUDP6_E_DEADLINE", "the request's deadline passed"},
 };
 
 static const struct code_text *find_code(int err)

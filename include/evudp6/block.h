@@ -153,6 +153,13 @@ struct evudp6_block_config {
 	/** Told after every block when set. */
 	evudp6_block_progress_cb progress_cb;
 	void *progress_arg;
+	/**
+	 * Per-exchange settings for every block's exchange (see
+	 * evudp6_messenger_request_ex(): wait, deadline, ACK_TIMEOUT,
+	 * MAX_RETRANSMIT); NULL for the messenger's. Copied; its ack_cb is
+	 * not used (the exchanges are the layer's).
+	 */
+	const struct evudp6_request_options *request_options;
 };
 
 /**
