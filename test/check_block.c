@@ -1118,6 +1118,8 @@ struct canned {
 	int fd;
 	struct evudp6_block b2;
 	size_t payload;
+	int answers_left; /* 0: answer every request */
+	int answered;
 };
 
 static void canned_cb(evutil_socket_t fd, short what, void *arg)
@@ -1131,6 +1133,9 @@ static void canned_cb(evutil_socket_t fd, short what, void *arg)
 	struct evudp6_msg req;
 	if (n <= 0 || evudp6_msg_decode(&req, buf, (size_t)n) < 0)
 		return;
+	if (c->answers_left && c->answered >= c->answers_left)
+		return;
+	c->answered++;
 	static uint8_t body[1024];
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, req.mid);
@@ -1176,6 +1181,51 @@ START_TEST(block2_client_refuses_szx7_and_short_blocks)
 	}
 	event_free(ev);
 	close(c.fd);
+	stop();
+}
+END_TEST
+
+START_TEST(block_request_options_apply_to_every_exchange)
+{
+	/* The first block comes, then the server goes silent: with the
+	 * request options (ACK_TIMEOUT 50 ms, one retransmission) the second
+	 * exchange gives up within some 150 ms, not after the messenger's
+	 * schedule (300 ms doubling four times). */
+	start(NULL);
+	struct canned c = {.fd = testnet_socket(AF_INET6, "::1"), .answers_left = 1};
+	c.b2 = (struct evudp6_block){.num = 0, .more = true, .szx = 6};
+	c.payload = 1024;
+	struct sockaddr_in6 sa;
+	socklen_t sl = sizeof(sa);
+	getsockname(c.fd, (struct sockaddr *)&sa, &sl);
+	struct evudp6_addr to;
+	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
+	struct event *ev = event_new(base, c.fd, EV_READ | EV_PERSIST, canned_cb, &c);
+	event_add(ev, NULL);
+	struct evudp6_request_options ro;
+	evudp6_request_options_init(&ro);
+	ro.ack_timeout_ms = 50;
+	ro.ack_random_factor = 1.0;
+	ro.max_retransmit = 1;
+	struct evudp6_block_config cfg = client_cfg();
+	cfg.request_options = &ro;
+	struct result r = {0};
+	struct evudp6_msg_builder b;
+	request_builder(&b, EVUDP6_GET, "x");
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, &cfg, on_done, &r, NULL), 0);
+	RUN_UNTIL(r.calls > 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.err, -EVUDP6_E_TIMEOUT);
+	ck_assert_uint_eq(r.st.requests, 2);
+	ck_assert_uint_eq(r.st.blocks_received, 1);
+	ck_assert_msg(ms < 1000.0, "gave up after %.0f ms", ms);
+	event_free(ev);
+	close(c.fd);
+	result_free(&r);
 	stop();
 }
 END_TEST
@@ -1264,6 +1314,7 @@ int main(void)
 	tcase_add_test(tc, block_server_size1_over_max_body_gets_4_13_with_size1);
 	tcase_add_test(tc, block_server_upload_flood_from_many_sources_stays_bounded);
 	tcase_add_test(tc, block_request_cancel_from_a_callback_ends_it_quietly);
+	tcase_add_test(tc, block_request_options_apply_to_every_exchange);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
 }
