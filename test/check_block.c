@@ -209,6 +209,15 @@ static void request_builder(struct evudp6_msg_builder *b, uint8_t code, const ch
 		}                                                                                            \
 	} while (0)
 
+/* Run one block-wise request of @p b to @p to until its callback ran once. */
+static void transfer(struct result *r, const struct evudp6_addr *to, struct evudp6_msg_builder *b,
+                     const struct evudp6_block_config *cfg)
+{
+	ck_assert_int_eq(evudp6_block_request(cli, to, b, cfg, on_done, r, NULL), 0);
+	RUN_UNTIL(r->calls > 0);
+	ck_assert_int_eq(r->calls, 1);
+}
+
 static void fetch(struct result *r, uint8_t code, const char *path, const void *payload, size_t len,
                   const struct evudp6_block_config *cfg)
 {
@@ -217,9 +226,7 @@ static void fetch(struct result *r, uint8_t code, const char *path, const void *
 	request_builder(&b, code, path);
 	if (len)
 		evudp6_msg_builder_set_payload(&b, payload, len);
-	ck_assert_int_eq(evudp6_block_request(cli, &srv_addr, &b, cfg, on_done, r, NULL), 0);
-	RUN_UNTIL(r->calls > 0);
-	ck_assert_int_eq(r->calls, 1);
+	transfer(r, &srv_addr, &b, cfg);
 }
 
 static void result_free(struct result *r)
@@ -375,9 +382,7 @@ START_TEST(block2_streaming_calls_back_per_block_without_a_body)
 	memset(&r, 0, sizeof(r));
 	struct evudp6_msg_builder b;
 	request_builder(&b, EVUDP6_GET, "big");
-	ck_assert_int_eq(evudp6_block_request(cli, &srv_addr, &b, &c, on_done, &r, NULL), 0);
-	RUN_UNTIL(r.calls > 0);
-	ck_assert_int_eq(r.calls, 1);
+	transfer(&r, &srv_addr, &b, &c);
 	ck_assert_int_eq(r.err, 0);
 	ck_assert_uint_eq(r.len, 0);
 	ck_assert_int_eq(r.blocks, 5);
@@ -526,8 +531,7 @@ START_TEST(block1_client_uses_a_smaller_block_when_options_take_the_room)
 	request_builder(&b, EVUDP6_PUT, "store");
 	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, sizeof(query));
 	evudp6_msg_builder_set_payload(&b, up, 3000);
-	ck_assert_int_eq(evudp6_block_request(cli, &srv_addr, &b, NULL, on_done, &r, NULL), 0);
-	RUN_UNTIL(r.calls > 0);
+	transfer(&r, &srv_addr, &b, NULL);
 	ck_assert_int_eq(r.err, 0);
 	ck_assert_uint_eq(r.st.upload_block_size, 512);
 	ck_assert_uint_eq(r.st.blocks_sent, 6);
@@ -540,8 +544,7 @@ START_TEST(block1_client_uses_a_smaller_block_when_options_take_the_room)
 	request_builder(&b, EVUDP6_PUT, "store");
 	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, sizeof(query));
 	evudp6_msg_builder_set_payload(&b, up, 1000);
-	ck_assert_int_eq(evudp6_block_request(cli, &srv_addr, &b, NULL, on_done, &r, NULL), 0);
-	RUN_UNTIL(r.calls > 0);
+	transfer(&r, &srv_addr, &b, NULL);
 	ck_assert_int_eq(r.err, 0);
 	ck_assert_uint_eq(r.st.blocks_sent, 2);
 	ck_assert_uint_eq(r.st.requests, 2);
@@ -901,8 +904,7 @@ START_TEST(block_icmp_cb_packet_too_big_shrinks_the_blocks_to_that_peer)
 	struct result r = {0};
 	struct evudp6_msg_builder b;
 	request_builder(&b, EVUDP6_GET, "big");
-	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, NULL, on_done, &r, NULL), 0);
-	RUN_UNTIL(r.calls > 0);
+	transfer(&r, &to, &b, NULL);
 	ck_assert_int_eq(r.err, 0);
 	ck_assert_uint_eq(r.len, 3000);
 	ck_assert_uint_eq(r.st.block_size, 512);
@@ -1214,8 +1216,7 @@ START_TEST(block_request_options_apply_to_every_exchange)
 	request_builder(&b, EVUDP6_GET, "x");
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, &cfg, on_done, &r, NULL), 0);
-	RUN_UNTIL(r.calls > 0);
+	transfer(&r, &to, &b, &cfg);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ck_assert_int_eq(r.calls, 1);
