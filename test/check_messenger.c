@@ -2063,12 +2063,21 @@ static bool private_netns(void)
 	}
 	/* lo: groups routed there (sending works, nothing is delivered).
 	 * mv0: a veth whose multicast loops back to local members. */
-	return system(
-	           "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
+	if (system("echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
 	           "ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "
 	           "ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "
 	           "ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "
-	           "ip route add 224.0.0.0/4 dev mv0") == 0;
+	           "ip route add 224.0.0.0/4 dev mv0") != 0)
+		return false;
+	/* IPv6 takes mv0 into use (its ff00::/8 route) once the kernel's link
+	 * watch has seen the carrier, which a busy host may delay by a second:
+	 * a group datagram sent before that would leave through lo. */
+	for (int i = 0; i < 300; i++) {
+		if (system("ip -6 route show table local dev mv0 | grep -q '^multicast ff00::/8'") == 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 /* Decided once in main(): can this machine give a test a private netns? */
