@@ -53,6 +53,7 @@ enum evudp6__req_state {
 };
 
 struct evudp6__peer;
+struct evudp6__obs;
 
 struct evudp6_request {
 	struct evudp6_messenger *m;
@@ -149,6 +150,9 @@ struct evudp6_messenger {
 	uint8_t *ent_bufs;
 	struct evudp6__link ent_free, fifo;
 	struct evudp6__htab dedup_tab, sep_tab;
+
+	/* Observe (RFC 7641): observe.c, NULL until set up */
+	struct evudp6__obs *obs;
 };
 
 /* ------------------------------------------------------------ time */

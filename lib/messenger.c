@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "messenger-internal.h"
+#include "observe-internal.h"
 #include "siphash-internal.h"
 
 /* ------------------------------------------------------------ helpers shared by request.c and exchange.c */
@@ -108,7 +109,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			m->st.malformed++;
 			return;
 		}
-		if (!evudp6__req_on_ack(m, &msg, remote) && !evudp6__ent_on_ack(m, &msg, remote))
+		if (!evudp6__req_on_ack(m, &msg, remote) && !evudp6__ent_on_ack(m, &msg, remote) &&
+		    !evudp6__obs_on_ack(m, &msg, remote))
 			m->st.unmatched++;
 		return;
 	case EVUDP6_RST:
@@ -116,7 +118,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			m->st.malformed++;
 			return;
 		}
-		if (!evudp6__req_on_rst(m, &msg, remote) && !evudp6__ent_on_rst(m, &msg, remote))
+		if (!evudp6__req_on_rst(m, &msg, remote) && !evudp6__ent_on_rst(m, &msg, remote) &&
+		    !evudp6__obs_on_rst(m, &msg, remote))
 			m->st.unmatched++;
 		return;
 	default:
@@ -170,7 +173,8 @@ static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, co
 	struct evudp6_msg h;
 	if (!quoted || evudp6_msg_peek_header(&h, quoted, qlen) != 0)
 		return false;
-	return evudp6__req_vet(m, &h, remote) || evudp6__ent_vet(m, &h, remote);
+	return evudp6__req_vet(m, &h, remote) || evudp6__ent_vet(m, &h, remote) ||
+	       evudp6__obs_vet(m, &h, remote);
 }
 
 static void on_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
@@ -193,6 +197,7 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 		m->st.send_errors++;
 	}
 	evudp6__req_fail_remote(m, remote, err, icmp);
+	evudp6__obs_fail_remote(m, remote, err, icmp);
 	evudp6__msgr_leave(m);
 }
 
@@ -233,6 +238,7 @@ static int config_check(const struct evudp6_messenger_config *c)
 
 static void destroy(struct evudp6_messenger *m)
 {
+	evudp6__obs_destroy(m);
 	evudp6__req_pool_destroy(m);
 	evudp6__ent_pool_destroy(m);
 	evudp6_transport_free(m->t);
@@ -321,6 +327,7 @@ static void shut_down(struct evudp6_messenger *m)
 	evudp6_transport_shutdown(m->t, NULL, NULL);
 	evudp6__req_stop_timers(m);
 	evudp6__ent_stop_timers(m);
+	evudp6__obs_stop_timers(m);
 }
 
 int evudp6_messenger_shutdown(struct evudp6_messenger *m)
@@ -332,6 +339,7 @@ int evudp6_messenger_shutdown(struct evudp6_messenger *m)
 	evudp6__msgr_enter(m);
 	shut_down(m);
 	evudp6__req_shutdown_all(m);
+	evudp6__obs_shutdown_all(m);
 	evudp6__msgr_leave(m);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "messenger-internal.h"
+#include "observe-internal.h"
 
 #define REQ_OF(n, member) evudp6__container_of(n, struct evudp6_request, member)
 
@@ -354,6 +355,8 @@ void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg
 	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE &&
 	     r->state != EVUDP6__REQ_MULTICAST) ||
 	    (!r->mcast && !evudp6_addr_equal(&r->remote, remote))) {
+		if (evudp6__obs_on_response(m, msg, remote, via_mcast, hash, now))
+			return;
 		m->st.unmatched++;
 		/* RFC 7252 8.1: no RST to anything that came via multicast. */
 		if (msg->type == EVUDP6_CON && !via_mcast)
