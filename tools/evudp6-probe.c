@@ -33,6 +33,9 @@ static const char usage_text[] =
     "  -I, --interface IF      interface for a multicast group without a zone\n"
     "  -b, --bind ADDR         local address of the client socket ([::]:0)\n"
     "      --dns SERVER        name server to ask instead of /etc/resolv.conf\n"
+    "  -s, --observe [S]       observe the resource (RFC 7641): print each\n"
+    "                          notification for S seconds (none or 0: until\n"
+    "                          Ctrl-C), then deregister\n"
     "Ping:\n"
     "  -c, --count N           pings to send (default 4; 0: until Ctrl-C)\n"
     "  -i, --interval S        seconds between pings (default 1; 0: back to back)\n"
@@ -51,7 +54,7 @@ static const char usage_text[] =
     "no route), 4 resolution error, 64 usage, 66 unreadable payload file,\n"
     "71 socket or join failed. Details: man evudp6-probe\n";
 
-enum { OPT_PING = 256, OPT_DNS, OPT_JOIN_COAP, OPT_LEISURE, OPT_DEMO, OPT_JSON };
+enum { OPT_PING = 256, OPT_DNS, OPT_JOIN_COAP, OPT_LEISURE, OPT_DEMO, OPT_JSON, OPT_OBSERVE };
 
 static const struct option long_opts[] = {
     {"method", required_argument, NULL, 'm'},
@@ -66,6 +69,7 @@ static const struct option long_opts[] = {
     {"bind", required_argument, NULL, 'b'},
     {"dns", required_argument, NULL, OPT_DNS},
     {"ping", no_argument, NULL, OPT_PING},
+    {"observe", optional_argument, NULL, OPT_OBSERVE},
     {"count", required_argument, NULL, 'c'},
     {"interval", required_argument, NULL, 'i'},
     {"listen", no_argument, NULL, 'l'},
@@ -317,12 +321,13 @@ int main(int argc, char **argv)
 	o.interval_s = 1.0;
 	o.wait_s = 2.0;
 	o.leisure_s = 0.5;
+	o.observe_s = -1;
 	probe_o = &o;
 	bool listen = false, ping = false, demo = false, count_set = false;
 	int c, rc = 0;
 
 	while (rc == 0 &&
-	       (c = getopt_long(argc, argv, "m:e:t:A:O:NT:w:I:b:c:i:lj:qvhV", long_opts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, "m:e:t:A:O:NT:w:I:b:c:i:s:lj:qvhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (probe_method_parse(optarg, &o.method) < 0)
@@ -364,6 +369,18 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PING:
 			ping = true;
+			break;
+		case OPT_OBSERVE:
+			/* "--observe 5 URI" as well as "--observe=5 URI" and "--observe URI". */
+			if (!optarg && optind + 1 < argc && parse_seconds(argv[optind], &o.observe_s) == 0) {
+				optarg = argv[optind++];
+			}
+			/* fall through */
+		case 's':
+			if (!optarg)
+				o.observe_s = 0;
+			else if (parse_seconds(optarg, &o.observe_s) < 0)
+				rc = usage_error("--observe %s: expected seconds >= 0", optarg);
 			break;
 		case 'c':
 			if (parse_count(optarg, &o.count) < 0)
@@ -419,6 +436,10 @@ int main(int argc, char **argv)
 	}
 	if (rc == 0 && (listen + ping + demo) > 1)
 		rc = usage_error("--listen, --ping and --demo exclude each other");
+	if (rc == 0 && o.observe_s >= 0 && (listen || ping || demo))
+		rc = usage_error("--observe is for a request");
+	if (rc == 0 && o.observe_s >= 0 && o.method != EVUDP6_GET && o.method != EVUDP6_FETCH)
+		rc = usage_error("--observe is for GET and FETCH");
 	if (rc == 0 && count_set && !ping)
 		rc = usage_error("-c is for --ping");
 	if (rc == 0 && (o.njoins || o.njoin_coap) && !listen)

@@ -35,11 +35,13 @@ struct probe_server {
 	uint8_t echo[ECHO_MAX];
 	size_t echo_len;
 	int echo_cf;
+	struct probe_obs *obs;
 };
 
 static const char core_links[] = "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
                                  "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
-                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\"";
+                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
+                                 "</obs>;obs;rt=\"evudp6.tick\";ct=0;title=\"changes every second\"";
 
 /* ------------------------------------------------------------ resources */
 
@@ -241,14 +243,25 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	struct reply r;
 	bool mcast = evudp6_exchange_is_multicast(ex);
 	path_and_query(req, path, sizeof(path), query, sizeof(query));
-	route(s, &r, req, path, remote, mcast);
 	struct probe_req_log log = {.req = req,
 	                            .from = remote,
 	                            .multicast = mcast,
 	                            .path = path,
 	                            .query = query,
-	                            .code = r.b.code,
 	                            .prefix = s->o->log_prefix};
+	if (probe_obs_serve(s->obs, ex, req, path, &log.code, &log.note)) {
+		s->requests++;
+		probe_out_request(&log);
+		return;
+	}
+	route(s, &r, req, path, remote, mcast);
+	log = (struct probe_req_log){.req = req,
+	                             .from = remote,
+	                             .multicast = mcast,
+	                             .path = path,
+	                             .query = query,
+	                             .code = r.b.code,
+	                             .prefix = s->o->log_prefix};
 	int rc = evudp6_exchange_respond(ex, &r.b);
 	if (rc < 0) {
 		log.note = evudp6_strerror(rc);
@@ -353,6 +366,11 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	}
 	s->o = o;
 	s->echo_cf = -1;
+	if (probe_obs_new(&s->obs, base) < 0) {
+		free(s);
+		probe_warn("out of memory");
+		return PROBE_EXIT_OSERR;
+	}
 	size_t nb = o->nbinds ? o->nbinds : 1;
 	for (size_t i = 0; i < nb; i++) {
 		const char *bind = o->nbinds ? o->binds[i] : "[::]";
@@ -398,6 +416,7 @@ void probe_server_free(struct probe_server *s)
 {
 	if (!s)
 		return;
+	probe_obs_free(s->obs);
 	for (size_t i = 0; i < s->n; i++) {
 		evudp6_messenger_free(s->l[i].m);
 		for (size_t k = 0; k < s->l[i].njoined; k++)
