@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "observe-internal.h"
+#include "transport-internal.h"
 
 #define OBSN_OF(n, member) evudp6__container_of(n, struct evudp6_observation, member)
 #define OBSR_OF(n, member) evudp6__container_of(n, struct evudp6_observer, member)
@@ -446,6 +447,29 @@ int evudp6_observation_notify(struct evudp6_observation *o, struct evudp6_msg_bu
 	os->st.notifications_sent++;
 	evudp6__msgr_reply(m, &o->remote, os->scratch, (size_t)n);
 	return 0;
+}
+
+int evudp6_observation_notify_many(struct evudp6_observation *const *obs, size_t n,
+                                   struct evudp6_msg_builder *b)
+{
+	int first = 0;
+	struct evudp6_transport *held = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct evudp6_observation *o = obs[i];
+		if (o && o->state == EVUDP6__OBSN_LIVE && o->os->m->t != held) {
+			if (held)
+				evudp6__transport_release(held);
+			held = o->os->m->t;
+			evudp6__transport_hold(held);
+		}
+		int rc = evudp6_observation_notify(o, b);
+		if (rc < 0 && first == 0)
+			first = rc;
+	}
+	/* The round leaves in sendmmsg() batches. */
+	if (held)
+		evudp6__transport_release(held);
+	return first;
 }
 
 int evudp6_observation_end(struct evudp6_observation *o, struct evudp6_msg_builder *b)

@@ -586,6 +586,37 @@ START_TEST(observe_server_end_sends_final_response_without_observe)
 }
 END_TEST
 
+START_TEST(observe_server_notify_many_reaches_every_observer)
+{
+	struct srv s = {0};
+	struct evudp6_messenger *m = mk_server(NULL, &s);
+	struct peer *p[3];
+	for (int i = 0; i < 3; i++) {
+		p[i] = peer_open();
+		struct evudp6_msg_builder b;
+		get_builder(&b, EVUDP6_NON, (uint16_t)i, "tk", 0);
+		peer_send(p[i], mport(m), &b);
+		ck_assert(RUN_UNTIL(s.accepted == i + 1 && p[i]->n == 1, 2000));
+	}
+	struct evudp6_observation *list[4] = {s.obs[0], NULL, s.obs[1], s.obs[2]};
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "all", 3);
+	/* The NULL is reported; the others are notified all the same. */
+	ck_assert_int_eq(evudp6_observation_notify_many(list, 4, &b), -EVUDP6_E_STATE);
+	ck_assert(RUN_UNTIL(p[0]->n == 2 && p[1]->n == 2 && p[2]->n == 2, 2000));
+	for (int i = 0; i < 3; i++) {
+		ck_assert(peer_payload_is(p[i], 1, "all"));
+		ck_assert_int_eq(memcmp(p[i]->msg[1].token, "tk", 2), 0);
+		ck_assert_int_gt(peer_seq(p[i], 1), peer_seq(p[i], 0));
+	}
+	ck_assert_uint_eq(ostats(m).notifications_sent, 3);
+	for (int i = 0; i < 3; i++)
+		peer_close(p[i]);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(observe_server_accept_rejects_misuse)
 {
 	struct srv s = {0};
@@ -1029,6 +1060,7 @@ int main(void)
 	tcase_add_test(tc, observe_server_reregistration_replaces_observation);
 	tcase_add_test(tc, observe_server_icmp_unreachable_removes_observer);
 	tcase_add_test(tc, observe_server_end_sends_final_response_without_observe);
+	tcase_add_test(tc, observe_server_notify_many_reaches_every_observer);
 	tcase_add_test(tc, observe_server_accept_rejects_misuse);
 	suite_add_tcase(s, tc);
 	TCase *cc = tcase_create("client");

@@ -48,6 +48,11 @@ int bench_probe(const struct sockaddr_in6 *dst, int timeout_ms);
  * a setup failure, with a message on stderr. */
 int bench_serve(const char *kind, uint16_t port, unsigned int shards);
 
+/* The Observe cell: @p observers registrations, then timed notify rounds,
+ * in this process. Prints its results and targets; 0 when every
+ * registration was accepted. */
+int bench_observe(unsigned int observers);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 

@@ -58,8 +58,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	r->len = n > 0 ? (size_t)n : 0;
 	struct evudp6_msg_builder b;
 	representation(r, &b);
-	for (size_t i = 0; i < r->n; i++)
-		evudp6_observation_notify(r->o[i], &b);
+	evudp6_observation_notify_many(r->o, r->n, &b);
 }
 
 int probe_obs_new(struct probe_obs **out, struct event_base *base)

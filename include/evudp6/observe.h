@@ -209,6 +209,17 @@ EVUDP6_API int evudp6_observe_accept(struct evudp6_exchange *ex, const struct ev
 EVUDP6_API int evudp6_observation_notify(struct evudp6_observation *o, struct evudp6_msg_builder *b);
 
 /**
+ * evudp6_observation_notify() for each of @p n observations (NULL and
+ * ended ones are skipped with -EVUDP6_E_STATE), with the sends held and
+ * handed to the kernel in sendmmsg() batches: the way to notify every
+ * observer of a resource.
+ * @return 0 when every call succeeded, else the first error (the rest are
+ *         still notified).
+ */
+EVUDP6_API int evudp6_observation_notify_many(struct evudp6_observation *const *obs, size_t n,
+                                              struct evudp6_msg_builder *b);
+
+/**
  * Remove the observer. With @p b (any response code), a final response
  * without Observe is sent first (NON), telling the client the observation
  * is over (RFC 7641 3.2); with NULL nothing is sent. The end callback is
