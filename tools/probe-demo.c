@@ -20,7 +20,7 @@
 
 #include "probe.h"
 
-enum step_kind { STEP_PING, STEP_GET, STEP_CLOSED, STEP_MCAST4, STEP_MCAST6 };
+enum step_kind { STEP_PING, STEP_GET, STEP_OBSERVE, STEP_CLOSED, STEP_MCAST4, STEP_MCAST6 };
 
 static const struct step {
 	enum step_kind kind;
@@ -34,6 +34,8 @@ static const struct step {
     {STEP_GET, "GET over IPv4, same server socket (V4MAPPED)", "127.0.0.1", "/hello", PROBE_EXIT_OK},
     {STEP_GET, "who am I, asking 127.0.0.2: the answer comes from 127.0.0.2", "127.0.0.2", "/whoami",
      PROBE_EXIT_OK},
+    {STEP_OBSERVE, "observe /obs for 3 s (RFC 7641): a notification a second, then deregistration", "[::1]",
+     "/obs", PROBE_EXIT_OK},
     {STEP_CLOSED, "a closed port on ::1: the ICMPv6 error, not a timeout", "[::1]", "/hello",
      PROBE_EXIT_NETWORK},
     {STEP_CLOSED, "a closed port on 127.0.0.1: the ICMP error, not a timeout", "127.0.0.1", "/hello",
@@ -47,7 +49,7 @@ struct demo {
 	struct event_base *base;
 	struct probe_client client;
 	struct probe_server *server;
-	struct probe_opts req, ping, mcast, srv;
+	struct probe_opts req, ping, observe, mcast, srv;
 	uint16_t port, closed;
 	bool joined;
 	size_t step;
@@ -111,6 +113,8 @@ static void next_step(struct demo *d)
 		probe_out_note("\n== %s", s->title);
 		if (s->kind == STEP_PING) {
 			o = &d->ping;
+		} else if (s->kind == STEP_OBSERVE) {
+			o = &d->observe;
 		} else if (s->kind == STEP_CLOSED) {
 			port = d->closed;
 		} else if (s->kind == STEP_MCAST4 || s->kind == STEP_MCAST6) {
@@ -131,7 +135,10 @@ static void next_step(struct demo *d)
 			}
 		}
 		snprintf(d->uri, sizeof(d->uri), "coap://%s:%u%s", s->host, port, s->path);
-		probe_out_note("$ evudp6-probe%s%s %s", s->kind == STEP_PING ? " --ping -c 3 -i 0.2" : "",
+		probe_out_note("$ evudp6-probe%s%s %s",
+		               s->kind == STEP_PING      ? " --ping -c 3 -i 0.2"
+		               : s->kind == STEP_OBSERVE ? " --observe 3"
+		                                         : "",
 		               s->kind == STEP_MCAST4   ? " -I lo -w 0.5"
 		               : s->kind == STEP_MCAST6 ? " -w 0.5"
 		                                        : "",
@@ -191,6 +198,8 @@ int probe_run_demo(const struct probe_opts *o)
 	d.ping.mode = PROBE_PING;
 	d.ping.count = 3;
 	d.ping.interval_s = 0.2;
+	d.observe = d.req;
+	d.observe.observe_s = 3.0;
 	d.mcast = d.req;
 	d.mcast.wait_s = 0.5;
 	d.mcast.ifname = "lo";

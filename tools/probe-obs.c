@@ -107,6 +107,8 @@ bool probe_obs_serve(struct probe_obs *r, struct evudp6_exchange *ex, const stru
 				return true;
 			}
 			*note = rc == -ENOBUFS ? "not observed: too many observers" : "not observed";
+		} else if (evudp6_observe_value(req, &v) && v == 1) {
+			*note = "deregistered"; /* the messenger removed the observer */
 		}
 	}
 	*code = b.code;
