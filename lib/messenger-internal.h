@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -154,6 +155,16 @@ struct evudp6_messenger {
 	/* Observe (RFC 7641): observe.c, NULL until set up */
 	struct evudp6__obs *obs;
 };
+
+/* ------------------------------------------------------------ tokens */
+
+/* Hash of one of our tokens: they are random, so their bits are the hash. */
+static inline uint32_t evudp6__token_hash(const uint8_t *tok)
+{
+	uint32_t w;
+	memcpy(&w, tok, sizeof w);
+	return w;
+}
 
 /* ------------------------------------------------------------ time */
 

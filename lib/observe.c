@@ -522,17 +522,9 @@ static void slot_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ client: tables */
 
-static uint32_t token_hash(const uint8_t *tok)
-{
-	/* Our tokens are random, so their bits are the hash. */
-	uint32_t w;
-	memcpy(&w, tok, sizeof w);
-	return w;
-}
-
 static struct evudp6_observer *obr_find_token(struct evudp6__obs *os, const uint8_t *tok)
 {
-	uint32_t h = token_hash(tok);
+	uint32_t h = evudp6__token_hash(tok);
 	for (struct evudp6__hnode *n = evudp6__htab_bucket(&os->tok_tab, h); n; n = n->next) {
 		struct evudp6_observer *o = OBSR_OF(n, tok_node);
 		if (n->hash == h && memcmp(o->token, tok, EVUDP6__TOKEN_LEN) == 0)
@@ -650,7 +642,7 @@ int evudp6_observe_register(struct evudp6_messenger *m, const struct evudp6_addr
 	o->arg = arg;
 	o->state = EVUDP6__OBSR_REGISTERING;
 	os->st.observers++;
-	evudp6__htab_insert(&os->tok_tab, &o->tok_node, token_hash(token));
+	evudp6__htab_insert(&os->tok_tab, &o->tok_node, evudp6__token_hash(token));
 	int rc = obr_send_get(os, o);
 	if (rc < 0) {
 		obr_unlink(os, o);

@@ -19,17 +19,9 @@
 
 /* ------------------------------------------------------------ tables */
 
-static uint32_t token_hash(const uint8_t *tok)
-{
-	/* Our tokens are random, so their bits are the hash. */
-	uint32_t w;
-	memcpy(&w, tok, sizeof w);
-	return w;
-}
-
 static struct evudp6_request *tok_find(struct evudp6_messenger *m, const uint8_t *tok)
 {
-	uint32_t h = token_hash(tok);
+	uint32_t h = evudp6__token_hash(tok);
 	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->tok_tab, h); n; n = n->next) {
 		struct evudp6_request *r = REQ_OF(n, tok_node);
 		if (n->hash == h && memcmp(r->token, tok, EVUDP6__TOKEN_LEN) == 0)
@@ -283,7 +275,7 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 	r->state = EVUDP6__REQ_QUEUED;
 	m->st.requests_pending++;
 	if (!ping)
-		evudp6__htab_insert(&m->tok_tab, &r->tok_node, token_hash(r->token));
+		evudp6__htab_insert(&m->tok_tab, &r->tok_node, evudp6__token_hash(r->token));
 
 	int rc = 0;
 	if (mcast) {
