@@ -202,6 +202,7 @@ static struct evudp6_messenger_stats mstats(const struct evudp6_messenger *m)
 #define SRV_MAX 128
 
 struct srv {
+	struct evudp6_messenger *free_in_end; /* freed from inside the end callback */
 	int calls;
 	int accepted, rejected;
 	int nobs;
@@ -220,6 +221,10 @@ static void srv_end_cb(struct evudp6_observation *o, int reason, void *arg)
 	if (s->ended < SRV_MAX)
 		s->end_reason[s->ended] = reason;
 	s->ended++;
+	if (s->free_in_end) {
+		evudp6_messenger_free(s->free_in_end);
+		s->free_in_end = NULL;
+	}
 }
 
 static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
@@ -644,6 +649,7 @@ struct cli {
 	char payload[CLI_MAX][16];
 	bool had_icmp;
 	bool cancel_in_cb, deregister_in_cb;
+	struct evudp6_messenger *free_in_cb; /* freed from inside the callback */
 	struct evudp6_observer *o;
 };
 
@@ -662,6 +668,11 @@ static void cli_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *
 	c->calls++;
 	c->err = err;
 	c->had_icmp = icmp != NULL;
+	if (c->free_in_cb) {
+		evudp6_messenger_free(c->free_in_cb);
+		c->free_in_cb = NULL;
+		return;
+	}
 	if (err || seq < 0)
 		c->finals++;
 	else if (c->cancel_in_cb)
@@ -1033,6 +1044,41 @@ START_TEST(observe_shutdown_ends_both_sides_with_shutdown)
 }
 END_TEST
 
+START_TEST(observe_free_messenger_inside_callbacks)
+{
+	/* Client: freed from the notification callback. */
+	struct evudp6_messenger *m = mk(NULL);
+	struct peer *p = peer_open();
+	struct cli c = {0};
+	observe_raw(m, p, &c, EVUDP6_NON);
+	c.free_in_cb = m;
+	raw_notify(p, mport(m), EVUDP6_CON, 0x7001, p->msg[0].token, 1, "one");
+	ck_assert(RUN_UNTIL(c.calls == 1));
+	ck_assert_ptr_null(c.free_in_cb);
+	run_for(20);
+	peer_close(p);
+
+	/* Server: freed from the end callback of an RST, with a second
+	 * observer of the same remote still there. */
+	struct srv s = {0};
+	struct evudp6_messenger *srv = mk_server(NULL, &s);
+	p = peer_open();
+	register_raw(p, srv, &s, EVUDP6_NON);
+	struct evudp6_msg_builder b;
+	get_builder(&b, EVUDP6_NON, 0x200, "t2", 0);
+	peer_send(p, mport(srv), &b);
+	ck_assert(RUN_UNTIL(s.accepted == 2));
+	notify_text(s.obs[0], "v1");
+	ck_assert(RUN_UNTIL(p->n == 3));
+	s.free_in_end = srv;
+	peer_empty(p, mport(srv), EVUDP6_RST, p->msg[2].mid);
+	ck_assert(RUN_UNTIL(s.ended == 1));
+	ck_assert_ptr_null(s.free_in_end);
+	run_for(20);
+	peer_close(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("observe");
@@ -1067,6 +1113,7 @@ int main(void)
 	tcase_add_test(cc, observe_client_register_rejects_misuse);
 	tcase_add_test(cc, observe_between_messengers_until_deregistration);
 	tcase_add_test(cc, observe_shutdown_ends_both_sides_with_shutdown);
+	tcase_add_test(cc, observe_free_messenger_inside_callbacks);
 	suite_add_tcase(s, cc);
 	return testutil_run(s);
 }

@@ -3,7 +3,8 @@
 #   1. evudp6-probe --observe against coap-server-notls /time (CON and, with
 #      the server's -N, NON notifications): at least 4 notifications, and
 #      the deregistration leaves the server with no subscription;
-#   2. coap-client-notls -s against the probe's --listen /obs resource.
+#   2. coap-client-notls -s against the probe's --listen /obs resource, and
+#      the probe against it until Ctrl-C.
 # coap-client exits 0 even after a timeout, so only its output counts.
 # Exit 77 (SKIP) when the libcoap binaries are missing.
 set -u
@@ -111,12 +112,26 @@ else
 		n=$(printf '%s' "$out" | grep -o 'tick [0-9]*' | sort -u | wc -l)
 		at_least "coap-client-notls $non -s 5 gets notifications from probe /obs" "$n" 4 "$out"
 	done
+	# Ctrl-C: the probe deregisters before it exits.
+	"$probe" --observe "coap://[::1]:$pport/obs" >"$tmp/int.out" 2>&1 &
+	ipid=$!
+	sleep 2.5
+	kill -INT $ipid
+	wait $ipid
+	rc=$?
+	n=$(grep -c '^#[0-9]* seq ' "$tmp/int.out")
+	if [ $rc = 0 ] && [ "$n" -ge 2 ] && grep -q '^deregistered after [0-9]* notifications$' "$tmp/int.out"; then
+		ok "probe --observe deregisters on Ctrl-C and exits 0 ($n notifications)"
+	else
+		bad "probe --observe deregisters on Ctrl-C and exits 0" "exit $rc" "$(cat "$tmp/int.out")"
+	fi
 	sleep 0.3
 	reg=$(grep -c 'GET /obs => 2.05 Content (observing)$' "$tmp/probe.out")
-	if [ "$reg" = 2 ]; then
-		ok "the probe logs both registrations"
+	dereg=$(grep -c 'GET /obs => 2.05 Content (deregistered)$' "$tmp/probe.out")
+	if [ "$reg" = 3 ] && [ "$dereg" = 3 ]; then
+		ok "the probe logs three registrations and three deregistrations"
 	else
-		bad "the probe logs both registrations" "$(cat "$tmp/probe.out")"
+		bad "the probe logs three registrations and three deregistrations" "$(cat "$tmp/probe.out")"
 	fi
 fi
 

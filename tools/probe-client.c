@@ -639,6 +639,11 @@ static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg)
 		ping_send(j);
 		return;
 	}
+	if (j->multicast && j->o->observe_s >= 0) {
+		probe_warn("%s: Observe is for one endpoint, not a multicast group", j->uri);
+		job_end(j, PROBE_EXIT_USAGE);
+		return;
+	}
 	if (j->multicast && j->deadline)
 		event_del(j->deadline); /* --wait bounds a multicast request */
 	send_request(j);
