@@ -405,7 +405,8 @@ int evudp6_observation_notify(struct evudp6_observation *o, struct evudp6_msg_bu
 		return -EINVAL;
 	uint64_t now = evudp6__now_ms();
 	uint32_t seq = next_seq(o, now);
-	uint16_t mid = evudp6__msgr_alloc_mid(m);
+	uint32_t mid_hash;
+	uint16_t mid = evudp6__req_alloc_mid(m, &o->remote, &mid_hash);
 	struct evudp6__obs_slot *s = o->slot;
 	bool con = s || o->con_owed || o->since_con + 1u >= os->cfg.con_every ||
 	           now - o->last_con_ms >= os->cfg.con_interval_ms;
@@ -480,8 +481,9 @@ int evudp6_observation_end(struct evudp6_observation *o, struct evudp6_msg_build
 	struct evudp6_messenger *m = os->m;
 	int rc = 0;
 	if (b && !m->shut) {
-		ssize_t n = encode_to(os, b, o->token, o->tkl, EVUDP6_NON, evudp6__msgr_alloc_mid(m), NULL,
-		                      os->scratch);
+		uint32_t mid_hash;
+		uint16_t mid = evudp6__req_alloc_mid(m, &o->remote, &mid_hash);
+		ssize_t n = encode_to(os, b, o->token, o->tkl, EVUDP6_NON, mid, NULL, os->scratch);
 		if (n < 0)
 			rc = (int)n;
 		else
@@ -586,7 +588,8 @@ static void obr_end(struct evudp6__obs *os, struct evudp6_observer *o, int err, 
 static int obr_send_get(struct evudp6__obs *os, struct evudp6_observer *o)
 {
 	struct evudp6_messenger *m = os->m;
-	o->mid = evudp6__msgr_alloc_mid(m);
+	uint32_t mid_hash;
+	o->mid = evudp6__req_alloc_mid(m, &o->remote, &mid_hash);
 	o->buf[2] = (uint8_t)(o->mid >> 8);
 	o->buf[3] = (uint8_t)o->mid;
 	evudp6__htab_remove(&os->rmid_tab, &o->mid_node);
@@ -623,10 +626,10 @@ int evudp6_observe_register(struct evudp6_messenger *m, const struct evudp6_addr
 	if (!o)
 		return -ENOBUFS;
 	uint8_t token[EVUDP6__TOKEN_LEN];
-	do {
-		uint64_t w = evudp6__rng_next(&m->rng);
-		memcpy(token, &w, sizeof token);
-	} while (obr_find_token(os, token));
+	/* From the CSPRNG, as the requests' tokens (RFC 7252 5.3.1). */
+	do
+		evudp6__pool_bytes(&m->pool, token, sizeof token);
+	while (obr_find_token(os, token));
 	uint32_t zero = 0;
 	ssize_t n = encode_to(os, b, token, sizeof token, b->type, 0, &zero, o->buf);
 	if (n < 0)
