@@ -344,6 +344,35 @@ START_TEST(observe_server_con_every_n_notifications)
 }
 END_TEST
 
+START_TEST(observe_server_con_when_last_con_is_older_than_interval)
+{
+	/* RFC 7641 4.5: a CON at least every con_interval_ms (24 h by
+	 * default; 100 ms here), whatever con_every says. */
+	struct evudp6_observe_config oc;
+	evudp6_observe_config_init(&oc);
+	oc.con_interval_ms = 100;
+	struct srv s = {0};
+	struct evudp6_messenger *m = mk_server(&oc, &s);
+	struct peer *p = peer_open();
+	register_raw(p, m, &s, EVUDP6_NON);
+	notify_text(s.obs[0], "soon");
+	ck_assert(RUN_UNTIL(p->n == 2));
+	ck_assert_uint_eq(p->msg[1].type, EVUDP6_NON);
+	run_for(150);
+	notify_text(s.obs[0], "later");
+	ck_assert(RUN_UNTIL(p->n == 3));
+	ck_assert_uint_eq(p->msg[2].type, EVUDP6_CON);
+	peer_empty(p, mport(m), EVUDP6_ACK, p->msg[2].mid);
+	run_for(20);
+	notify_text(s.obs[0], "again");
+	ck_assert(RUN_UNTIL(p->n == 4));
+	ck_assert_uint_eq(p->msg[3].type, EVUDP6_NON);
+	ck_assert_uint_eq(ostats(m).notifications_con, 1);
+	peer_close(p);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(observe_server_newest_replaces_notification_waiting_behind_con)
 {
 	struct evudp6_observe_config oc;
@@ -962,6 +991,30 @@ START_TEST(observe_client_icmp_error_ends_observation)
 }
 END_TEST
 
+START_TEST(observe_client_observers_are_capped)
+{
+	struct evudp6_observe_config oc;
+	evudp6_observe_config_init(&oc);
+	oc.max_observers = 2;
+	struct evudp6_messenger *m = mk(&oc);
+	struct peer *p = peer_open();
+	struct evudp6_addr a;
+	ck_assert_int_eq(evudp6_addr_from_literal(&a, "::1", p->port, 0), 0);
+	struct cli c = {0};
+	for (int i = 0; i < 3; i++) {
+		struct evudp6_msg_builder b;
+		evudp6_msg_builder_init(&b, EVUDP6_NON, EVUDP6_GET, 0);
+		ck_assert_int_eq(evudp6_observe_register(m, &a, &b, cli_cb, &c, NULL), i < 2 ? 0 : -ENOBUFS);
+	}
+	ck_assert(RUN_UNTIL(p->n == 2));
+	ck_assert_uint_ne(memcmp(p->msg[0].token, p->msg[1].token, 8), 0);
+	ck_assert_uint_eq(ostats(m).observers, 2);
+	ck_assert_int_eq(c.calls, 0);
+	peer_close(p);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(observe_client_register_rejects_misuse)
 {
 	struct evudp6_messenger *m = mk(NULL);
@@ -1087,6 +1140,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, observe_server_notifies_with_token_and_increasing_seq);
 	tcase_add_test(tc, observe_server_con_every_n_notifications);
+	tcase_add_test(tc, observe_server_con_when_last_con_is_older_than_interval);
 	tcase_add_test(tc, observe_server_newest_replaces_notification_waiting_behind_con);
 	tcase_add_test(tc, observe_server_rst_removes_observer);
 	tcase_add_test(tc, observe_server_deregistration_with_observe_1);
@@ -1110,6 +1164,7 @@ int main(void)
 	tcase_add_test(cc, observe_client_reports_server_without_observe);
 	tcase_add_test(cc, observe_client_reregisters_after_max_age_of_silence);
 	tcase_add_test(cc, observe_client_icmp_error_ends_observation);
+	tcase_add_test(cc, observe_client_observers_are_capped);
 	tcase_add_test(cc, observe_client_register_rejects_misuse);
 	tcase_add_test(cc, observe_between_messengers_until_deregistration);
 	tcase_add_test(cc, observe_shutdown_ends_both_sides_with_shutdown);
