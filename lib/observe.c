@@ -810,8 +810,8 @@ bool evudp6__obs_on_response(struct evudp6_messenger *m, const struct evudp6_msg
 		os->st.notifications_rejected++;
 	if (msg->type != EVUDP6_NON || via_mcast)
 		return false; /* the caller counts it and resets a CON */
-	m->st.unmatched++;
 	evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg->mid);
+	evudp6__msgr_unmatched(m, msg, remote);
 	return true;
 }
 
@@ -845,7 +845,7 @@ bool evudp6__obs_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg
 	} else if (evudp6__token_matches(msg, o->token, EVUDP6__TOKEN_LEN)) {
 		obr_on_response(os, o, msg, remote, true);
 	} else {
-		m->st.unmatched++;
+		evudp6__msgr_unmatched(m, msg, remote);
 	}
 	return true;
 }
