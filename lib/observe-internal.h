@@ -85,6 +85,10 @@ struct evudp6_observer {
 	uint64_t timeout_us;
 	uint32_t last_seq;
 	uint64_t last_ms;
+	/* A notification larger than one block, its other blocks being
+	 * fetched (RFC 7959 2.6); delivered with its seq when complete. */
+	struct evudp6_block_request *br;
+	uint32_t br_seq;
 	struct evudp6_addr remote;
 	evudp6_observer_notify_cb cb;
 	void *arg;

@@ -77,9 +77,13 @@ void evudp6__obs_destroy(struct evudp6_messenger *m)
 			if (os->slots[i].timer)
 				event_free(os->slots[i].timer);
 	if (os->obr)
-		for (size_t i = 0; i < os->cfg.max_observers; i++)
+		for (size_t i = 0; i < os->cfg.max_observers; i++) {
+			/* The block layer leaves its transfers to their owners. */
+			if (os->obr[i].br)
+				evudp6_block_request_cancel(os->obr[i].br);
 			if (os->obr[i].timer)
 				event_free(os->obr[i].timer);
+		}
 	free(os->scratch);
 	free(os->obs);
 	free(os->slots);
@@ -557,8 +561,19 @@ static bool obr_get_in_flight(const struct evudp6_observer *o)
 	return o->state == EVUDP6__OBSR_REGISTERING || o->state == EVUDP6__OBSR_DEREGISTERING;
 }
 
+static void obr_drop_blocks(struct evudp6__obs *os, struct evudp6_observer *o)
+{
+	if (!o->br)
+		return;
+	struct evudp6_block_request *br = o->br;
+	o->br = NULL;
+	os->st.notifications_incomplete++;
+	evudp6_block_request_cancel(br);
+}
+
 static void obr_unlink(struct evudp6__obs *os, struct evudp6_observer *o)
 {
+	obr_drop_blocks(os, o);
 	event_del(o->timer);
 	evudp6__htab_remove(&os->tok_tab, &o->tok_node);
 	evudp6__htab_remove(&os->rmid_tab, &o->mid_node);
@@ -664,6 +679,7 @@ int evudp6_observer_cancel(struct evudp6_observer *o, bool deregister)
 	struct evudp6__obs *os = o->os;
 	if (deregister && o->state == EVUDP6__OBSR_DEREGISTERING)
 		return 0;
+	obr_drop_blocks(os, o);
 	if (deregister && !os->m->shut) {
 		/* RFC 7641 3.6: the registration again, with Observe: 1. */
 		struct evudp6_msg reg;
@@ -709,12 +725,56 @@ static bool seq_fresher(uint32_t v1, uint64_t t1, uint32_t v2, uint64_t now)
 	       now > t1 + EVUDP6_OBSERVE_FRESHNESS_MS;
 }
 
+static void obr_deliver(struct evudp6__obs *os, struct evudp6_observer *o, const struct evudp6_msg *msg,
+                        int32_t seq, const struct evudp6_addr *remote)
+{
+	os->st.notifications_received++;
+	o->in_cb = true;
+	o->cb(o, 0, msg, seq, remote, NULL, o->arg);
+	o->in_cb = false;
+	if (o->state == EVUDP6__OBSR_ENDED && !os->m->free_pending)
+		obr_release(os, o);
+}
+
+static void obr_blocks_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
+                          const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)icmp;
+	struct evudp6_observer *o = arg;
+	struct evudp6__obs *os = o->os;
+	if (o->br != br)
+		return;
+	o->br = NULL;
+	if (err < 0 || !obr_active(o)) {
+		os->st.notifications_incomplete++;
+		return;
+	}
+	os->st.notifications_blockwise++;
+	obr_deliver(os, o, rsp, (int32_t)o->br_seq, remote);
+}
+
+/* Fetch the other blocks of notification @p first with the registration's
+ * options; 0 when under way. */
+static int obr_fetch_blocks(struct evudp6__obs *os, struct evudp6_observer *o, const struct evudp6_msg *first,
+                            const struct evudp6_addr *remote, uint32_t seq)
+{
+	struct evudp6_msg reg;
+	struct evudp6_msg_builder b;
+	if (evudp6_msg_decode(&reg, o->buf, o->len) != 0 || evudp6_msg_builder_from_msg(&b, &reg) != 0)
+		return -EINVAL;
+	b.type = o->con ? EVUDP6_CON : EVUDP6_NON;
+	o->br_seq = seq;
+	int rc = evudp6_block_continue(os->m, remote, &b, first, NULL, obr_blocks_cb, o, &o->br);
+	if (rc < 0)
+		o->br = NULL;
+	return rc;
+}
+
 /* A response carrying our token: @p answers_get when it came on the ACK
  * of our GET. */
 static void obr_on_response(struct evudp6__obs *os, struct evudp6_observer *o, const struct evudp6_msg *msg,
                             const struct evudp6_addr *remote, bool answers_get)
 {
-	struct evudp6_messenger *m = os->m;
 	uint32_t v = 0;
 	int ov = observe_opt(msg, &v);
 	if (ov < 0)
@@ -751,12 +811,14 @@ static void obr_on_response(struct evudp6__obs *os, struct evudp6_observer *o, c
 		evudp6_opt_uint(&opt, &max_age);
 	event_del(o->timer);
 	evudp6__timer_add_us(o->timer, ((uint64_t)max_age * 1000u + os->cfg.reregister_margin_ms) * 1000u);
-	os->st.notifications_received++;
-	o->in_cb = true;
-	o->cb(o, 0, msg, (int32_t)v, remote, NULL, o->arg);
-	o->in_cb = false;
-	if (o->state == EVUDP6__OBSR_ENDED && !m->free_pending)
-		obr_release(os, o);
+	/* RFC 7959 2.6: a first block is completed before it is delivered;
+	 * a newer notification replaces one still being completed. */
+	obr_drop_blocks(os, o);
+	struct evudp6_block blk;
+	if (evudp6_block_get(msg, EVUDP6_OPT_BLOCK2, &blk) == 1 && blk.more && blk.num == 0 &&
+	    obr_fetch_blocks(os, o, msg, remote, v) == 0)
+		return;
+	obr_deliver(os, o, msg, (int32_t)v, remote);
 }
 
 static void obr_timer_cb(evutil_socket_t fd, short what, void *arg)

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include <evudp6/block.h>
 #include <evudp6/messenger.h>
 #include <evudp6/observe.h>
 
@@ -676,6 +677,7 @@ struct cli {
 	int err;
 	long seq[CLI_MAX];
 	char payload[CLI_MAX][16];
+	char body[64]; /* the last payload, up to 63 bytes */
 	bool had_icmp;
 	bool cancel_in_cb, deregister_in_cb;
 	struct evudp6_messenger *free_in_cb; /* freed from inside the callback */
@@ -693,6 +695,11 @@ static void cli_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *
 		if (n)
 			memcpy(c->payload[c->calls], rsp->payload, n);
 		c->payload[c->calls][n] = 0;
+	}
+	if (rsp) {
+		size_t n = rsp->payload_len < sizeof c->body ? rsp->payload_len : sizeof c->body - 1;
+		memcpy(c->body, rsp->payload ? (const char *)rsp->payload : "", n);
+		c->body[n] = 0;
 	}
 	c->calls++;
 	c->err = err;
@@ -1015,6 +1022,77 @@ START_TEST(observe_client_observers_are_capped)
 }
 END_TEST
 
+/* The raw server answers with one block of a body. */
+static void raw_block(struct peer *p, uint16_t port, uint8_t type, uint16_t mid, const uint8_t *tok, long seq,
+                      uint32_t num, bool more, const char *etag, const char *payload)
+{
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, type, EVUDP6_CONTENT, mid);
+	evudp6_msg_builder_set_token(&b, tok, 8);
+	if (seq >= 0)
+		evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_OBSERVE, (uint32_t)seq);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_ETAG, etag, strlen(etag));
+	struct evudp6_block blk = {.num = num, .more = more, .szx = 0};
+	ck_assert_int_eq(evudp6_block_add(&b, EVUDP6_OPT_BLOCK2, &blk), 0);
+	evudp6_msg_builder_set_payload(&b, payload, strlen(payload));
+	peer_send(p, port, &b);
+}
+
+START_TEST(observe_client_completes_blockwise_notification)
+{
+	struct evudp6_messenger *m = mk(NULL);
+	struct peer *p = peer_open();
+	struct cli c = {0};
+	observe_raw(m, p, &c, EVUDP6_NON);
+	uint8_t tok[8];
+	memcpy(tok, p->msg[0].token, 8);
+	/* RFC 7959 2.6: the notification carries block 0 of 16 bytes. */
+	raw_block(p, mport(m), EVUDP6_NON, 0x7001, tok, 5, 0, true, "e1", "AAAAAAAAAAAAAAAA");
+	ck_assert(RUN_UNTIL(p->n == 2));
+	/* The rest is asked for with a GET of its own: no Observe, another
+	 * token, the registration's Uri-Path, Block2 NUM 1. */
+	struct evudp6_msg *g = &p->msg[1];
+	ck_assert_uint_eq(g->code, EVUDP6_GET);
+	ck_assert_int_eq(peer_seq(p, 1), -1);
+	ck_assert_int_ne(memcmp(g->token, tok, 8), 0);
+	struct evudp6_opt path;
+	ck_assert(evudp6_msg_find_opt(g, EVUDP6_OPT_URI_PATH, &path));
+	ck_assert_int_eq(path.len, 3);
+	struct evudp6_block blk;
+	ck_assert_int_eq(evudp6_block_get(g, EVUDP6_OPT_BLOCK2, &blk), 1);
+	ck_assert_uint_eq(blk.num, 1);
+	ck_assert_int_eq(c.calls, 0); /* not delivered before it is whole */
+	uint8_t gtok[8];
+	memcpy(gtok, g->token, 8);
+	raw_block(p, mport(m), EVUDP6_NON, 0x7002, gtok, -1, 1, false, "e1", "BBBB");
+	ck_assert(RUN_UNTIL(c.calls == 1));
+	ck_assert_int_eq(c.seq[0], 5);
+	ck_assert_str_eq(c.body, "AAAAAAAAAAAAAAAABBBB");
+	/* The registration token keeps matching later notifications. */
+	raw_notify(p, mport(m), EVUDP6_NON, 0x7003, tok, 6, "small");
+	ck_assert(RUN_UNTIL(c.calls == 2));
+	ck_assert_int_eq(c.seq[1], 6);
+	ck_assert_str_eq(c.body, "small");
+	/* A newer notification replaces one still being completed. */
+	raw_block(p, mport(m), EVUDP6_NON, 0x7004, tok, 7, 0, true, "e2", "CCCCCCCCCCCCCCCC");
+	ck_assert(RUN_UNTIL(p->n == 3));
+	raw_notify(p, mport(m), EVUDP6_NON, 0x7005, tok, 8, "newer");
+	ck_assert(RUN_UNTIL(c.calls == 3));
+	ck_assert_int_eq(c.seq[2], 8);
+	memcpy(gtok, p->msg[2].token, 8);
+	raw_block(p, mport(m), EVUDP6_NON, 0x7006, gtok, -1, 1, false, "e2", "DDDD");
+	run_for(50);
+	ck_assert_int_eq(c.calls, 3);
+	struct evudp6_observe_stats st = ostats(m);
+	ck_assert_uint_eq(st.notifications_blockwise, 1);
+	ck_assert_uint_eq(st.notifications_incomplete, 1);
+	ck_assert_uint_eq(st.notifications_received, 3);
+	ck_assert_int_eq(c.finals, 0);
+	peer_close(p);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(observe_client_register_rejects_misuse)
 {
 	struct evudp6_messenger *m = mk(NULL);
@@ -1164,6 +1242,7 @@ int main(void)
 	tcase_add_test(cc, observe_client_reports_server_without_observe);
 	tcase_add_test(cc, observe_client_reregisters_after_max_age_of_silence);
 	tcase_add_test(cc, observe_client_icmp_error_ends_observation);
+	tcase_add_test(cc, observe_client_completes_blockwise_notification);
 	tcase_add_test(cc, observe_client_observers_are_capped);
 	tcase_add_test(cc, observe_client_register_rejects_misuse);
 	tcase_add_test(cc, observe_between_messengers_until_deregistration);

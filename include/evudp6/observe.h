@@ -14,7 +14,9 @@
  * with Observe: 1 (deregistration), or by evudp6_observation_end().
  *
  * Client: evudp6_observe_register() sends the registration and calls back
- * once per notification with its sequence number; notifications older
+ * once per notification with its sequence number (a notification larger
+ * than one block is completed first, RFC 7959 2.6, with GETs that carry no
+ * Observe and have tokens of their own); notifications older
  * than the newest seen (RFC 7641 3.4) are dropped and counted, CON ones
  * are acknowledged, and after Max-Age plus a margin of silence the client
  * registers again with the same token. evudp6_observer_cancel()
@@ -34,6 +36,7 @@
 #include <stdint.h>
 
 #include <evudp6/addr.h>
+#include <evudp6/block.h>
 #include <evudp6/common.h>
 #include <evudp6/icmp.h>
 #include <evudp6/messenger.h>
@@ -126,6 +129,13 @@ struct evudp6_observe_stats {
 	uint64_t observe_invalid;
 	/** Client: notifications for no observation of ours, answered with RST. */
 	uint64_t notifications_rejected;
+	/** Client: notifications larger than one block, completed with their other blocks. */
+	uint64_t notifications_blockwise;
+	/**
+	 * Client: block-wise notifications not delivered: a newer one came
+	 * first, or their other blocks could not be fetched.
+	 */
+	uint64_t notifications_incomplete;
 };
 
 /** Fill @p cfg with the defaults (EVUDP6_OBSERVE_DEFAULT_*). */
