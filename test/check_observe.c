@@ -641,6 +641,98 @@ START_TEST(observe_server_notify_many_reaches_every_observer)
 }
 END_TEST
 
+/* An application with a large observable resource: bodies cut into
+ * blocks by a block server, which also answers the follow-ups. */
+struct big_srv {
+	struct evudp6_block_server *bs;
+	struct evudp6_observation *o;
+	uint8_t reg[256];
+	size_t reg_len;
+	char body[2500];
+};
+
+static void big_srv_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
+                       const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	struct big_srv *s = arg;
+	struct evudp6_msg whole;
+	if (evudp6_block_server_handle(s->bs, ex, req, remote, &whole) != 1)
+		return;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	ck_assert_int_eq(evudp6_block_server_first(s->bs, remote, req, &b, s->body, sizeof s->body), 0);
+	ck_assert_int_eq(evudp6_observe_accept(ex, req, &b, NULL, NULL, &s->o), 0);
+	ck_assert_uint_le(req->len, sizeof s->reg);
+	memcpy(s->reg, req->data, req->len);
+	s->reg_len = req->len;
+}
+
+START_TEST(observe_server_large_notification_carries_first_block_with_etag)
+{
+	static struct big_srv s;
+	memset(&s, 0, sizeof s);
+	memset(s.body, 'a', sizeof s.body);
+	ck_assert_int_eq(evudp6_block_server_new(&s.bs, NULL), 0);
+	struct evudp6_messenger *m = mk(NULL);
+	evudp6_messenger_set_request_cb(m, big_srv_cb, &s);
+	struct peer *p = peer_open();
+	struct evudp6_msg_builder b;
+	get_builder(&b, EVUDP6_NON, 0x100, "tk", 0);
+	peer_send(p, mport(m), &b);
+	ck_assert(RUN_UNTIL(p->n == 1 && s.o));
+	/* The new state: 2500 bytes again, other ones. */
+	memset(s.body, 'b', sizeof s.body);
+	memcpy(s.body + 1024, "second block", 12);
+	struct evudp6_msg reg;
+	ck_assert_int_eq(evudp6_msg_decode(&reg, s.reg, s.reg_len), 0);
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	ck_assert_int_eq(
+	    evudp6_block_server_first(s.bs, evudp6_observation_remote(s.o), &reg, &b, s.body, sizeof s.body),
+	    0);
+	ck_assert_int_eq(evudp6_observation_notify(s.o, &b), 0);
+	ck_assert(RUN_UNTIL(p->n == 2));
+	struct evudp6_opt e0, e1, sz;
+	struct evudp6_block blk;
+	for (int i = 0; i < 2; i++) {
+		/* RFC 7959 3.4: Observe, and the first block with ETag and Size2. */
+		ck_assert_int_ge(peer_seq(p, i), 0);
+		ck_assert_int_eq(memcmp(p->msg[i].token, "tk", 2), 0);
+		ck_assert_int_eq(evudp6_block_get(&p->msg[i], EVUDP6_OPT_BLOCK2, &blk), 1);
+		ck_assert_uint_eq(blk.num, 0);
+		ck_assert(blk.more);
+		ck_assert_uint_eq(p->msg[i].payload_len, 1024);
+		uint32_t size2;
+		ck_assert(evudp6_msg_find_opt(&p->msg[i], EVUDP6_OPT_SIZE2, &sz));
+		ck_assert_int_eq(evudp6_opt_uint(&sz, &size2), 0);
+		ck_assert_uint_eq(size2, 2500);
+	}
+	ck_assert(evudp6_msg_find_opt(&p->msg[0], EVUDP6_OPT_ETAG, &e0));
+	ck_assert(evudp6_msg_find_opt(&p->msg[1], EVUDP6_OPT_ETAG, &e1));
+	ck_assert(e0.len != e1.len || memcmp(e0.value, e1.value, e0.len) != 0);
+	ck_assert_int_gt(peer_seq(p, 1), peer_seq(p, 0));
+	/* The observer asks for block 1 with a GET of its own: the new body's. */
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0x101);
+	evudp6_msg_builder_set_token(&b, "t2", 2);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "obs", 3);
+	struct evudp6_block want = {.num = 1, .more = false, .szx = 6};
+	ck_assert_int_eq(evudp6_block_add(&b, EVUDP6_OPT_BLOCK2, &want), 0);
+	peer_send(p, mport(m), &b);
+	ck_assert(RUN_UNTIL(p->n == 3));
+	ck_assert_uint_eq(p->msg[2].type, EVUDP6_ACK);
+	ck_assert_int_eq(evudp6_block_get(&p->msg[2], EVUDP6_OPT_BLOCK2, &blk), 1);
+	ck_assert_uint_eq(blk.num, 1);
+	ck_assert_int_eq(memcmp(p->msg[2].payload, "second block", 12), 0);
+	ck_assert(evudp6_msg_find_opt(&p->msg[2], EVUDP6_OPT_ETAG, &e0));
+	ck_assert(e0.len == e1.len && memcmp(e0.value, e1.value, e0.len) == 0);
+	ck_assert_int_eq(peer_seq(p, 2), -1);
+	ck_assert_uint_eq(ostats(m).observations, 1);
+	peer_close(p);
+	evudp6_messenger_free(m);
+	evudp6_block_server_free(s.bs);
+}
+END_TEST
+
 START_TEST(observe_server_accept_rejects_misuse)
 {
 	struct srv s = {0};
@@ -1228,6 +1320,7 @@ int main(void)
 	tcase_add_test(tc, observe_server_icmp_unreachable_removes_observer);
 	tcase_add_test(tc, observe_server_end_sends_final_response_without_observe);
 	tcase_add_test(tc, observe_server_notify_many_reaches_every_observer);
+	tcase_add_test(tc, observe_server_large_notification_carries_first_block_with_etag);
 	tcase_add_test(tc, observe_server_accept_rejects_misuse);
 	suite_add_tcase(s, tc);
 	TCase *cc = tcase_create("client");

@@ -3,8 +3,11 @@
 #   1. evudp6-probe --observe against coap-server-notls /time (CON and, with
 #      the server's -N, NON notifications): at least 4 notifications, and
 #      the deregistration leaves the server with no subscription;
-#   2. coap-client-notls -s against the probe's --listen /obs resource, and
-#      the probe against it until Ctrl-C.
+#      A large observed resource (several blocks) arrives whole, first
+#      response and notification;
+#   2. coap-client-notls -s against the probe's --listen /obs resource and
+#      its large /obs-large (every notification whole), and the probe
+#      against them, until Ctrl-C too.
 # coap-client exits 0 even after a timeout, so only its output counts.
 # Exit 77 (SKIP) when the libcoap binaries are missing.
 set -u
@@ -93,6 +96,33 @@ else
 	bad "probe reports a resource that is not observable" "$out"
 fi
 
+# A large observed resource (RFC 7959 2.6): /example_data holds a body of
+# several blocks PUT there; a second PUT while the probe observes makes a
+# notification whose blocks the probe fetches. Both arrive whole.
+python3 -c "
+open('$tmp/big1', 'w').write(''.join('first  body line %04d ..........\\n' % i for i in range(100)))
+open('$tmp/big2', 'w').write(''.join('second body line %04d ..........\\n' % i for i in range(100)))"
+timeout 10 coap-client-notls -m put -b 512 -f "$tmp/big1" "coap://[::1]:$cport/example_data" >/dev/null 2>&1
+timeout 20 "$probe" --json --observe 3 "coap://[::1]:$cport/example_data" >"$tmp/large.json" 2>&1 &
+lpid=$!
+pids="$pids $lpid"
+sleep 1
+timeout 10 coap-client-notls -m put -b 512 -f "$tmp/big2" "coap://[::1]:$cport/example_data" >/dev/null 2>&1
+wait $lpid
+if python3 - "$tmp/large.json" "$tmp/big1" "$tmp/big2" <<'PY'
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+bodies = [e.get("payload") for e in evs if e.get("event") == "notification"]
+want = [open(sys.argv[2]).read(), open(sys.argv[3]).read()]
+sys.exit(0 if bodies[:1] == want[:1] and want[1] in bodies else 1)
+PY
+then
+	ok "probe --observe gets coap-server's large resource whole, first response and notification"
+else
+	bad "probe --observe gets coap-server's large resource whole, first response and notification" \
+		"$(cut -c1-160 "$tmp/large.json")"
+fi
+
 # ------------------------------------------------------------ 2. coap-client -> probe --listen
 "$probe" --listen '[::1]:0' -T 30 >"$tmp/probe.out" 2>&1 &
 pids="$pids $!"
@@ -112,6 +142,15 @@ else
 		n=$(printf '%s' "$out" | grep -o 'tick [0-9]*' | sort -u | wc -l)
 		at_least "coap-client-notls $non -s 5 gets notifications from probe /obs" "$n" 4 "$out"
 	done
+	# /obs-large: every notification's first block comes with ETag and
+	# Size2, coap-client fetches the rest: each tick's 100 lines whole.
+	out=$(timeout 20 coap-client-notls -s 4 "coap://[::1]:$pport/obs-large" 2>&1)
+	n=$(printf '%s' "$out" | grep -o 'tick [0-9]* line [0-9]*' | awk '{print $2}' | sort | uniq -c | awk '$1 == 100' | wc -l)
+	at_least "coap-client-notls -s 4 gets whole bodies of probe /obs-large (ticks with all 100 lines)" "$n" 3 \
+		"$(printf '%s' "$out" | head -c 300)"
+	out=$(timeout 20 "$probe" --json --observe 3 "coap://[::1]:$pport/obs-large" 2>&1)
+	n=$(printf '%s\n' "$out" | grep '^{"event":"notification"' | grep -c '"payload_len":3200,')
+	at_least "probe --observe gets whole bodies of probe /obs-large" "$n" 3 "$(printf '%s' "$out" | head -c 300)"
 	# Ctrl-C: the probe deregisters before it exits.
 	"$probe" --observe "coap://[::1]:$pport/obs" >"$tmp/int.out" 2>&1 &
 	ipid=$!
@@ -126,12 +165,12 @@ else
 		bad "probe --observe deregisters on Ctrl-C and exits 0" "exit $rc" "$(cat "$tmp/int.out")"
 	fi
 	sleep 0.3
-	reg=$(grep -c 'GET /obs => 2.05 Content (observing)$' "$tmp/probe.out")
-	dereg=$(grep -c 'GET /obs => 2.05 Content (deregistered)$' "$tmp/probe.out")
-	if [ "$reg" = 3 ] && [ "$dereg" = 3 ]; then
-		ok "the probe logs three registrations and three deregistrations"
+	reg=$(grep -c 'GET /obs\(-large\)\? => 2.05 Content (observing)$' "$tmp/probe.out")
+	dereg=$(grep -c 'GET /obs\(-large\)\? => 2.05 Content (deregistered)$' "$tmp/probe.out")
+	if [ "$reg" = 5 ] && [ "$dereg" = 5 ]; then
+		ok "the probe logs five registrations and five deregistrations"
 	else
-		bad "the probe logs three registrations and three deregistrations" "$(cat "$tmp/probe.out")"
+		bad "the probe logs five registrations and five deregistrations" "$(cat "$tmp/probe.out")"
 	fi
 fi
 

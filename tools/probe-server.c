@@ -42,11 +42,13 @@ struct probe_server {
 	struct probe_obs *obs;
 };
 
-static const char core_links[] = "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
-                                 "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
-                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
-                                 "</large>;rt=\"evudp6.large\";ct=0;sz=8192;title=\"several blocks\","
-                                 "</obs>;obs;rt=\"evudp6.tick\";ct=0;title=\"changes every second\"";
+static const char core_links[] =
+    "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
+    "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
+    "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
+    "</large>;rt=\"evudp6.large\";ct=0;sz=8192;title=\"several blocks\","
+    "</obs>;obs;rt=\"evudp6.tick\";ct=0;title=\"changes every second\","
+    "</obs-large>;obs;rt=\"evudp6.tick\";ct=0;sz=3200;title=\"several blocks, changes every second\"";
 
 /* /large: 256 lines of 32 bytes, "evudp6 large resource line 0000\n" to "... 0255\n". */
 static char large_body[LARGE_LINES * 32 + 1];
@@ -394,7 +396,7 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
 	bcfg.max_body = ECHO_MAX;
 	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0 ||
-	    probe_obs_new(&s->obs, base) < 0) {
+	    probe_obs_new(&s->obs, base, s->blocks) < 0) {
 		evudp6_block_server_free(s->blocks);
 		free(s->echo);
 		free(s);

@@ -267,11 +267,13 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 uint16_t probe_server_port(const struct probe_server *s);
 void probe_server_free(struct probe_server *s);
 
-/* The observable /obs resource: a counter that changes every second. */
+/* The observable resources: /obs, a counter that changes every second,
+ * and /obs-large, several blocks that change with it (notifications cut
+ * into blocks by @p blocks, which must outlive them). */
 struct probe_obs;
-int probe_obs_new(struct probe_obs **out, struct event_base *base);
+int probe_obs_new(struct probe_obs **out, struct event_base *base, struct evudp6_block_server *blocks);
 void probe_obs_free(struct probe_obs *r);
-/* Answer @p ex if @p path is /obs (registering observers): true then, with
+/* Answer @p ex if @p path is /obs or /obs-large (registering observers): true then, with
  * the response code (0 for none) and a note for the log. */
 bool probe_obs_serve(struct probe_obs *r, struct evudp6_exchange *ex, const struct evudp6_msg *req,
                      const char *path, uint8_t *code, const char **note);
