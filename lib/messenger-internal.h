@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -53,6 +54,7 @@ enum evudp6__req_state {
 };
 
 struct evudp6__peer;
+struct evudp6__obs;
 
 struct evudp6_request {
 	struct evudp6_messenger *m;
@@ -174,6 +176,9 @@ struct evudp6_messenger {
 	struct evudp6__link sep_fifo;
 	size_t nsep, sep_max;
 	uint64_t sep_budget, sep_budget_ms;
+
+	/* Observe (RFC 7641): observe.c, NULL until set up */
+	struct evudp6__obs *obs;
 };
 
 /* ------------------------------------------------------------ handles */
@@ -201,6 +206,16 @@ static inline struct evudp6_exchange *evudp6__ent_of(struct evudp6_exchange_hand
 {
 	struct evudp6_exchange *e = h.obj;
 	return e && e->gen == h.gen && e->state == EVUDP6__ENT_PENDING ? e : NULL;
+}
+
+/* ------------------------------------------------------------ tokens */
+
+/* Hash of one of our tokens: they are random, so their bits are the hash. */
+static inline uint32_t evudp6__token_hash(const uint8_t *tok)
+{
+	uint32_t w;
+	memcpy(&w, tok, sizeof w);
+	return w;
 }
 
 /* ------------------------------------------------------------ time */
