@@ -51,6 +51,7 @@ struct evudp6_transport {
 	struct event *read_ev;
 	struct event *defer_ev; /* send-error reports and the shutdown callback */
 	int fd;
+	bool adopted; /* fd came from evudp6_transport_new_from_fd(), bound */
 	enum evudp6__transport_state state;
 
 	char *bind;

@@ -180,7 +180,7 @@ static void load_init(struct load *l, struct event_base *base, uint16_t port, un
 	memset(l, 0, sizeof(*l));
 	l->base = base;
 	l->dup_every = dup_every;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&l->client, base, &cfg, on_answer, NULL, l), 0);
 	ck_assert_int_eq(evudp6_transport_start(l->client), 0);
 	ck_assert_int_eq(evudp6_addr_from_literal(&l->server, "::1", port, 0), 0);
@@ -266,7 +266,7 @@ START_TEST(transport_round_trips_allocate_nothing_after_warm_up)
 	struct event_base *base = event_base_new();
 	unsigned long answers = 0;
 	struct evudp6_transport *srv = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&srv, base, &cfg, answer_cb, NULL, &answers), 0);
 	ck_assert_int_eq(evudp6_transport_start(srv), 0);
 	struct load l;
@@ -276,7 +276,7 @@ START_TEST(transport_round_trips_allocate_nothing_after_warm_up)
 	expect_no_growth(d);
 	ck_assert_uint_ge(answers, WARM_UP + MEASURED);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(srv, &st);
+	evudp6_transport_stats(srv, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, answers);
 	ck_assert_uint_eq(st.send_errors, 0);
 
@@ -303,7 +303,7 @@ START_TEST(counting_sees_one_allocation_per_datagram)
 	struct event_base *base = event_base_new();
 	unsigned long answers = 0;
 	struct evudp6_transport *srv = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&srv, base, &cfg, allocating_answer_cb, NULL, &answers), 0);
 	ck_assert_int_eq(evudp6_transport_start(srv), 0);
 	struct load l;
@@ -345,7 +345,7 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
 	unsigned long failed = 0;
 	evudp6_messenger_set_request_cb(m, request_cb, &failed);

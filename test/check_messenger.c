@@ -257,7 +257,7 @@ static struct evudp6_messenger_config cfg_fast(void)
 static struct evudp6_messenger *mk(const struct evudp6_messenger_config *cfg)
 {
 	struct evudp6_messenger *m;
-	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, cfg), 0);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
 	return m;
@@ -1315,7 +1315,7 @@ static void icmp_refused(bool v4)
 	ck_assert_uint_eq(st.exchanges_failed, 1);
 	ck_assert_uint_eq(st.icmp_vetted_out, 0);
 	struct evudp6_transport_stats ts;
-	evudp6_transport_stats(evudp6_messenger_transport(m), &ts);
+	evudp6_transport_stats(evudp6_messenger_transport(m), &ts, sizeof(ts));
 	ck_assert_uint_eq(ts.datagrams_out, 1);
 	evudp6_messenger_free(m);
 }
@@ -1832,7 +1832,7 @@ static void multicast_client(bool v4)
 	c.leisure_ms = 20;
 	struct srv s[3] = {{0}};
 	struct evudp6_messenger *srv[3];
-	struct evudp6_transport_config tc = {.bind = "[::]:5683", .reuseport = true};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:5683", .reuseport = true};
 	struct in6_addr group;
 	inet_pton(AF_INET6, v4 ? "::ffff:224.0.1.187" : "ff02::fd", &group);
 	/* Three servers on one port (SO_REUSEPORT): each member of the group

@@ -92,7 +92,7 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 static struct evudp6_transport *server(struct event_base *base, struct seen *s, const char *bind)
 {
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = bind};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = bind};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	ck_assert_uint_ne(evudp6_transport_port(t), 0);
@@ -147,7 +147,7 @@ START_TEST(transport_serves_ipv6_and_ipv4_on_one_socket)
 	ck_assert_uint_eq(s.remote.local_ifindex, if_nametoindex("lo"));
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_in, 2);
 	ck_assert_uint_eq(st.bytes_in, 7);
 	ck_assert_uint_eq(st.no_pktinfo, 0);
@@ -248,7 +248,7 @@ static void expect_port_unreachable(const char *dst, uint8_t origin, uint8_t typ
 	ck_assert_mem_eq(s.quoted, msg, sizeof(msg));
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.errqueue, 1);
 	ck_assert_uint_eq(st.datagrams_out, 1);
 	evudp6_transport_free(t);
@@ -302,7 +302,7 @@ START_TEST(transport_send_error_returned_and_reported)
 	ck_assert(evudp6_addr_equal(&s.remote, &to2));
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.send_errors, 2);
 	ck_assert_uint_eq(st.datagrams_out, 0);
 	evudp6_transport_free(t);
@@ -315,7 +315,7 @@ START_TEST(transport_drops_and_counts_oversized_datagram)
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0", .max_datagram = 100};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0", .max_datagram = 100};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	uint16_t port = evudp6_transport_port(t);
@@ -329,7 +329,7 @@ START_TEST(transport_drops_and_counts_oversized_datagram)
 	ck_assert_int_eq(s.datagrams, 1);
 	ck_assert_uint_eq(s.len, 100);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.truncated, 1);
 	ck_assert_uint_eq(st.datagrams_in, 1);
 	close(c);
@@ -343,7 +343,7 @@ START_TEST(transport_delivers_nothing_before_start)
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
 	ck_assert_uint_eq(evudp6_transport_port(t), 0);
 	struct sockaddr_in6 l;
@@ -439,7 +439,7 @@ START_TEST(transport_free_inside_error_callback_is_safe)
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, free_in_error_cb, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	struct evudp6_addr to;
@@ -497,7 +497,8 @@ START_TEST(transport_burst_does_not_starve_the_base)
 	struct burst b = {0};
 	struct evudp6_transport *t = NULL;
 	/* Room for the whole burst in the kernel queue (forced when root). */
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0", .rcvbuf = 32 << 20, .max_per_wakeup = 64};
+	struct evudp6_transport_config cfg = {
+	    .size = sizeof(cfg), .bind = "[::1]:0", .rcvbuf = 32 << 20, .max_per_wakeup = 64};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &b.s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	uint16_t port = evudp6_transport_port(t);
@@ -534,7 +535,7 @@ START_TEST(transport_burst_does_not_starve_the_base)
 		event_base_loop(base, EVLOOP_ONCE);
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_int_eq(b.s.datagrams, n);
 	ck_assert_uint_eq(st.datagrams_in, (uint64_t)n);
 	ck_assert_uint_eq(st.rxq_overflow, 0);
@@ -557,7 +558,7 @@ START_TEST(transport_rejects_bad_bind_and_config)
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_HOST_BRACKET);
 	evudp6_transport_free(t);
@@ -638,7 +639,8 @@ START_TEST(transport_multicast_options_on_one_socket)
 }
 END_TEST
 
-START_TEST(transport_delivers_without_pktinfo_and_warns_once)
+/* (The one warning this causes is checked in check_log.) */
+START_TEST(transport_delivers_without_pktinfo_local_unknown)
 {
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
@@ -648,33 +650,16 @@ START_TEST(transport_delivers_without_pktinfo_and_warns_once)
 	int off = 0;
 	ck_assert_int_eq(
 	    setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_RECVPKTINFO, &off, sizeof(off)), 0);
-	char path[] = "/tmp/evudp6-stderr-XXXXXX";
-	int errfd = mkstemp(path);
-	ck_assert_int_ge(errfd, 0);
-	unlink(path);
-	int saved = dup(2);
-	dup2(errfd, 2);
-
 	int c = testnet_socket(AF_INET6, "::1");
 	testnet_send(c, "::1", evudp6_transport_port(t), "a", 1);
 	testnet_send(c, "::1", evudp6_transport_port(t), "b", 1);
 	TESTNET_LOOP_UNTIL(base, s.datagrams == 2);
-	dup2(saved, 2);
-	close(saved);
 
 	ck_assert_int_eq(s.datagrams, 2);
 	ck_assert(!s.remote.has_local);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.no_pktinfo, 2);
-	char text[512] = {0};
-	ck_assert_int_gt(pread(errfd, text, sizeof(text) - 1, 0), 0);
-	int lines = 0;
-	for (char *p = text; *p; p++)
-		lines += *p == '\n';
-	ck_assert_int_eq(lines, 1);
-	ck_assert_ptr_nonnull(strstr(text, "without IPV6_PKTINFO"));
-	close(errfd);
 	close(c);
 	evudp6_transport_free(t);
 	event_base_free(base);
@@ -701,7 +686,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, transport_rejects_bad_bind_and_config);
 	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
 	tcase_add_test(tc, transport_multicast_options_on_one_socket);
-	tcase_add_test(tc, transport_delivers_without_pktinfo_and_warns_once);
+	tcase_add_test(tc, transport_delivers_without_pktinfo_local_unknown);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -193,7 +193,7 @@ static int run_server(int argc, char **argv)
 	evudp6_messenger_config_init(&c);
 	if (leisure >= 0)
 		c.leisure_ms = (unsigned int)leisure;
-	struct evudp6_transport_config tc = {.bind = bind};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = bind};
 	struct evudp6_messenger *m;
 	int rc = evudp6_messenger_new(&m, base, &tc, &c);
 	if (rc < 0) {

@@ -87,7 +87,7 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 		return PROBE_EXIT_OSERR;
 	}
 
-	struct evudp6_transport_config tcfg = {.bind = o->bind ? o->bind : "[::]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = o->bind ? o->bind : "[::]:0"};
 	struct evudp6_messenger_config mcfg;
 	evudp6_messenger_config_init(&mcfg);
 	if (o->mode == PROBE_PING) {

@@ -358,7 +358,7 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		const char *bind = o->nbinds ? o->binds[i] : "[::]";
 		struct listener *l = &s->l[s->n++];
 		l->s = s;
-		struct evudp6_transport_config tcfg = {.bind = bind};
+		struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = bind};
 		struct evudp6_messenger_config mcfg;
 		evudp6_messenger_config_init(&mcfg);
 		mcfg.leisure_ms = (unsigned int)lround(o->leisure_s * 1000.0);

@@ -461,7 +461,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.dedup_cap = 1 + ((c >> 4) & 3);
 	cfg.max_requests = 1 + ((c >> 6) & 3);
 	cfg.max_message = 256;
-	struct evudp6_transport_config tcfg = {.bind = "[::]:0", .max_datagram = 1600};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::]:0", .max_datagram = 1600};
 	FUZZ_CHECK(evudp6_messenger_new(&w.m, base, &tcfg, &cfg) == 0);
 	evudp6_messenger_set_request_cb(w.m, request_cb, NULL);
 	FUZZ_CHECK(evudp6_messenger_start(w.m) == 0);
