@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "abi-internal.h"
 #include "messenger-internal.h"
 #include "siphash-internal.h"
 
@@ -95,6 +96,12 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 	struct evudp6_msg msg;
 	bool via_mcast = evudp6_addr_is_multicast_locally(remote);
 	if (evudp6_msg_decode(&msg, data, len) != 0) {
+		if (m->borrowed) {
+			/* Another protocol on the caller's socket: theirs. */
+			m->st.handed_on++;
+			m->lender.datagram_cb(m->t, data, len, remote, m->lender.arg);
+			return;
+		}
 		m->st.malformed++;
 		/* RFC 7252 4.2: a CON we cannot process is rejected with RST. */
 		if (evudp6_msg_peek_header(&msg, data, len) == 0 && msg.type == EVUDP6_CON && !via_mcast)
@@ -173,6 +180,15 @@ static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, co
 	return evudp6__req_vet(m, &h, remote) || evudp6__ent_vet(m, &h, remote);
 }
 
+/* On the caller's transport, errors that may concern its own datagrams go
+ * to its error callback too. */
+static void hand_on_error(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                          const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len)
+{
+	if (m->borrowed && m->lender.error_cb)
+		m->lender.error_cb(m->t, err, icmp, remote, quoted, quoted_len, m->lender.arg);
+}
+
 static void on_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
                      const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len, void *arg)
 {
@@ -185,22 +201,26 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 		m->st.icmp_errors++;
 		if (!vet(m, remote, quoted, quoted_len)) {
 			m->st.icmp_vetted_out++;
+			hand_on_error(m, err, icmp, remote, quoted, quoted_len);
 			evudp6__msgr_leave(m);
 			return;
 		}
 	} else {
-		/* Our own sendmsg() failed: nothing to vet. */
+		/* A sendmsg() failed, ours or the caller's: nothing to vet. */
 		m->st.send_errors++;
+		hand_on_error(m, err, icmp, remote, quoted, quoted_len);
 	}
-	evudp6__req_fail_remote(m, remote, err, icmp);
+	if (!m->shut)
+		evudp6__req_fail_remote(m, remote, err, icmp);
 	evudp6__msgr_leave(m);
 }
 
 /* ------------------------------------------------------------ life cycle */
 
-void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg)
+static void config_defaults(struct evudp6_messenger_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	cfg->size = sizeof *cfg;
 	cfg->ack_timeout_ms = EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS;
 	cfg->ack_random_factor = EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR;
 	cfg->max_retransmit = EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT;
@@ -214,6 +234,13 @@ void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg)
 	cfg->dedup_cap = EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP;
 	cfg->max_requests = EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS;
 	cfg->max_message = EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE;
+}
+
+int evudp6_messenger_config_init(struct evudp6_messenger_config *cfg, size_t size)
+{
+	struct evudp6_messenger_config d;
+	config_defaults(&d);
+	return evudp6__config_init(cfg, size, _Alignof(struct evudp6_messenger_config), &d, sizeof d);
 }
 
 static int config_check(const struct evudp6_messenger_config *c)
@@ -235,25 +262,21 @@ static void destroy(struct evudp6_messenger *m)
 {
 	evudp6__req_pool_destroy(m);
 	evudp6__ent_pool_destroy(m);
-	evudp6_transport_free(m->t);
+	if (!m->borrowed)
+		evudp6_transport_free(m->t);
 	free(m);
 }
 
-int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
-                         const struct evudp6_transport_config *tcfg,
-                         const struct evudp6_messenger_config *mcfg)
+/* The messenger without its transport. */
+static int messenger_create(struct evudp6_messenger **out, struct event_base *base,
+                            const struct evudp6_messenger_config *mcfg)
 {
-	if (!out)
-		return -EINVAL;
-	*out = NULL;
-	if (!base)
-		return -EINVAL;
 	struct evudp6_messenger_config cfg;
-	if (mcfg)
-		cfg = *mcfg;
-	else
-		evudp6_messenger_config_init(&cfg);
-	int rc = config_check(&cfg);
+	config_defaults(&cfg);
+	int rc =
+	    mcfg ? evudp6__config_in(&cfg, sizeof cfg, _Alignof(struct evudp6_messenger_config), mcfg) : 0;
+	if (rc == 0)
+		rc = config_check(&cfg);
 	if (rc < 0)
 		return rc;
 
@@ -269,6 +292,23 @@ int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
 		destroy(m);
 		return -ENOMEM;
 	}
+	*out = m;
+	return 0;
+}
+
+int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
+                         const struct evudp6_transport_config *tcfg,
+                         const struct evudp6_messenger_config *mcfg)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!base)
+		return -EINVAL;
+	struct evudp6_messenger *m;
+	int rc = messenger_create(&m, base, mcfg);
+	if (rc < 0)
+		return rc;
 	rc = evudp6_transport_new(&m->t, base, tcfg, on_datagram, on_error, m);
 	if (rc < 0) {
 		m->t = NULL;
@@ -279,13 +319,41 @@ int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
 	return 0;
 }
 
+int evudp6_messenger_new_on_transport(struct evudp6_messenger **out, struct evudp6_transport *t,
+                                      const struct evudp6_messenger_config *mcfg)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!t)
+		return -EINVAL;
+	if (evudp6__transport_is_shut(t))
+		return -EVUDP6_E_SHUTDOWN;
+	struct evudp6__transport_cbs now;
+	evudp6__transport_swap_cbs(t, NULL, &now);
+	if (now.datagram_cb == on_datagram)
+		return -EVUDP6_E_STATE;
+	struct evudp6_messenger *m;
+	int rc = messenger_create(&m, evudp6_transport_base(t), mcfg);
+	if (rc < 0)
+		return rc;
+	m->t = t;
+	m->borrowed = true;
+	struct evudp6__transport_cbs mine = {on_datagram, on_error, m};
+	evudp6__transport_swap_cbs(t, &mine, &m->lender);
+	*out = m;
+	return 0;
+}
+
 int evudp6_messenger_start(struct evudp6_messenger *m)
 {
 	if (!m)
 		return -EINVAL;
 	if (m->shut)
 		return -EVUDP6_E_SHUTDOWN;
-	int rc = evudp6_transport_start(m->t);
+	int rc = 0;
+	if (!m->borrowed || !evudp6__transport_is_started(m->t))
+		rc = evudp6_transport_start(m->t);
 	if (rc == 0)
 		m->started = true;
 	return rc;
@@ -308,17 +376,23 @@ void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_messenger_p
 	m->ping_arg = arg;
 }
 
-void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out)
+int evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out, size_t size)
 {
-	*out = m->st;
-	out->dedup_cap = m->cfg.dedup_cap;
+	if (!out)
+		return -EINVAL;
+	struct evudp6_messenger_stats st = m->st;
+	st.dedup_cap = m->cfg.dedup_cap;
+	return (int)evudp6__struct_out(out, size, &st, sizeof st);
 }
 
 /* Stop all I/O and timers; objects stay in place for the caller to end. */
 static void shut_down(struct evudp6_messenger *m)
 {
 	m->shut = true;
-	evudp6_transport_shutdown(m->t, NULL, NULL);
+	if (m->borrowed)
+		evudp6__transport_swap_cbs(m->t, &m->lender, NULL);
+	else
+		evudp6_transport_shutdown(m->t, NULL, NULL);
 	evudp6__req_stop_timers(m);
 	evudp6__ent_stop_timers(m);
 }

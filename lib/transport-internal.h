@@ -96,4 +96,17 @@ struct evudp6_transport {
 	struct evudp6_transport_stats stats;
 };
 
+/* Callbacks of a transport, read (into @old) and replaced (by @in, unless
+ * NULL) together: a messenger on a transport the caller owns takes them
+ * over and gives them back. */
+struct evudp6__transport_cbs {
+	evudp6_transport_datagram_cb datagram_cb;
+	evudp6_transport_error_cb error_cb;
+	void *arg;
+};
+void evudp6__transport_swap_cbs(struct evudp6_transport *t, const struct evudp6__transport_cbs *in,
+                                struct evudp6__transport_cbs *old);
+bool evudp6__transport_is_shut(const struct evudp6_transport *t);
+bool evudp6__transport_is_started(const struct evudp6_transport *t);
+
 #endif /* EVUDP6_TRANSPORT_INTERNAL_H */

@@ -796,3 +796,25 @@ void evudp6_transport_free(struct evudp6_transport *t)
 	}
 	transport_release(t);
 }
+
+void evudp6__transport_swap_cbs(struct evudp6_transport *t, const struct evudp6__transport_cbs *in,
+                                struct evudp6__transport_cbs *old)
+{
+	if (old)
+		*old = (struct evudp6__transport_cbs){t->datagram_cb, t->error_cb, t->arg};
+	if (!in)
+		return;
+	t->datagram_cb = in->datagram_cb;
+	t->error_cb = in->error_cb;
+	t->arg = in->arg;
+}
+
+bool evudp6__transport_is_shut(const struct evudp6_transport *t)
+{
+	return t->state == EVUDP6__T_SHUTDOWN;
+}
+
+bool evudp6__transport_is_started(const struct evudp6_transport *t)
+{
+	return t->state == EVUDP6__T_STARTED;
+}

@@ -358,12 +358,12 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 	struct evudp6_messenger_stats s0, s1;
 	load_run(&l, WARM_UP);
 	load_check(&l);
-	evudp6_messenger_stats(m, &s0);
+	evudp6_messenger_stats(m, &s0, sizeof(s0));
 	struct counts a = counts_now();
 	load_run(&l, MEASURED);
 	struct counts b = counts_now();
 	load_check(&l);
-	evudp6_messenger_stats(m, &s1);
+	evudp6_messenger_stats(m, &s1, sizeof(s1));
 	expect_no_growth((struct counts){b.lib_allocs - a.lib_allocs, b.lib_frees - a.lib_frees,
 	                                 b.ev_allocs - a.ev_allocs, b.ev_frees - a.ev_frees});
 	/* Both answer paths ran: piggybacked answers and cached ones. */

@@ -687,7 +687,7 @@ static void mflood_publish(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct mflood *mf = arg;
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(mf->m, &st);
+	evudp6_messenger_stats(mf->m, &st, sizeof(st));
 	atomic_store(&mf->f.received, st.malformed);
 	if (mf->f.rss_base == 0 && st.malformed >= 1000)
 		mf->f.rss_base = fault_rss_kb();
@@ -735,7 +735,7 @@ START_TEST(faults_malformed_flood_to_messenger_counted_and_reset)
 		if (wants_rst(&f->cases[i]))
 			rst += FLOOD / f->ncases + ((unsigned long)i < FLOOD % (unsigned long)f->ncases);
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(mf.m, &st);
+	evudp6_messenger_stats(mf.m, &st, sizeof(st));
 	struct evudp6_transport_stats ts;
 	evudp6_transport_stats(evudp6_messenger_transport(mf.m), &ts, sizeof(ts));
 	ck_assert_msg(!atomic_load(&f->stalled), "sender stalled after %lu datagrams", atomic_load(&f->sent));
@@ -794,7 +794,7 @@ static void spoof_handler(struct evudp6_messenger *m, struct evudp6_exchange *ex
 	if (evudp6_exchange_respond(ex, &b) != 0)
 		s->respond_failed++;
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	if (st.dedup_entries > s->max_entries)
 		s->max_entries = st.dedup_entries;
 	unsigned long n = atomic_fetch_add(&s->handled, 1) + 1;
@@ -845,7 +845,7 @@ START_TEST(faults_many_source_request_flood_keeps_dedup_under_cap)
 	memset(&s, 0, sizeof(s));
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.dedup_cap = SPOOF_CAP;
 	struct evudp6_messenger *m = NULL;
 	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::]:0", .rcvbuf = 8 << 20};
@@ -864,7 +864,7 @@ START_TEST(faults_many_source_request_flood_keeps_dedup_under_cap)
 	pthread_join(th, NULL);
 
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	ck_assert_msg(!atomic_load(&s.stalled), "sender stalled after %lu requests", atomic_load(&s.sent));
 	/* Every request was new, handled once and answered; the table held
 	 * the newest SPOOF_CAP and forgot the rest, oldest first. */

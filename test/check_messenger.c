@@ -245,7 +245,7 @@ static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
 static struct evudp6_messenger_config cfg_fast(void)
 {
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_timeout_ms = 20;
 	c.ack_random_factor = 1.0;
 	c.leisure_ms = 0;
@@ -271,7 +271,7 @@ static uint16_t mport(const struct evudp6_messenger *m)
 static struct evudp6_messenger_stats mstats(const struct evudp6_messenger *m)
 {
 	struct evudp6_messenger_stats s;
-	evudp6_messenger_stats(m, &s);
+	evudp6_messenger_stats(m, &s, sizeof(s));
 	return s;
 }
 
@@ -414,7 +414,7 @@ static void ping_rec_cb(struct evudp6_messenger *m, const struct evudp6_msg *pin
 		p->mid[p->calls] = ping->mid;
 		p->remote[p->calls] = *remote;
 		struct evudp6_messenger_stats st;
-		evudp6_messenger_stats(m, &st);
+		evudp6_messenger_stats(m, &st, sizeof(st));
 		p->rst_sent[p->calls] = st.rst_sent;
 	}
 	p->calls++;
@@ -1223,19 +1223,19 @@ START_TEST(messenger_config_rejects_bad_values)
 	memset(&c, 0, sizeof c);
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
 	ck_assert_ptr_null(m);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_random_factor = 0.5;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.nstart = 0;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.dedup_cap = 0;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.max_retransmit = 17;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.max_retransmit = 0;
 	c.leisure_ms = 0;
 	c.empty_ack_delay_ms = 0;

@@ -329,7 +329,7 @@ START_TEST(messenger_shards_deduplicate_each_remote_on_its_shard)
 	unsigned long requests = 0, duplicates = 0;
 	for (unsigned int s = 0; s < SHARDS; s++) {
 		struct evudp6_messenger_stats st;
-		evudp6_messenger_stats(sh[s].m, &st);
+		evudp6_messenger_stats(sh[s].m, &st, sizeof(st));
 		ck_assert_uint_gt(sh[s].requests, 0);
 		ck_assert_uint_eq(st.duplicates_answered, sh[s].requests);
 		requests += sh[s].requests;

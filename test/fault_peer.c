@@ -342,7 +342,7 @@ static void serve_stats(void)
 {
 	struct evudp6_messenger_stats st;
 	struct evudp6_transport_stats ts;
-	evudp6_messenger_stats(sv.m, &st);
+	evudp6_messenger_stats(sv.m, &st, sizeof(st));
 	evudp6_transport_stats(evudp6_messenger_transport(sv.m), &ts, sizeof(ts));
 	printf(
 	    "stats requests_received=%lu responses_sent=%lu duplicates=%lu dedup_entries=%lu dedup_peak=%lu "
@@ -446,7 +446,7 @@ static int serve(int argc, char **argv)
 {
 	const char *bind = "[::]:5683";
 	struct evudp6_messenger_config cfg;
-	evudp6_messenger_config_init(&cfg);
+	evudp6_messenger_config_init(&cfg, sizeof(cfg));
 	int o;
 	while ((o = getopt(argc, argv, "b:d:l:")) != -1) {
 		switch (o) {

@@ -190,7 +190,7 @@ static int run_server(int argc, char **argv)
 		}
 	}
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	if (leisure >= 0)
 		c.leisure_ms = (unsigned int)leisure;
 	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = bind};
@@ -223,7 +223,7 @@ static int run_server(int argc, char **argv)
 	fflush(stdout);
 	event_base_dispatch(base);
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	printf("stats requests=%llu responses=%llu suppressed=%llu duplicates=%llu\n",
 	       (unsigned long long)st.requests_received, (unsigned long long)st.responses_sent,
 	       (unsigned long long)st.responses_suppressed, (unsigned long long)st.duplicates);
@@ -336,7 +336,7 @@ static int run_client(int argc, char **argv)
 	}
 
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	if (ack_timeout)
 		c.ack_timeout_ms = ack_timeout;
 	struct evudp6_messenger *m;

@@ -89,7 +89,7 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 
 	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = o->bind ? o->bind : "[::]:0"};
 	struct evudp6_messenger_config mcfg;
-	evudp6_messenger_config_init(&mcfg);
+	evudp6_messenger_config_init(&mcfg, sizeof(mcfg));
 	if (o->mode == PROBE_PING) {
 		/* Each ping stands alone, as in ping(8): one transmission, its
 		 * own timeout, several outstanding at once. */

@@ -360,7 +360,7 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		l->s = s;
 		struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = bind};
 		struct evudp6_messenger_config mcfg;
-		evudp6_messenger_config_init(&mcfg);
+		evudp6_messenger_config_init(&mcfg, sizeof(mcfg));
 		mcfg.leisure_ms = (unsigned int)lround(o->leisure_s * 1000.0);
 		int rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
 		if (rc == 0) {

@@ -254,7 +254,7 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 
 static void stats(struct evudp6_messenger_stats *st)
 {
-	evudp6_messenger_stats(w.m, st);
+	evudp6_messenger_stats(w.m, st, sizeof(*st));
 	FUZZ_CHECK(st->dedup_entries <= st->dedup_cap && st->dedup_peak <= st->dedup_cap);
 }
 
@@ -447,7 +447,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	uint8_t c = get8();
 	struct evudp6_messenger_config cfg;
-	evudp6_messenger_config_init(&cfg);
+	evudp6_messenger_config_init(&cfg, sizeof(cfg));
 	cfg.ack_timeout_ms = 1;
 	cfg.ack_random_factor = 1.0;
 	cfg.max_retransmit = c & 1;
