@@ -1886,6 +1886,176 @@ START_TEST(messenger_multicast_client_collects_every_response_v4)
 }
 END_TEST
 
+/* ------------------------------------------------------------ a transport the caller owns */
+
+/* What the caller's own transport callbacks saw. */
+struct own {
+	int datagrams;
+	uint8_t data[64];
+	size_t len;
+	int errors;
+	int err;
+	uint8_t quoted[64];
+	size_t quoted_len;
+};
+
+static void own_datagram(struct evudp6_transport *t, const uint8_t *data, size_t len,
+                         const struct evudp6_addr *remote, void *arg)
+{
+	(void)t;
+	(void)remote;
+	struct own *o = arg;
+	o->datagrams++;
+	o->len = len < sizeof o->data ? len : sizeof o->data;
+	memcpy(o->data, data, o->len);
+}
+
+static void own_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
+                      const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len, void *arg)
+{
+	(void)t;
+	(void)icmp;
+	(void)remote;
+	struct own *o = arg;
+	o->errors++;
+	o->err = err;
+	o->quoted_len = quoted_len < sizeof o->quoted ? quoted_len : sizeof o->quoted;
+	if (quoted)
+		memcpy(o->quoted, quoted, o->quoted_len);
+}
+
+static struct evudp6_transport *own_transport(struct own *o)
+{
+	struct evudp6_transport *t;
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &tc, own_datagram, own_error, o), 0);
+	return t;
+}
+
+START_TEST(messenger_on_caller_transport_hands_on_what_is_not_coap)
+{
+	struct own o = {0};
+	struct srv s = {0};
+	struct evudp6_transport *t = own_transport(&o);
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = NULL;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), 0);
+	ck_assert_ptr_eq(evudp6_messenger_transport(m), t);
+	struct evudp6_messenger *m2 = (struct evudp6_messenger *)&o;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m2, t, &c), -EVUDP6_E_STATE);
+	ck_assert_ptr_null(m2);
+	evudp6_messenger_set_request_cb(m, srv_cb, &s);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0); /* starts the transport */
+	ck_assert_uint_ne(evudp6_transport_port(t), 0);
+
+	struct raw *r = raw_open();
+	raw_send(r, false, mport(m), con_get_hello, sizeof con_get_hello);
+	/* A DTLS record header: version bits 0, not CoAP. */
+	const uint8_t dtls[] = {0x16, 0xfe, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+	raw_send(r, true, mport(m), dtls, sizeof dtls);
+	ck_assert(RUN_UNTIL(r->n == 1 && o.datagrams == 1, 2000));
+	run_for(30);
+	ck_assert_int_eq(s.calls, 1);
+	ck_assert_int_eq(r->n, 1); /* the 2.05, and no RST for the DTLS record */
+	struct evudp6_msg rsp;
+	raw_decode(r, 0, &rsp);
+	ck_assert_uint_eq(rsp.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(o.datagrams, 1);
+	ck_assert_uint_eq(o.len, sizeof dtls);
+	ck_assert_mem_eq(o.data, dtls, sizeof dtls);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.handed_on, 1);
+	ck_assert_uint_eq(st.malformed, 0);
+	ck_assert_uint_eq(st.requests_received, 1);
+
+	/* Freed, the messenger gives the transport back: a ping is now the
+	 * caller's datagram, unanswered. */
+	evudp6_messenger_free(m);
+	const uint8_t ping[] = {0x40, 0x00, 0x12, 0x35};
+	raw_send(r, false, evudp6_transport_port(t), ping, sizeof ping);
+	ck_assert(RUN_UNTIL(o.datagrams == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 1);
+	ck_assert_uint_eq(o.len, sizeof ping);
+	/* ... and it is the caller's to use, and to free. */
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	ck_assert_int_eq(evudp6_transport_send(t, &to, "own", 3), 0);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	ck_assert_uint_eq(r->d[1].len, 3);
+	raw_close(r);
+	evudp6_transport_free(t);
+}
+END_TEST
+
+START_TEST(messenger_on_caller_transport_hands_on_unclaimed_icmp)
+{
+	struct own o = {0};
+	struct evudp6_transport *t = own_transport(&o);
+	ck_assert_int_eq(evudp6_transport_start(t), 0); /* started by the caller */
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = NULL;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), 0);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+
+	/* The caller's own datagram to a dead port: not the messenger's. */
+	struct evudp6_addr dead;
+	lo_addr(&dead, false, testnet_closed_port());
+	ck_assert_int_eq(evudp6_transport_send(t, &dead, "mine", 4), 0);
+	ck_assert(RUN_UNTIL(o.errors == 1, 2000));
+	ck_assert_int_eq(o.err, -ECONNREFUSED);
+	ck_assert_uint_eq(o.quoted_len, 4);
+	ck_assert_mem_eq(o.quoted, "mine", 4);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_errors, 1);
+	ck_assert_uint_eq(st.icmp_vetted_out, 1);
+
+	/* A request of the messenger's to a dead port is the messenger's. */
+	struct rec rr = {0};
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "x");
+	ck_assert_int_eq(evudp6_messenger_request(m, &dead, &b, 0, rec_cb, &rr, NULL), 0);
+	ck_assert(RUN_UNTIL(rr.ended, 2000));
+	ck_assert_int_eq(rr.err, -ECONNREFUSED);
+	ck_assert_int_eq(o.errors, 1);
+
+	/* Shut down, the messenger gives the transport back, still running. */
+	ck_assert_int_eq(evudp6_messenger_shutdown(m), 0);
+	ck_assert_int_ge(evudp6_transport_fd(t), 0);
+	ck_assert_int_eq(evudp6_transport_send(t, &dead, "again", 5), 0);
+	ck_assert(RUN_UNTIL(o.errors == 2, 2000));
+	ck_assert_uint_eq(o.quoted_len, 5);
+	evudp6_messenger_free(m);
+	evudp6_transport_free(t);
+}
+END_TEST
+
+START_TEST(messenger_on_transport_rejects_misuse)
+{
+	struct own o = {0};
+	struct evudp6_messenger *m = (struct evudp6_messenger *)&o;
+	struct evudp6_messenger_config c = cfg_fast();
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, NULL, &c), -EINVAL);
+	ck_assert_ptr_null(m);
+	struct evudp6_transport *t = own_transport(&o);
+	c.nstart = 0;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), -EINVAL);
+	/* The failed call left the transport's own callbacks in place. */
+	ck_assert_int_eq(evudp6_transport_start(t), 0);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6,
+	                          .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+	                          .sin6_port = htons(evudp6_transport_port(t))};
+	ck_assert_int_eq(sendto(fd, "\x40\x00\x00\x01", 4, 0, (struct sockaddr *)&to, sizeof to), 4);
+	ck_assert(RUN_UNTIL(o.datagrams == 1, 2000));
+	close(fd);
+	ck_assert_int_eq(evudp6_transport_shutdown(t, NULL, NULL), 0);
+	c = cfg_fast();
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), -EVUDP6_E_SHUTDOWN);
+	evudp6_transport_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("messenger");
@@ -1924,6 +2094,9 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+	tcase_add_test(tc, messenger_on_caller_transport_hands_on_what_is_not_coap);
+	tcase_add_test(tc, messenger_on_caller_transport_hands_on_unclaimed_icmp);
+	tcase_add_test(tc, messenger_on_transport_rejects_misuse);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 #else
