@@ -20,34 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "PASS: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; shift; for l in "$@"; do echo "      $l"; done; }
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else bad "$1" "wanted: $3" "got:    $2"; fi
-}
-handover=${top_srcdir:-.}/test/fd_handover.py
-# run NAME WANT_CODE CMD...: output (both streams) in $out
-run() {
-	name=$1 want=$2
-	shift 2
-	out=$("$@" 2>&1 </dev/null)
-	code=$?
-	if [ "$code" = "$want" ]; then ok "$name: exit $want"; else bad "$name: exit $want" "got $code" "$out"; fi
-}
-
-# serve NAME OUTFILE [ip netns exec NS] python3 ... : start a server, wait
-# until it says it listens
-serve() {
-	name=$1 f=$2
-	shift 2
-	: >"$f"
-	"$@" >"$f" 2>&1 &
-	pids="$pids $!"
-	for _ in $(seq 50); do grep -q '"listening"' "$f" && return 0; sleep 0.1; done
-	bad "$name: server started" "$(cat "$f")"
-	return 1
-}
+. "${top_srcdir:-.}/test/probe_fd_lib.sh"
 
 # ------------------------------------------------ 1. --fd N
 if serve "--fd 3" "$tmp/s1" python3 "$handover" "$tmp/p1" udp "$probe" --listen --json -T 60 --fd 3; then
