@@ -4,6 +4,9 @@
 # the built libevudp6.so with that node's version; nothing is listed or
 # exported that no header declares. A new public function that is not
 # added to the .sym file is not exported at all: this names it.
+# The .so imports no function that writes to a file or a terminal: the
+# library never writes to stderr itself (its warnings go to the log
+# callback, evudp6_log(3)).
 # Usage (from make check): exports.sh; needs top_srcdir and top_builddir.
 set -u
 src=${top_srcdir:-.}
@@ -72,6 +75,11 @@ else
 	else for f in $notexp; do bad "$f is declared in a header but not exported by $(basename "$so")"; done; fi
 	extra=$(comm -13 "$tmp/decl.names" "$tmp/exp.names")
 	[ -z "$extra" ] && ok "nothing is exported that no header declares" || bad "exported but declared nowhere: $(echo $extra)"
+	writers=$(nm -D --undefined-only "$so" | awk '{print $2}' | sed 's/@.*//' |
+		grep -xE 'stdout|stderr|f?printf|v?dprintf|vf?printf|f?puts|fputc|putc|putchar|fwrite|perror|write|writev|syslog|vsyslog|err|errx|warn|warnx|psignal|error' |
+		tr '\n' ' ')
+	[ -z "$writers" ] && ok "the library writes to no file or terminal (no stdio or write imports)" ||
+		bad "the library imports output functions: $writers(use the log callback, lib/log-internal.h)"
 	wrong=$(join "$tmp/sym" "$tmp/exported" | awk '$2 != $3 {printf "%s (listed in %s, exported as %s) ", $1, $2, $3}')
 	[ -z "$wrong" ] && ok "every export carries the version node it is listed in" || bad "wrong version node: $wrong"
 fi
