@@ -9,7 +9,9 @@
  * quotes.
  *
  * Life cycle: evudp6_transport_new() creates the socket and sets every
- * option, evudp6_transport_start() binds it and starts reading, and
+ * option (evudp6_transport_new_from_fd() takes over one the caller made
+ * and bound instead), evudp6_transport_start() binds it and starts
+ * reading, and
  * evudp6_transport_free() (or shutdown, then free) ends it. Callbacks run
  * on the event_base's thread; a transport is not thread-safe.
  */
