@@ -81,7 +81,8 @@ struct evudp6_transport {
 	uint8_t *errbuf;
 
 	/* Held sends: cfg.send_batch slots, their bytes packed in txarena. */
-	bool in_read; /* inside the read callback: sends are held */
+	bool in_read;      /* inside the read callback: sends are held */
+	unsigned int held; /* evudp6__transport_hold() depth: sends are held too */
 	unsigned int txcount;
 	size_t txused;
 	uint8_t *txarena;
@@ -108,5 +109,10 @@ void evudp6__transport_swap_cbs(struct evudp6_transport *t, const struct evudp6_
                                 struct evudp6__transport_cbs *old);
 bool evudp6__transport_is_shut(const struct evudp6_transport *t);
 bool evudp6__transport_is_started(const struct evudp6_transport *t);
+
+/* Hold sends (as inside the read callback) until the matching release, so
+ * that a burst from a timer (a notify round) leaves in sendmmsg() batches. */
+void evudp6__transport_hold(struct evudp6_transport *t);
+void evudp6__transport_release(struct evudp6_transport *t);
 
 #endif /* EVUDP6_TRANSPORT_INTERNAL_H */
