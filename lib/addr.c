@@ -167,6 +167,7 @@ void evudp6_addr_set_local(struct evudp6_addr *a, const struct in6_addr *local, 
 	else
 		memset(&a->local_addr, 0, sizeof(a->local_addr));
 	a->local_ifindex = ifindex;
+	a->local_broadcast = false;
 }
 
 void evudp6_addr_clear_local(struct evudp6_addr *a)
@@ -175,6 +176,7 @@ void evudp6_addr_clear_local(struct evudp6_addr *a)
 	a->has_local = false;
 	memset(&a->local_addr, 0, sizeof(a->local_addr));
 	a->local_ifindex = 0;
+	a->local_broadcast = false;
 }
 
 uint16_t evudp6_addr_port(const struct evudp6_addr *a)
@@ -194,7 +196,10 @@ bool evudp6_addr_is_multicast(const struct evudp6_addr *a)
 
 bool evudp6_addr_is_multicast_locally(const struct evudp6_addr *a)
 {
-	return a->has_local && evudp6__in6_is_multicast(&a->local_addr);
+	static const uint8_t limited_broadcast[16] = {0, 0, 0,    0,    0,    0,    0,    0,
+	                                              0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	return a->has_local && (a->local_broadcast || evudp6__in6_is_multicast(&a->local_addr) ||
+	                        memcmp(a->local_addr.s6_addr, limited_broadcast, 16) == 0);
 }
 
 int evudp6_addr_hostinfo(const struct evudp6_addr *a, char *buf, size_t len)
@@ -241,7 +246,8 @@ int evudp6_addr_uri_base_local(const struct evudp6_addr *a, char *buf, size_t le
 void evudp6_addr_response(const struct evudp6_addr *a, struct evudp6_addr *out)
 {
 	struct evudp6_addr tmp = *a;
-	/* A multicast group cannot be a source: let the kernel pick a unicast one. */
+	/* A group or a broadcast address cannot be a source: let the kernel
+	 * pick a unicast one. */
 	if (evudp6_addr_is_multicast_locally(&tmp))
 		evudp6_addr_clear_local(&tmp);
 	*out = tmp;

@@ -47,9 +47,16 @@ static void parse_pktinfo4(const unsigned char *d, size_t n, struct evudp6_cmsg_
 	}
 	memcpy(&pi, d, sizeof(pi));
 	out->has_pktinfo = true;
-	/* ipi_addr is the header's destination; ipi_spec_dst is a routing guess. */
+	/* ipi_addr is the header's destination; ipi_spec_dst is the local
+	 * address the kernel would answer from. They are the same for a
+	 * datagram to one of our addresses; for a broadcast they differ
+	 * (and for multicast, which the address says anyway). The limited
+	 * broadcast is known by its address alone. */
 	map_v4(&out->local, &pi.ipi_addr);
 	out->ifindex = (unsigned int)pi.ipi_ifindex;
+	uint32_t dst = ntohl(pi.ipi_addr.s_addr);
+	out->broadcast =
+	    dst == INADDR_BROADCAST || (!IN_MULTICAST(dst) && pi.ipi_spec_dst.s_addr != pi.ipi_addr.s_addr);
 }
 
 /*

@@ -37,6 +37,11 @@
 #include "addr-internal.h"
 #include "transport-internal.h"
 
+/* Linux 4.20; older C libraries lack the name. */
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL 29
+#endif
+
 static void transport_read_cb(evutil_socket_t fd, short what, void *arg);
 static void transport_defer_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -83,6 +88,17 @@ static int socket_setup(struct evudp6_transport *t)
 	/* V4MAPPED traffic takes the IPv4 path in the kernel: its ICMP errors
 	 * are only queued with IP_RECVERR set as well. */
 	if ((r = set_int_opt(fd, IPPROTO_IP, IP_RECVERR, 1)) < 0)
+		return r;
+	/* IPv4 datagrams then carry IP_PKTINFO too, whose ipi_spec_dst tells
+	 * a broadcast from a datagram to one of our addresses. */
+	if ((r = set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1)) < 0)
+		return r;
+	/* Only the groups this socket joined, not every group some socket
+	 * of the host joined on the interface: otherwise every transport on
+	 * the port (every SO_REUSEPORT shard) answers a multicast request. */
+	if ((r = set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)) < 0)
+		return r;
+	if ((r = set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0)) < 0)
 		return r;
 	/* Drop counts are a diagnostic; a kernel without them is fine. */
 	(void)set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
@@ -351,6 +367,7 @@ static void deliver_datagram(struct evudp6_transport *t, unsigned int i)
 	remote.local_port = t->port;
 	if (info.has_pktinfo) {
 		evudp6_addr_set_local(&remote, &info.local, info.ifindex);
+		remote.local_broadcast = info.broadcast;
 	} else {
 		t->stats.no_pktinfo++;
 		if (!t->warned_no_pktinfo) {
@@ -562,12 +579,21 @@ static void msghdr_fill(struct msghdr *mh, const struct evudp6_addr *remote, str
 	/* Linux takes a V4MAPPED source (or ::ffff:0.0.0.0) for a V4MAPPED
 	 * destination and a plain IPv6 one otherwise; an interface-only
 	 * local part may have been written in either form. */
-	bool dst4 = IN6_IS_ADDR_V4MAPPED(&remote->remote.sin6_addr);
+	const struct in6_addr *dst = &remote->remote.sin6_addr;
+	bool dst4 = IN6_IS_ADDR_V4MAPPED(dst);
 	bool any4 = IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) && pi.ipi6_addr.s6_addr32[3] == 0;
+	bool any = any4 || IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr);
 	if (dst4 && IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr))
 		pi.ipi6_addr.s6_addr32[2] = htonl(0xffff);
 	else if (!dst4 && any4)
 		pi.ipi6_addr = in6addr_any;
+	/* With a source address the interface index would pin the datagram
+	 * to the interface the request came in on, where the route back may
+	 * not be: the routing table picks it. The index stays where it is
+	 * the point: an interface-only local part, a multicast group, a
+	 * link-local destination. */
+	if (!any && !evudp6__in6_is_multicast(dst) && !IN6_IS_ADDR_LINKLOCAL(dst))
+		pi.ipi6_ifindex = 0;
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 }
 
