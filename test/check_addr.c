@@ -425,6 +425,36 @@ START_TEST(addr_is_multicast_follows_prefix_bounds)
 }
 END_TEST
 
+START_TEST(addr_broadcast_arrival_is_multicast_locally)
+{
+	struct evudp6_addr a = mk("::ffff:192.0.2.10", 40000, 0);
+	struct in6_addr l = in6("::ffff:192.0.2.255");
+	evudp6_addr_set_local(&a, &l, 2);
+	/* a directed broadcast is only known by the flag the transport sets */
+	ck_assert(!evudp6_addr_is_multicast_locally(&a));
+	a.local_broadcast = true;
+	ck_assert(evudp6_addr_is_multicast_locally(&a));
+	ck_assert(!evudp6_addr_is_multicast(&a));
+	struct evudp6_addr r;
+	evudp6_addr_response(&a, &r);
+	ck_assert(!r.has_local);
+	ck_assert(!r.local_broadcast);
+	ck_assert(evudp6_addr_equal(&r, &a));
+	/* a new local part is a new datagram's: the flag goes */
+	evudp6_addr_set_local(&a, &l, 2);
+	ck_assert(!a.local_broadcast);
+	a.local_broadcast = true;
+	evudp6_addr_clear_local(&a);
+	ck_assert(!a.local_broadcast);
+	/* the limited broadcast is known by its address */
+	l = in6("::ffff:255.255.255.255");
+	evudp6_addr_set_local(&a, &l, 2);
+	ck_assert(evudp6_addr_is_multicast_locally(&a));
+	evudp6_addr_response(&a, &r);
+	ck_assert(!r.has_local);
+}
+END_TEST
+
 START_TEST(addr_is_multicast_locally_false_without_local)
 {
 	struct evudp6_addr a = mk("ff02::fd", 5683, 1);
@@ -1094,6 +1124,7 @@ static Suite *addr_suite(void)
 	tcase_add_test(t, addr_set_and_clear_local);
 	tcase_add_test(t, addr_is_multicast_follows_prefix_bounds);
 	tcase_add_test(t, addr_is_multicast_locally_false_without_local);
+	tcase_add_test(t, addr_broadcast_arrival_is_multicast_locally);
 	tcase_add_test(t, addr_is_v4mapped_only_for_ffff_prefix);
 	tcase_add_test(t, addr_response_may_alias_its_input);
 	tcase_add_test(t, addr_equal_ignores_scope);
