@@ -46,6 +46,12 @@ struct evudp6__txslot {
 	} ctrl;
 };
 
+/* One datagram waiting in the send queue; its bytes are in txq_data. */
+struct evudp6__txq_slot {
+	struct evudp6_addr remote;
+	size_t len;
+};
+
 struct evudp6_transport {
 	struct event_base *base;
 	struct event *read_ev;
@@ -87,6 +93,14 @@ struct evudp6_transport {
 	struct mmsghdr *txmsg;
 	struct iovec *txiov;
 	struct evudp6__txslot *txslot;
+
+	/* Send queue: datagrams that met a full socket buffer, oldest at
+	 * txq_head; cfg.send_queue slots of max_datagram bytes in txq_data. */
+	struct event *write_ev;
+	struct evudp6__txq_slot *txq;
+	uint8_t *txq_data;
+	unsigned int txq_head;
+	unsigned int txq_count;
 
 	struct evudp6__senderr senderr[EVUDP6__SENDERR_RING];
 	unsigned int senderr_head;

@@ -15,8 +15,11 @@
  * and leave in one sendmmsg() when the callbacks of the batch they answer
  * have run, before the next read; a lone request is answered as soon as
  * its callback returns, so batching costs no latency at low load. Sends
- * from anywhere else leave at once with sendmsg(). Nothing on either
- * path allocates.
+ * from anywhere else leave at once with sendmsg(). A datagram that meets
+ * a full socket buffer (EAGAIN) is copied into the send queue, a ring
+ * allocated with the transport, and everything after it queues behind it
+ * until an EV_WRITE event has flushed the queue. Nothing on either path
+ * allocates.
  */
 #include "config.h"
 
@@ -43,6 +46,7 @@
 #endif
 
 static void transport_read_cb(evutil_socket_t fd, short what, void *arg);
+static void transport_write_cb(evutil_socket_t fd, short what, void *arg);
 static void transport_defer_cb(evutil_socket_t fd, short what, void *arg);
 
 static int set_int_opt(int fd, int level, int name, int value)
@@ -62,8 +66,10 @@ static int config_check(struct evudp6_transport_config *c)
 		c->max_per_wakeup = EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP;
 	if (c->send_batch == 0)
 		c->send_batch = EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH;
+	if (c->send_queue == 0)
+		c->send_queue = EVUDP6_TRANSPORT_DEFAULT_SEND_QUEUE;
 	if (c->max_datagram > 65535 || c->batch > 1024 || c->send_batch > 1024 || c->rcvbuf < 0 ||
-	    c->sndbuf < 0)
+	    c->sndbuf < 0 || c->send_queue > EVUDP6_TRANSPORT_MAX_SEND_QUEUE)
 		return -EINVAL;
 	return 0;
 }
@@ -127,7 +133,10 @@ static int buffers_setup(struct evudp6_transport *t)
 	t->rxiov = calloc(n, sizeof(*t->rxiov));
 	t->rxname = calloc(n, sizeof(*t->rxname));
 	t->errbuf = malloc(t->cfg.max_datagram);
-	if (!t->rxbuf || !t->rxctrl || !t->rxmsg || !t->rxiov || !t->rxname || !t->errbuf)
+	t->txq = calloc(t->cfg.send_queue, sizeof(*t->txq));
+	t->txq_data = malloc((size_t)t->cfg.send_queue * t->cfg.max_datagram);
+	if (!t->rxbuf || !t->rxctrl || !t->rxmsg || !t->rxiov || !t->rxname || !t->errbuf || !t->txq ||
+	    !t->txq_data)
 		return -ENOMEM;
 	if (t->cfg.send_batch > 1) {
 		t->txarena = malloc(EVUDP6__TX_ARENA);
@@ -150,6 +159,8 @@ static void transport_release(struct evudp6_transport *t)
 		event_free(t->read_ev);
 	if (t->defer_ev)
 		event_free(t->defer_ev);
+	if (t->write_ev)
+		event_free(t->write_ev);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t->rxbuf);
@@ -162,6 +173,8 @@ static void transport_release(struct evudp6_transport *t)
 	free(t->txmsg);
 	free(t->txiov);
 	free(t->txslot);
+	free(t->txq);
+	free(t->txq_data);
 	free(t->bind);
 	free(t);
 }
@@ -194,7 +207,8 @@ int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
 	if (r == 0) {
 		t->read_ev = event_new(base, t->fd, EV_READ | EV_PERSIST, transport_read_cb, t);
 		t->defer_ev = event_new(base, -1, 0, transport_defer_cb, t);
-		if (!t->read_ev || !t->defer_ev)
+		t->write_ev = event_new(base, t->fd, EV_WRITE | EV_PERSIST, transport_write_cb, t);
+		if (!t->read_ev || !t->defer_ev || !t->write_ev)
 			r = -ENOMEM;
 	}
 	if (r < 0) {
@@ -266,16 +280,22 @@ int evudp6_transport_start(struct evudp6_transport *t)
 }
 
 static void tx_flush(struct evudp6_transport *t);
+static void txq_flush(struct evudp6_transport *t);
 
 /* Stop everything that could call back; keep the memory. Datagrams held
- * for the end of the batch were accepted: they leave first. */
+ * for the end of the batch were accepted: they leave first, and what the
+ * send queue holds gets a last try. */
 static void transport_close(struct evudp6_transport *t)
 {
 	if (t->state == EVUDP6__T_SHUTDOWN)
 		return;
 	tx_flush(t);
+	txq_flush(t);
+	t->stats.send_queue_discarded += t->txq_count;
+	t->txq_count = 0;
 	t->state = EVUDP6__T_SHUTDOWN;
 	event_del(t->read_ev);
+	event_del(t->write_ev);
 	close(t->fd);
 	t->fd = -1;
 	t->senderr_count = 0;
@@ -597,14 +617,43 @@ static void msghdr_fill(struct msghdr *mh, const struct evudp6_addr *remote, str
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 }
 
+/* Copy a datagram that met a full socket buffer into the send queue and
+ * make sure EV_WRITE will flush it. Returns 0, or -EAGAIN when it has to
+ * be dropped (queue full, or too long for a slot), which is counted. */
+static int txq_push(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
+                    size_t len)
+{
+	if (t->txq_count == t->cfg.send_queue || len > t->cfg.max_datagram) {
+		t->stats.send_queue_overflow++;
+		return -EAGAIN;
+	}
+	unsigned int i = (t->txq_head + t->txq_count) % t->cfg.send_queue;
+	t->txq[i].remote = *remote;
+	t->txq[i].len = len;
+	if (len > 0)
+		memcpy(t->txq_data + (size_t)i * t->cfg.max_datagram, data, len);
+	if (t->txq_count++ == 0)
+		event_add(t->write_ev, NULL);
+	t->stats.send_queued++;
+	return 0;
+}
+
 /* Send the held datagrams, as many per sendmmsg() as the kernel takes. A
  * datagram that fails is counted and reported as sendmsg() would have
- * been, and the rest still go. */
+ * been, and the rest still go. From the first that meets a full socket
+ * buffer on, they join the send queue (as they do at once when it already
+ * holds something: order is kept). */
 static void tx_flush(struct evudp6_transport *t)
 {
 	unsigned int i = 0;
 	int tries = 0;
 	while (i < t->txcount) {
+		if (t->txq_count > 0) {
+			for (; i < t->txcount; i++)
+				(void)txq_push(t, &t->txslot[i].remote, t->txiov[i].iov_base,
+				               t->txiov[i].iov_len);
+			break;
+		}
 		int n = sendmmsg(t->fd, t->txmsg + i, t->txcount - i, MSG_DONTWAIT);
 		if (n > 0) {
 			for (unsigned int k = i; k < i + (unsigned int)n; k++)
@@ -617,9 +666,12 @@ static void tx_flush(struct evudp6_transport *t)
 		int err = n < 0 ? errno : EIO;
 		if (err == EINTR || (pending_async_error(err) && ++tries < EVUDP6__SEND_TRIES))
 			continue;
-		t->stats.send_errors++;
-		if (err != EAGAIN && err != EWOULDBLOCK)
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			(void)txq_push(t, &t->txslot[i].remote, t->txiov[i].iov_base, t->txiov[i].iov_len);
+		} else {
+			t->stats.send_errors++;
 			queue_send_error(t, &t->txslot[i].remote, -err);
+		}
 		i++;
 		tries = 0;
 	}
@@ -648,6 +700,30 @@ static void tx_hold(struct evudp6_transport *t, const struct evudp6_addr *remote
 	            sizeof(slot->ctrl.buf));
 }
 
+/* One sendmsg(), retried as pending_async_error() says; counts what
+ * leaves. Returns 0 or the negative errno. */
+static int send_one(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
+                    size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctrl;
+	struct msghdr mh;
+	msghdr_fill(&mh, remote, &iov, ctrl.buf, sizeof(ctrl.buf));
+	ssize_t n;
+	int tries = 0;
+	do
+		n = sendmsg(t->fd, &mh, MSG_DONTWAIT);
+	while (n < 0 && (errno == EINTR || (pending_async_error(errno) && ++tries < EVUDP6__SEND_TRIES)));
+	if (n < 0)
+		return -errno;
+	t->stats.datagrams_out++;
+	t->stats.bytes_out += (uint64_t)n;
+	return 0;
+}
+
 int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
                           size_t len)
 {
@@ -664,28 +740,44 @@ int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *
 	/* Whatever is held leaves first: datagrams go out in send order. */
 	tx_flush(t);
 
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-	} ctrl;
-	struct msghdr mh;
-	msghdr_fill(&mh, remote, &iov, ctrl.buf, sizeof(ctrl.buf));
-	ssize_t n;
-	int tries = 0;
-	do
-		n = sendmsg(t->fd, &mh, MSG_DONTWAIT);
-	while (n < 0 && (errno == EINTR || (pending_async_error(errno) && ++tries < EVUDP6__SEND_TRIES)));
-	if (n < 0) {
-		int err = -errno;
+	if (t->txq_count > 0)
+		return txq_push(t, remote, data, len);
+	int r = send_one(t, remote, data, len);
+	if (r == -EAGAIN || r == -EWOULDBLOCK)
+		return txq_push(t, remote, data, len);
+	if (r < 0) {
 		t->stats.send_errors++;
-		if (err != -EAGAIN && err != -EWOULDBLOCK)
-			queue_send_error(t, remote, err);
-		return err;
+		queue_send_error(t, remote, r);
 	}
-	t->stats.datagrams_out++;
-	t->stats.bytes_out += (uint64_t)n;
-	return 0;
+	return r;
+}
+
+/* Send what the queue holds, oldest first, until it is empty or the
+ * socket buffer is full again (then EV_WRITE stays armed). A datagram
+ * that fails otherwise is counted and reported, and the next one goes. */
+static void txq_flush(struct evudp6_transport *t)
+{
+	while (t->txq_count > 0) {
+		unsigned int i = t->txq_head;
+		int r = send_one(t, &t->txq[i].remote, t->txq_data + (size_t)i * t->cfg.max_datagram,
+		                 t->txq[i].len);
+		if (r == -EAGAIN || r == -EWOULDBLOCK)
+			return;
+		if (r < 0) {
+			t->stats.send_errors++;
+			queue_send_error(t, &t->txq[i].remote, r);
+		}
+		t->txq_head = (t->txq_head + 1) % t->cfg.send_queue;
+		t->txq_count--;
+	}
+	event_del(t->write_ev);
+}
+
+static void transport_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	txq_flush(arg);
 }
 
 int evudp6_transport_local(const struct evudp6_transport *t, struct sockaddr_in6 *out)

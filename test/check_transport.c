@@ -35,6 +35,7 @@ struct seen {
 	size_t quoted_len;
 	/* behaviour switches */
 	bool echo;
+	size_t echo_len; /* with echo: answer this many bytes, the request's first 4 leading */
 	bool free_in_cb;
 	bool shutdown_in_cb;
 	long spin_ns;
@@ -62,7 +63,14 @@ static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t 
 	s->remote = *remote;
 	if (s->spin_ns)
 		spin(s->spin_ns);
-	if (s->echo) {
+	if (s->echo && s->echo_len) {
+		uint8_t big[2048] = {0};
+		struct evudp6_addr to;
+		evudp6_addr_response(remote, &to);
+		memcpy(big, data, len < 4 ? len : 4);
+		int r = evudp6_transport_send(t, &to, big, s->echo_len);
+		ck_assert(r == 0 || r == -EAGAIN);
+	} else if (s->echo) {
 		struct evudp6_addr to;
 		evudp6_addr_response(remote, &to);
 		ck_assert_int_eq(evudp6_transport_send(t, &to, data, len), 0);
@@ -681,6 +689,164 @@ START_TEST(transport_delivers_without_pktinfo_and_warns_once)
 }
 END_TEST
 
+/* ------------------------------------------- a full socket buffer (private netns) */
+
+/* A token bucket on lo holds every datagram in the queueing discipline,
+ * charged to its socket's send buffer, so a burst fills the buffer and
+ * sendmsg() says EAGAIN; the bucket then drains at 8 Mbit/s and the socket
+ * turns writable again. Plain loopback never says EAGAIN. */
+#define NETNS_SLOW_LO                                                                                        \
+	"ip link set lo up && tc qdisc replace dev lo root tbf rate 8mbit burst 1600 limit 10000000"
+
+static struct evudp6_transport *queue_transport(struct event_base *base, struct seen *s, unsigned int cap)
+{
+	struct evudp6_transport *t = NULL;
+	struct evudp6_transport_config cfg = {.bind = "[::1]:0", .sndbuf = 4096, .send_queue = cap};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, s), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), 0);
+	return t;
+}
+
+static uint16_t fd_port(int fd)
+{
+	struct sockaddr_in6 sa;
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	return ntohs(sa.sin6_port);
+}
+
+/* Read what has arrived at @fd without waiting; check each datagram's
+ * sequence number grows; returns how many were read in all so far. */
+struct drain {
+	int fd;
+	int n;
+	uint32_t last;
+	size_t len;
+};
+
+static bool drain_some(struct drain *d)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+	while ((n = recv(d->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		uint32_t seq;
+		memcpy(&seq, buf, 4);
+		ck_assert_uint_eq((size_t)n, d->len);
+		if (d->n > 0)
+			ck_assert_uint_gt(seq, d->last);
+		d->last = seq;
+		d->n++;
+	}
+	return false;
+}
+
+START_TEST(transport_full_socket_queues_sends_until_writable)
+{
+	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
+	struct event_base *base = event_base_new();
+	struct seen s = {0};
+	struct evudp6_transport *t = queue_transport(base, &s, 32);
+	struct drain d = {.fd = testnet_socket(AF_INET6, "::1"), .len = 1000};
+	struct evudp6_addr to;
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, "::1", fd_port(d.fd), 0), 0);
+
+	uint8_t data[1000] = {0};
+	int ok = 0, dropped = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		memcpy(data, &i, 4);
+		int r = evudp6_transport_send(t, &to, data, sizeof(data));
+		if (r == 0) {
+			/* nothing accepted after the first refusal: order is kept */
+			ck_assert_int_eq(dropped, 0);
+			ok++;
+		} else {
+			ck_assert_int_eq(r, -EAGAIN);
+			dropped++;
+		}
+	}
+	struct evudp6_transport_stats st;
+	evudp6_transport_stats(t, &st);
+	/* the socket took some, the queue exactly its 32, the rest overflowed */
+	ck_assert_int_gt(dropped, 0);
+	ck_assert_uint_eq(st.send_queue_overflow, (uint64_t)dropped);
+	ck_assert_uint_eq(st.datagrams_out + 32, (uint64_t)ok);
+	ck_assert_uint_eq(st.send_queued, 32);
+	ck_assert_uint_eq(st.send_errors, 0);
+	ck_assert_int_eq(s.errors, 0);
+
+	/* as the bucket drains, EV_WRITE sends the rest: all of them, in order */
+	for (int i = 0; i < 5000 && d.n < ok; i++) {
+		struct timeval tv = {0, 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+		drain_some(&d);
+	}
+	ck_assert_int_eq(d.n, ok);
+	ck_assert_uint_eq(d.last, (uint32_t)ok - 1);
+	evudp6_transport_stats(t, &st);
+	ck_assert_uint_eq(st.datagrams_out, (uint64_t)ok);
+	ck_assert_uint_eq(st.send_queue_overflow, (uint64_t)dropped);
+	ck_assert_uint_eq(st.send_errors, 0);
+	/* and nothing more comes */
+	usleep(100000);
+	drain_some(&d);
+	ck_assert_int_eq(d.n, ok);
+	close(d.fd);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(transport_full_socket_queues_answers_of_a_batch)
+{
+	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
+	struct event_base *base = event_base_new();
+	struct seen s = {.echo = true, .echo_len = 1000};
+	struct evudp6_transport *t = queue_transport(base, &s, 16);
+	struct drain d = {.fd = testnet_socket(AF_INET6, "::1"), .len = 1000};
+	for (uint32_t i = 0; i < 100; i++)
+		testnet_send(d.fd, "::1", evudp6_transport_port(t), &i, 4);
+	for (int i = 0; i < 5000 && (s.datagrams < 100 || d.n < s.datagrams); i++) {
+		struct timeval tv = {0, 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+		drain_some(&d);
+		struct evudp6_transport_stats st;
+		evudp6_transport_stats(t, &st);
+		if (s.datagrams == 100 && (uint64_t)d.n == st.datagrams_out && st.send_queued > 0 &&
+		    (uint64_t)d.n + st.send_queue_overflow == 100)
+			break;
+	}
+	struct evudp6_transport_stats st;
+	evudp6_transport_stats(t, &st);
+	ck_assert_int_eq(s.datagrams, 100);
+	/* answers that met a full socket waited; all that were not dropped for
+	 * a full queue arrived, exactly once and in order */
+	ck_assert_uint_gt(st.send_queued, 0);
+	ck_assert_uint_eq(st.datagrams_out, (uint64_t)d.n);
+	ck_assert_uint_eq((uint64_t)d.n + st.send_queue_overflow, 100);
+	ck_assert_uint_eq(st.send_errors, 0);
+	close(d.fd);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(transport_send_queue_cap_is_checked)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = {0};
+	struct evudp6_transport *t = NULL;
+	struct evudp6_transport_config cfg = {.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE + 1};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), -EINVAL);
+	ck_assert_ptr_null(t);
+	cfg.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE;
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -702,11 +868,36 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
 	tcase_add_test(tc, transport_multicast_options_on_one_socket);
 	tcase_add_test(tc, transport_delivers_without_pktinfo_and_warns_once);
+	tcase_add_test(tc, transport_send_queue_cap_is_checked);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* The part that needs a private network namespace: its own program
+ * (test/check_transport_netns, this file built with TEST_PART_NETNS), so
+ * that it shows as SKIP where no namespace can be had. */
+static Suite *transport_netns_suite(void)
+{
+	Suite *s = suite_create("transport_netns");
+	TCase *tc = tcase_create("full socket");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, transport_full_socket_queues_sends_until_writable);
+	tcase_add_test(tc, transport_full_socket_queues_answers_of_a_batch);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
+#ifdef TEST_PART_NETNS
+	(void)transport_suite;
+	if (!testnet_netns_possible(NETNS_SLOW_LO))
+		return testutil_skip("check_transport_netns",
+		                     "no private network namespace with a tbf qdisc on lo "
+		                     "(needs root or unprivileged user namespaces, iproute2 and tc)");
+	return testutil_run(transport_netns_suite());
+#else
+	(void)transport_netns_suite;
 	return testutil_run(transport_suite());
+#endif
 }

@@ -37,6 +37,9 @@ struct evudp6_transport;
 #define EVUDP6_TRANSPORT_DEFAULT_BATCH          32
 #define EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP 256
 #define EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH     32
+#define EVUDP6_TRANSPORT_DEFAULT_SEND_QUEUE     64
+/** Largest send_queue accepted. */
+#define EVUDP6_TRANSPORT_MAX_SEND_QUEUE 4096
 
 /**
  * Transport configuration. Zero-initialise, then set what you need.
@@ -46,7 +49,8 @@ struct evudp6_transport_config {
 	 * Bind address in URI-authority form: "[::]" (port 5683), "[::]:0"
 	 * (ephemeral port), "[2001:db8::1]:5684", "[fe80::1%eth0]",
 	 * "192.0.2.1" (mapped), "localhost". NULL means "[::]:0".
-	 * A name is looked up with getaddrinfo() (hosts file) when start runs.
+	 * A name is looked up in the hosts file when start runs (see
+	 * evudp6_transport_start()).
 	 */
 	const char *bind;
 	bool reuseport; /**< set SO_REUSEPORT (sharding across threads) */
@@ -66,6 +70,16 @@ struct evudp6_transport_config {
 	 * from anywhere else always are. See evudp6_transport_send().
 	 */
 	unsigned int send_batch;
+	/**
+	 * Datagrams that wait, in order, while the socket's send buffer is
+	 * full (sendmsg() says EAGAIN); they leave as soon as the socket is
+	 * writable again. Room for this many datagrams of up to max_datagram
+	 * bytes is allocated with the transport. At most
+	 * EVUDP6_TRANSPORT_MAX_SEND_QUEUE. A datagram that finds the queue
+	 * full (or is longer than max_datagram) is dropped and counted in
+	 * send_queue_overflow.
+	 */
+	unsigned int send_queue;
 };
 
 /**
@@ -104,15 +118,18 @@ struct evudp6_transport_stats {
 	uint64_t bytes_in;
 	uint64_t datagrams_out;
 	uint64_t bytes_out;
-	uint64_t truncated;           /**< longer than max_datagram: dropped */
-	uint64_t no_pktinfo;          /**< delivered without a local part */
-	uint64_t errqueue;            /**< error-queue entries read */
-	uint64_t errqueue_other;      /**< error-queue reads without an error entry */
-	uint64_t send_errors;         /**< sendmsg() failures */
-	uint64_t send_errors_dropped; /**< send-error callbacks lost to a full queue */
-	uint64_t wakeups;             /**< read events handled */
-	uint64_t wakeups_bounded;     /**< wakeups that stopped at max_per_wakeup */
-	uint64_t rxq_overflow;        /**< kernel receive-queue drops (SO_RXQ_OVFL) */
+	uint64_t truncated;            /**< longer than max_datagram: dropped */
+	uint64_t no_pktinfo;           /**< delivered without a local part */
+	uint64_t errqueue;             /**< error-queue entries read */
+	uint64_t errqueue_other;       /**< error-queue reads without an error entry */
+	uint64_t send_errors;          /**< sendmsg() failures */
+	uint64_t send_errors_dropped;  /**< send-error callbacks lost to a full queue */
+	uint64_t wakeups;              /**< read events handled */
+	uint64_t wakeups_bounded;      /**< wakeups that stopped at max_per_wakeup */
+	uint64_t rxq_overflow;         /**< kernel receive-queue drops (SO_RXQ_OVFL) */
+	uint64_t send_queued;          /**< datagrams that waited for a full socket buffer */
+	uint64_t send_queue_overflow;  /**< datagrams dropped: socket buffer and send queue full */
+	uint64_t send_queue_discarded; /**< datagrams still waiting at shutdown: never sent */
 };
 
 /**
@@ -151,14 +168,20 @@ EVUDP6_API int evudp6_transport_start(struct evudp6_transport *t);
  * (with cfg.send_batch above 1), the datagram is copied and leaves with
  * the other answers of the same received batch in one sendmmsg(), before
  * the transport reads again; a send error then comes only through the
- * error callback, and a full socket buffer (EAGAIN) only counts in
- * send_errors. Order among the datagrams sent is kept.
+ * error callback. Order among the datagrams sent is kept.
  *
- * @return 0, or a negative errno from sendmsg(). A sendmsg() error is
- *         also reported through the error callback for @p remote, from the
- *         event loop after this call returns (never from inside it).
+ * A datagram that meets a full socket buffer (EAGAIN) is copied into the
+ * send queue (cfg.send_queue) and leaves when the socket is writable
+ * again; while anything waits there, later datagrams queue behind it. Only
+ * a datagram that finds the queue full is dropped (send_queue_overflow).
+ *
+ * @return 0 (sent or queued), or a negative errno from sendmsg(). A
+ *         sendmsg() error is also reported through the error callback for
+ *         @p remote, from the event loop after this call returns (never
+ *         from inside it); so is one that a queued datagram meets later.
  *         -EVUDP6_E_SHUTDOWN after shutdown, -EVUDP6_E_STATE before start.
- *         -EAGAIN (socket buffer full) is returned but not reported.
+ *         -EAGAIN: socket buffer and send queue full, the datagram was
+ *         dropped (counted, not reported).
  */
 EVUDP6_API int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote,
                                      const void *data, size_t len);
@@ -207,7 +230,9 @@ EVUDP6_API int evudp6_transport_fd(const struct evudp6_transport *t);
 EVUDP6_API void evudp6_transport_stats(const struct evudp6_transport *t, struct evudp6_transport_stats *out);
 
 /**
- * Stop reading, close the socket and drop pending send-error reports. No
+ * Stop reading, close the socket and drop pending send-error reports;
+ * datagrams still in the send queue get one last try and the rest are
+ * discarded (send_queue_discarded). No
  * datagram or error callback runs after this returns. @p cb (may be NULL)
  * runs from the event loop once it is safe to free the transport.
  * @return 0, or -EVUDP6_E_SHUTDOWN if already shut down.
