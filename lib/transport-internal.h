@@ -28,6 +28,10 @@ struct event;
 /* Send errors wait in a fixed ring until the loop reports them. */
 #define EVUDP6__SENDERR_RING 32
 
+/* The hosts file that names in cfg.bind are looked up in (tests point it
+ * elsewhere). */
+extern const char *evudp6__hosts_file;
+
 enum evudp6__transport_state { EVUDP6__T_NEW = 0, EVUDP6__T_STARTED, EVUDP6__T_SHUTDOWN };
 
 struct evudp6__senderr {

@@ -25,7 +25,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
+#include <net/if.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,38 +220,123 @@ int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
 	return 0;
 }
 
-/* Resolve a bind host that is a name (not a literal): the first address
- * whose route check passes, IPv6 before IPv4. This consults the hosts file
- * and may query DNS: it runs once, at start. */
-static int bind_lookup(const char *bind, struct evudp6_addr *a)
+const char *evudp6__hosts_file = "/etc/hosts";
+
+/* Room for the candidates of one name. */
+#define BIND_CANDIDATES 16
+
+/* Does the hosts-file line @line (comment stripped, NUL-terminated) name
+ * @name after its address? Names are case-insensitive. */
+static bool hosts_line_names(char *line, const char *name, char **addr)
 {
-	char host[256], zone[64];
-	uint16_t port;
-	bool literal;
-	int r = evudp6__authority_split(bind, strlen(bind), host, sizeof(host), zone, sizeof(zone), &port,
-	                                EVUDP6_DEFAULT_PORT, &literal);
-	if (r < 0)
-		return r;
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG};
-	struct addrinfo *res = NULL;
-	int g = getaddrinfo(host, NULL, &hints, &res);
-	if (g == EAI_NONAME || g == EAI_NODATA)
+	char *save = NULL;
+	*addr = strtok_r(line, " \t\r\n", &save);
+	if (!*addr)
+		return false;
+	for (char *n = strtok_r(NULL, " \t\r\n", &save); n; n = strtok_r(NULL, " \t\r\n", &save))
+		if (strcasecmp(n, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The addresses the hosts file gives @name, IPv6 before IPv4 (each in file
+ * order), into @out (at most BIND_CANDIDATES). An IPv6 address may carry a
+ * zone ("fe80::1%eth0"). Reading a local file does not wait on the
+ * network: no DNS is asked, so start never blocks on a name server.
+ * Returns the number found, or -EVUDP6_E_RESOLVE_NXDOMAIN when the name is
+ * not there (or the file cannot be read).
+ */
+static int hosts_lookup(const char *name, struct sockaddr_in6 *out)
+{
+	FILE *f = fopen(evudp6__hosts_file, "re");
+	if (!f)
 		return -EVUDP6_E_RESOLVE_NXDOMAIN;
-	if (g != 0)
-		return -EVUDP6_E_RESOLVE_FAILED;
-	r = -EVUDP6_E_RESOLVE_NODATA;
-	for (int pass = 0; pass < 2 && r < 0; pass++) {
-		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-			if ((pass == 0) != (ai->ai_family == AF_INET6))
-				continue;
-			if (evudp6_addr_from_sockaddr(a, ai->ai_addr, ai->ai_addrlen) < 0)
-				continue;
-			a->remote.sin6_port = htons(port);
-			r = 0;
-			break;
+	struct sockaddr_in6 v4[BIND_CANDIDATES];
+	int n6 = 0, n4 = 0;
+	char line[1024];
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			/* Longer than any sane entry: skip the rest of it. */
+			int c;
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *addr;
+		if (!hosts_line_names(line, name, &addr))
+			continue;
+		struct evudp6_addr a;
+		int r = evudp6__addr_parse_authority(&a, addr, 0);
+		if (r < 0) {
+			/* An unbracketed IPv6 address, maybe with a zone. */
+			char bracketed[INET6_ADDRSTRLEN + IF_NAMESIZE + 4];
+			snprintf(bracketed, sizeof(bracketed), "[%s]", addr);
+			r = evudp6__addr_parse_authority(&a, bracketed, 0);
+		}
+		if (r < 0)
+			continue;
+		if (IN6_IS_ADDR_V4MAPPED(&a.remote.sin6_addr)) {
+			if (n4 < BIND_CANDIDATES)
+				v4[n4++] = a.remote;
+		} else if (n6 < BIND_CANDIDATES) {
+			out[n6++] = a.remote;
 		}
 	}
-	freeaddrinfo(res);
+	fclose(f);
+	for (int i = 0; i < n4 && n6 < BIND_CANDIDATES; i++)
+		out[n6++] = v4[i];
+	return n6 > 0 ? n6 : -EVUDP6_E_RESOLVE_NXDOMAIN;
+}
+
+/*
+ * Bind to a host that is a name (not a literal): the hosts file's
+ * addresses for it, IPv6 first, each tried in turn until one binds; one
+ * this host does not have (EADDRNOTAVAIL) passes to the next. A zone,
+ * written "name%25zone" as RFC 6874 writes it for literals, is the scope
+ * of an IPv6 result and wins over one from the file; IPv4 results cannot
+ * have one.
+ */
+static int bind_name(struct evudp6_transport *t)
+{
+	char host[EVUDP6__HOST_MAX + 1], zone[IF_NAMESIZE];
+	uint16_t port;
+	int r = evudp6__authority_split(t->bind, strlen(t->bind), host, sizeof(host), zone, sizeof(zone),
+	                                &port, EVUDP6_DEFAULT_PORT, NULL);
+	if (r < 0)
+		return r;
+	unsigned int ifindex = 0;
+	char *pct = strstr(host, "%25");
+	if (pct) {
+		*pct = '\0';
+		if (strlen(pct + 3) >= sizeof(zone))
+			return -EVUDP6_E_ZONE_UNKNOWN;
+		strcpy(zone, pct + 3);
+		if ((r = evudp6__zone_to_ifindex(zone, &ifindex)) < 0)
+			return r;
+	}
+	struct sockaddr_in6 cand[BIND_CANDIDATES];
+	int n = hosts_lookup(host, cand);
+	if (n < 0)
+		return n;
+	r = -EVUDP6_E_ZONE_NOT_ALLOWED;
+	for (int i = 0; i < n; i++) {
+		if (ifindex) {
+			if (IN6_IS_ADDR_V4MAPPED(&cand[i].sin6_addr))
+				continue;
+			cand[i].sin6_scope_id = ifindex;
+		}
+		cand[i].sin6_port = htons(port);
+		if (bind(t->fd, (const struct sockaddr *)&cand[i], sizeof(cand[i])) == 0)
+			return 0;
+		r = -errno;
+		if (r != -EADDRNOTAVAIL)
+			return r;
+	}
 	return r;
 }
 
@@ -264,11 +350,11 @@ int evudp6_transport_start(struct evudp6_transport *t)
 	struct evudp6_addr a;
 	int r = evudp6__addr_parse_authority(&a, t->bind, EVUDP6_DEFAULT_PORT);
 	if (r == -EVUDP6_E_NOT_LITERAL)
-		r = bind_lookup(t->bind, &a);
+		r = bind_name(t);
+	else if (r == 0 && bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
+		r = -errno;
 	if (r < 0)
 		return r;
-	if (bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
-		return -errno;
 	socklen_t len = sizeof(t->local);
 	if (getsockname(t->fd, (struct sockaddr *)&t->local, &len) < 0)
 		return -errno;

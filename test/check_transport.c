@@ -21,6 +21,7 @@
 
 #include "testnet.h"
 #include "testutil.h"
+#include "transport-internal.h"
 
 struct seen {
 	int datagrams;
@@ -590,6 +591,27 @@ START_TEST(transport_rejects_bad_bind_and_config)
 }
 END_TEST
 
+/* Point name lookups of bind at a hosts file with @text (until the test's
+ * process ends). */
+static void use_hosts(const char *text)
+{
+	static char path[] = "/tmp/evudp6-hosts-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	evudp6__hosts_file = path;
+}
+
+static const char *bound_text(struct evudp6_transport *t)
+{
+	static char text[INET6_ADDRSTRLEN];
+	struct sockaddr_in6 l;
+	ck_assert_int_eq(evudp6_transport_local(t, &l), 0);
+	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
+	return text;
+}
+
 START_TEST(transport_binds_mapped_ipv4_and_localhost)
 {
 	struct event_base *base = event_base_new();
@@ -607,10 +629,60 @@ START_TEST(transport_binds_mapped_ipv4_and_localhost)
 	close(c);
 	evudp6_transport_free(t);
 
+	/* A hosts file naming localhost for both families, IPv4 first: IPv6
+	 * wins, whatever this machine's own /etc/hosts says. */
+	use_hosts("127.0.0.1 localhost\n::1 localhost ip6-localhost\n");
 	t = server(base, &s, "localhost:0");
-	evudp6_transport_local(t, &l);
-	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
-	ck_assert(strcmp(text, "::1") == 0 || strcmp(text, "::ffff:127.0.0.1") == 0);
+	ck_assert_str_eq(bound_text(t), "::1");
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(transport_bind_name_comes_from_the_hosts_file)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = {.echo = true};
+	use_hosts("# ::1 commented\n"
+	          "127.0.0.2\tv4only  other # trailing comment\n"
+	          "2001:db8::99 farname\n"
+	          "127.0.0.3 farname\n"
+	          "::1 six\n"
+	          "127.0.0.4 six\n");
+	struct evudp6_transport *t = server(base, &s, "v4only:0");
+	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.2");
+	/* and it serves there */
+	int c = testnet_socket(AF_INET, "127.0.0.1");
+	testnet_send(c, "127.0.0.2", evudp6_transport_port(t), "n4", 2);
+	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
+	expect_answer_from(c, "127.0.0.2", evudp6_transport_port(t), "n4");
+	close(c);
+	evudp6_transport_free(t);
+	/* names are case-insensitive; aliases count */
+	t = server(base, &s, "OTHER:0");
+	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.2");
+	evudp6_transport_free(t);
+	/* an address this host does not have passes to the next candidate */
+	t = server(base, &s, "farname:0");
+	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.3");
+	evudp6_transport_free(t);
+	t = server(base, &s, "six:0");
+	ck_assert_str_eq(bound_text(t), "::1");
+	evudp6_transport_free(t);
+
+	/* not in the file: no DNS is asked */
+	struct evudp6_transport_config cfg = {.bind = "nosuchname.example:0"};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_RESOLVE_NXDOMAIN);
+	evudp6_transport_free(t);
+	/* a zone on a name: unknown interface, or on an IPv4-only name */
+	cfg.bind = "six%25nosuchif0:0";
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_ZONE_UNKNOWN);
+	evudp6_transport_free(t);
+	cfg.bind = "v4only%25lo:0";
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_ZONE_NOT_ALLOWED);
 	evudp6_transport_free(t);
 	event_base_free(base);
 }
@@ -866,12 +938,44 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, transport_burst_does_not_starve_the_base);
 	tcase_add_test(tc, transport_rejects_bad_bind_and_config);
 	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
+	tcase_add_test(tc, transport_bind_name_comes_from_the_hosts_file);
 	tcase_add_test(tc, transport_multicast_options_on_one_socket);
 	tcase_add_test(tc, transport_delivers_without_pktinfo_and_warns_once);
 	tcase_add_test(tc, transport_send_queue_cap_is_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+START_TEST(transport_bind_name_takes_its_zone)
+{
+	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
+	ck_assert_int_eq(system("ip link add zv0 type veth peer name zv1 && ip link set zv0 up && "
+	                        "ip link set zv1 up && ip -6 addr add fe80::5/64 dev zv0 nodad"),
+	                 0);
+	unsigned int zv0 = if_nametoindex("zv0");
+	ck_assert_uint_ne(zv0, 0);
+	use_hosts("fe80::5 ll\nfe80::5%zv0 llz\n");
+	struct event_base *base = event_base_new();
+	struct seen s = {0};
+	struct evudp6_transport *t = server(base, &s, "ll%25zv0:0");
+	struct sockaddr_in6 l;
+	evudp6_transport_local(t, &l);
+	ck_assert_str_eq(bound_text(t), "fe80::5");
+	ck_assert_uint_eq(l.sin6_scope_id, zv0);
+	evudp6_transport_free(t);
+	/* the zone written in the hosts file */
+	t = server(base, &s, "llz:0");
+	evudp6_transport_local(t, &l);
+	ck_assert_uint_eq(l.sin6_scope_id, zv0);
+	evudp6_transport_free(t);
+	/* without any zone a link-local address cannot be bound */
+	struct evudp6_transport_config cfg = {.bind = "ll:0"};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), -EINVAL);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
 
 /* The part that needs a private network namespace: its own program
  * (test/check_transport_netns, this file built with TEST_PART_NETNS), so
@@ -883,6 +987,7 @@ static Suite *transport_netns_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, transport_full_socket_queues_sends_until_writable);
 	tcase_add_test(tc, transport_full_socket_queues_answers_of_a_batch);
+	tcase_add_test(tc, transport_bind_name_takes_its_zone);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -152,9 +152,21 @@ EVUDP6_API int evudp6_transport_new(struct evudp6_transport **out, struct event_
 
 /**
  * Bind to the configured address and start reading on the event_base.
+ * Never blocks: a literal is bound as it is; a name is looked up in the
+ * hosts file (/etc/hosts) only, never in DNS, and its addresses are tried
+ * IPv6 first (each family in file order) until one binds, one this host
+ * does not have (EADDRNOTAVAIL) passing to the next. A zone on a name is
+ * written "name%25zone" (RFC 6874's delimiter) and becomes the scope of
+ * an IPv6 result, winning over a zone in the file ("fe80::1%eth0 name").
+ * For names the hosts file cannot give, resolve them with
+ * evudp6_resolve_remote() first and bind the literal.
  * @return 0; -EVUDP6_E_STATE if already started; -EVUDP6_E_SHUTDOWN after
  *         shutdown; a -EVUDP6_E_HOST_* or -EVUDP6_E_PORT code for a bad
- *         bind string; -EADDRINUSE, -EADDRNOTAVAIL, ... from bind().
+ *         bind string; -EVUDP6_E_RESOLVE_NXDOMAIN for a name the hosts
+ *         file does not have; -EVUDP6_E_ZONE_UNKNOWN for an unknown zone,
+ *         -EVUDP6_E_ZONE_NOT_ALLOWED for a zone on a name with only IPv4
+ *         addresses; -EADDRINUSE, -EADDRNOTAVAIL, -EINVAL (link-local
+ *         without zone), ... from bind().
  */
 EVUDP6_API int evudp6_transport_start(struct evudp6_transport *t);
 
