@@ -1621,52 +1621,18 @@ END_TEST
  * network namespace may get. Each Check test runs in its own process, so
  * the namespace ends with the test.
  */
-static bool write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return false;
-	bool ok = fputs(text, f) >= 0;
-	return fclose(f) == 0 && ok;
-}
+/* lo: groups routed there (sending works, nothing is delivered).
+ * mv0: a veth whose multicast loops back to local members. */
+#define MC_NETNS                                                                                             \
+	"echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "                                            \
+	"ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "                  \
+	"ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "            \
+	"ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "                \
+	"ip route add 224.0.0.0/4 dev mv0"
 
 static bool private_netns(void)
 {
-	if (unshare(CLONE_NEWNET) != 0) {
-		uid_t uid = geteuid();
-		gid_t gid = getegid();
-		char map[64];
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
-			return false;
-		write_file("/proc/self/setgroups", "deny");
-		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
-		if (!write_file("/proc/self/uid_map", map))
-			return false;
-		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
-		if (!write_file("/proc/self/gid_map", map))
-			return false;
-	}
-	/* lo: groups routed there (sending works, nothing is delivered).
-	 * mv0: a veth whose multicast loops back to local members. */
-	return system(
-	           "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
-	           "ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "
-	           "ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "
-	           "ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "
-	           "ip route add 224.0.0.0/4 dev mv0") == 0;
-}
-
-/* Decided once in main(): can this machine give a test a private netns? */
-static bool netns_possible(void)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 2);
-		_exit(private_netns() ? 0 : 1);
-	}
-	int status = 0;
-	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return testnet_private_netns(MC_NETNS);
 }
 
 static void mc_addr(struct evudp6_addr *a, bool v4, uint16_t port, const char *ifname)
@@ -1924,28 +1890,39 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+	/* The parts below that may not be able to run here are programs of
+	 * their own (this file built with TEST_PART_*), each a SKIP with its
+	 * reason when it cannot run. */
 #if COUNT_ALLOCS
-	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
-#else
-	fprintf(
-	    stderr,
-	    "check_messenger: SKIP messenger_steady_state_allocates_nothing: the sanitizer owns malloc\n");
+	TCase *alloc = tcase_create("allocations");
+	tcase_add_checked_fixture(alloc, setup, teardown);
+	tcase_set_timeout(alloc, 60);
+	tcase_add_test(alloc, messenger_steady_state_allocates_nothing);
 #endif
-	suite_add_tcase(s, tc);
+	TCase *mc = tcase_create("multicast");
+	tcase_add_checked_fixture(mc, setup, teardown);
+	tcase_set_timeout(mc, 60);
+	tcase_add_test(mc, messenger_icmp_spares_multicast_request);
+	tcase_add_test(mc, messenger_multicast_server_v6);
+	tcase_add_test(mc, messenger_multicast_server_v4);
+	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
+	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
 
-	if (netns_possible()) {
-		TCase *mc = tcase_create("multicast");
-		tcase_add_checked_fixture(mc, setup, teardown);
-		tcase_set_timeout(mc, 60);
-		tcase_add_test(mc, messenger_icmp_spares_multicast_request);
-		tcase_add_test(mc, messenger_multicast_server_v6);
-		tcase_add_test(mc, messenger_multicast_server_v4);
-		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
-		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
-		suite_add_tcase(s, mc);
-	} else {
-		fprintf(stderr, "check_messenger: SKIP 5 multicast tests: no private network namespace "
-		                "(needs root or unprivileged user namespaces, and iproute2)\n");
-	}
+#if defined(TEST_PART_MULTICAST)
+	if (!testnet_netns_possible(MC_NETNS))
+		return testutil_skip("check_messenger_multicast",
+		                     "no private network namespace with multicast on lo and a veth "
+		                     "(needs root or unprivileged user namespaces, and iproute2)");
+	suite_add_tcase(s, mc);
+#elif defined(TEST_PART_ALLOC)
+#if COUNT_ALLOCS
+	suite_add_tcase(s, alloc);
+#else
+	return testutil_skip("check_messenger_alloc",
+	                     "built with AddressSanitizer, which owns malloc: allocations cannot be counted");
+#endif
+#else
+	suite_add_tcase(s, tc);
+#endif
 	return testutil_run(s);
 }
