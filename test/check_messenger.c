@@ -1852,9 +1852,35 @@ START_TEST(messenger_multicast_client_collects_every_response_v4)
 }
 END_TEST
 
-int main(void)
+/* The parts that may not be able to run here are programs of their own
+ * (this file built with TEST_PART_*), each a SKIP with its reason when it
+ * cannot run. */
+#if COUNT_ALLOCS
+static void add_alloc_cases(Suite *s)
 {
-	Suite *s = suite_create("messenger");
+	TCase *alloc = tcase_create("allocations");
+	tcase_add_checked_fixture(alloc, setup, teardown);
+	tcase_set_timeout(alloc, 60);
+	tcase_add_test(alloc, messenger_steady_state_allocates_nothing);
+	suite_add_tcase(s, alloc);
+}
+#endif
+
+static void add_multicast_cases(Suite *s)
+{
+	TCase *mc = tcase_create("multicast");
+	tcase_add_checked_fixture(mc, setup, teardown);
+	tcase_set_timeout(mc, 60);
+	tcase_add_test(mc, messenger_icmp_spares_multicast_request);
+	tcase_add_test(mc, messenger_multicast_server_v6);
+	tcase_add_test(mc, messenger_multicast_server_v4);
+	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
+	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
+	suite_add_tcase(s, mc);
+}
+
+static void add_loopback_cases(Suite *s)
+{
 	TCase *tc = tcase_create("loopback");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -1890,39 +1916,36 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
-	/* The parts below that may not be able to run here are programs of
-	 * their own (this file built with TEST_PART_*), each a SKIP with its
-	 * reason when it cannot run. */
-#if COUNT_ALLOCS
-	TCase *alloc = tcase_create("allocations");
-	tcase_add_checked_fixture(alloc, setup, teardown);
-	tcase_set_timeout(alloc, 60);
-	tcase_add_test(alloc, messenger_steady_state_allocates_nothing);
-#endif
-	TCase *mc = tcase_create("multicast");
-	tcase_add_checked_fixture(mc, setup, teardown);
-	tcase_set_timeout(mc, 60);
-	tcase_add_test(mc, messenger_icmp_spares_multicast_request);
-	tcase_add_test(mc, messenger_multicast_server_v6);
-	tcase_add_test(mc, messenger_multicast_server_v4);
-	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
-	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
+	suite_add_tcase(s, tc);
+}
 
+int main(void)
+{
+#if COUNT_ALLOCS
+	(void)add_alloc_cases;
+#endif
+	(void)add_loopback_cases;
+	(void)add_multicast_cases;
 #if defined(TEST_PART_MULTICAST)
 	if (!testnet_netns_possible(MC_NETNS))
 		return testutil_skip("check_messenger_multicast",
 		                     "no private network namespace with multicast on lo and a veth "
 		                     "(needs root or unprivileged user namespaces, and iproute2)");
-	suite_add_tcase(s, mc);
+	Suite *s = suite_create("messenger_multicast");
+	add_multicast_cases(s);
+	return testutil_run(s);
 #elif defined(TEST_PART_ALLOC)
-#if COUNT_ALLOCS
-	suite_add_tcase(s, alloc);
-#else
+#if !COUNT_ALLOCS
 	return testutil_skip("check_messenger_alloc",
 	                     "built with AddressSanitizer, which owns malloc: allocations cannot be counted");
+#else
+	Suite *s = suite_create("messenger_alloc");
+	add_alloc_cases(s);
+	return testutil_run(s);
 #endif
 #else
-	suite_add_tcase(s, tc);
-#endif
+	Suite *s = suite_create("messenger");
+	add_loopback_cases(s);
 	return testutil_run(s);
+#endif
 }
