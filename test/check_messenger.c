@@ -591,6 +591,36 @@ START_TEST(messenger_duplicate_con_gets_identical_response_handler_once)
 }
 END_TEST
 
+/* The same message id from two ports of one host: two remotes, two
+ * requests (the dedup key has the port), each answered to its own port. */
+START_TEST(messenger_same_mid_from_two_ports_is_two_requests)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r1 = raw_open(), *r2 = raw_open();
+	ck_assert_uint_ne(r1->port, r2->port);
+	raw_send(r1, false, mport(m), con_get_hello, sizeof con_get_hello);
+	raw_send(r2, false, mport(m), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(r1->n == 1 && r2->n == 1, 2000));
+	run_for(30);
+	ck_assert_int_eq(s.calls, 2);
+	const uint8_t want[] = {0x61, 0x45, 0x12, 0x34, 0xab, 0xff, 'h', 'e', 'l', 'l', 'o'};
+	ck_assert_int_eq(r1->n, 1);
+	ck_assert_int_eq(r2->n, 1);
+	ck_assert_mem_eq(r1->d[0].b, want, sizeof want);
+	ck_assert_mem_eq(r2->d[0].b, want, sizeof want);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.requests_received, 2);
+	ck_assert_uint_eq(st.duplicates, 0);
+	ck_assert_uint_eq(st.responses_sent, 2);
+	ck_assert_uint_eq(st.dedup_entries, 2);
+	raw_close(r1);
+	raw_close(r2);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(messenger_non_no_response_2_gets_nothing)
 {
 	struct srv s = {0};
@@ -1791,6 +1821,58 @@ START_TEST(messenger_multicast_server_v4)
 }
 END_TEST
 
+/* A malformed CON (token length 9) that arrived via a group or an IPv4
+ * broadcast gets no RST (RFC 7252 8.1 / 4.2): counted, nothing sent, not
+ * even a failing RST from the group or broadcast address. A unicast ping
+ * afterwards still gets its RST: the only datagram that comes back. */
+START_TEST(messenger_malformed_con_via_multicast_or_broadcast_gets_no_rst)
+{
+	ck_assert(private_netns());
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct evudp6_transport *t = evudp6_messenger_transport(m);
+	unsigned int ifindex = if_nametoindex("mv0");
+	struct in6_addr g6, g4;
+	inet_pton(AF_INET6, "ff02::fd", &g6);
+	inet_pton(AF_INET6, "::ffff:224.0.1.187", &g4);
+	ck_assert_int_eq(evudp6_transport_join(t, &g6, ifindex), 0);
+	ck_assert_int_eq(evudp6_transport_join(t, &g4, ifindex), 0);
+	struct raw *r = raw_open();
+	int on = 1;
+	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on), 0);
+	const uint8_t bad_con[] = {0x49, 0x01, 0x77, 0x01};
+	const char *to_text[] = {"ff02::fd", "::ffff:224.0.1.187", "::ffff:192.0.2.255"};
+	for (int i = 0; i < 3; i++) {
+		struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(mport(m))};
+		inet_pton(AF_INET6, to_text[i], &to.sin6_addr);
+		if (i == 0)
+			to.sin6_scope_id = ifindex;
+		ck_assert_int_eq(sendto(r->fd, bad_con, sizeof bad_con, 0, (struct sockaddr *)&to, sizeof to),
+		                 (ssize_t)sizeof bad_con);
+	}
+	ck_assert(RUN_UNTIL(mstats(m).malformed == 3, 2000));
+	const uint8_t ping[] = {0x40, 0x00, 0x77, 0x02};
+	raw_send(r, false, mport(m), ping, sizeof ping);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 1);
+	const uint8_t rst[] = {0x70, 0x00, 0x77, 0x02};
+	ck_assert_uint_eq(r->d[0].len, sizeof rst);
+	ck_assert_mem_eq(r->d[0].b, rst, sizeof rst);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.malformed, 3);
+	ck_assert_uint_eq(st.rst_sent, 1);
+	ck_assert_int_eq(s.calls, 0);
+	struct evudp6_transport_stats ts;
+	evudp6_transport_stats(t, &ts);
+	ck_assert_uint_eq(ts.send_errors, 0);
+	ck_assert_uint_eq(ts.datagrams_out, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 static void multicast_client(bool v4)
 {
 	ck_assert(private_netns());
@@ -1874,6 +1956,7 @@ static void add_multicast_cases(Suite *s)
 	tcase_add_test(mc, messenger_icmp_spares_multicast_request);
 	tcase_add_test(mc, messenger_multicast_server_v6);
 	tcase_add_test(mc, messenger_multicast_server_v4);
+	tcase_add_test(mc, messenger_malformed_con_via_multicast_or_broadcast_gets_no_rst);
 	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
 	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
 	suite_add_tcase(s, mc);
@@ -1889,6 +1972,7 @@ static void add_loopback_cases(Suite *s)
 	tcase_add_test(tc, messenger_duplicate_ping_answered_and_told_again);
 	tcase_add_test(tc, messenger_free_inside_ping_cb);
 	tcase_add_test(tc, messenger_duplicate_con_gets_identical_response_handler_once);
+	tcase_add_test(tc, messenger_same_mid_from_two_ports_is_two_requests);
 	tcase_add_test(tc, messenger_non_no_response_2_gets_nothing);
 	tcase_add_test(tc, messenger_con_no_response_still_acknowledged);
 	tcase_add_test(tc, messenger_non_request_gets_non_response);
