@@ -17,14 +17,6 @@
 /* The payload of a control message starts after the aligned header. */
 #define CMSG_HDR_SPACE CMSG_LEN(0)
 
-static void map_v4(struct in6_addr *out, const struct in_addr *in)
-{
-	memset(out, 0, sizeof(*out));
-	out->s6_addr[10] = 0xff;
-	out->s6_addr[11] = 0xff;
-	memcpy(&out->s6_addr[12], in, 4);
-}
-
 static void parse_pktinfo6(const unsigned char *d, size_t n, struct evudp6_cmsg_info *out)
 {
 	struct in6_pktinfo pi;
@@ -52,7 +44,7 @@ static void parse_pktinfo4(const unsigned char *d, size_t n, struct evudp6_cmsg_
 	 * datagram to one of our addresses; for a broadcast they differ
 	 * (and for multicast, which the address says anyway). The limited
 	 * broadcast is known by its address alone. */
-	map_v4(&out->local, &pi.ipi_addr);
+	evudp6__map_v4(&out->local, &pi.ipi_addr);
 	out->ifindex = (unsigned int)pi.ipi_ifindex;
 	uint32_t dst = ntohl(pi.ipi_addr.s_addr);
 	out->broadcast =
@@ -106,7 +98,7 @@ static void parse_err(const unsigned char *d, size_t n, struct evudp6_cmsg_info 
 			memcpy(&sin, sa, sizeof(sin));
 			e.offender.sin6_family = AF_INET6;
 			e.offender.sin6_port = sin.sin_port;
-			map_v4(&e.offender.sin6_addr, &sin.sin_addr);
+			evudp6__map_v4(&e.offender.sin6_addr, &sin.sin_addr);
 			e.has_offender = true;
 		}
 	}
@@ -126,7 +118,7 @@ static void parse_ovfl(const unsigned char *d, size_t n, struct evudp6_cmsg_info
 	out->ovfl = v;
 }
 
-int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out)
+void evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out)
 {
 	const unsigned char *p = control;
 	size_t off = 0;
@@ -134,7 +126,7 @@ int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evu
 	memset(out, 0, sizeof(*out));
 	out->ctrunc = (msg_flags & MSG_CTRUNC) != 0;
 	if (!p)
-		return 0;
+		return;
 
 	/*
 	 * Walked by hand rather than with CMSG_NXTHDR: every header is copied
@@ -169,7 +161,6 @@ int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evu
 			break;
 		off += step;
 	}
-	return 0;
 }
 
 /* ----------------------------------------------------------------- names */

@@ -70,12 +70,11 @@ struct evudp6_cmsg_info {
  * IPV6_RECVERR, IP_RECVERR (at either level: V4MAPPED errors arrive at
  * IPPROTO_IPV6), SO_RXQ_OVFL. Anything else is counted in @c unknown;
  * a message shorter than its type needs is counted in @c malformed. Never
- * reads outside @p control[0..len).
- *
- * @return 0 (the result is always usable; inspect the flags).
+ * reads outside @p control[0..len). @p out is always filled (cleared
+ * first): there is no failure, only what the flags and counters say.
  */
-EVUDP6_API int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags,
-                                 struct evudp6_cmsg_info *out);
+EVUDP6_API void evudp6_cmsg_parse(const void *control, size_t len, int msg_flags,
+                                  struct evudp6_cmsg_info *out);
 
 /** "ICMPv6", "ICMP", "local", "none" or "origin N". */
 EVUDP6_API const char *evudp6_icmp_origin_name(uint8_t origin);
