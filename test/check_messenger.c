@@ -1934,15 +1934,21 @@ START_TEST(messenger_multicast_client_collects_every_response_v4)
 }
 END_TEST
 
+static TCase *new_case(const char *name)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	return tc;
+}
+
 /* The parts that may not be able to run here are programs of their own
  * (this file built with TEST_PART_*), each a SKIP with its reason when it
  * cannot run. */
 #if COUNT_ALLOCS
 static void add_alloc_cases(Suite *s)
 {
-	TCase *alloc = tcase_create("allocations");
-	tcase_add_checked_fixture(alloc, setup, teardown);
-	tcase_set_timeout(alloc, 60);
+	TCase *alloc = new_case("allocations");
 	tcase_add_test(alloc, messenger_steady_state_allocates_nothing);
 	suite_add_tcase(s, alloc);
 }
@@ -1950,9 +1956,7 @@ static void add_alloc_cases(Suite *s)
 
 static void add_multicast_cases(Suite *s)
 {
-	TCase *mc = tcase_create("multicast");
-	tcase_add_checked_fixture(mc, setup, teardown);
-	tcase_set_timeout(mc, 60);
+	TCase *mc = new_case("multicast");
 	tcase_add_test(mc, messenger_icmp_spares_multicast_request);
 	tcase_add_test(mc, messenger_multicast_server_v6);
 	tcase_add_test(mc, messenger_multicast_server_v4);
@@ -1964,9 +1968,7 @@ static void add_multicast_cases(Suite *s)
 
 static void add_loopback_cases(Suite *s)
 {
-	TCase *tc = tcase_create("loopback");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	TCase *tc = new_case("loopback");
 	tcase_add_test(tc, messenger_ping_gets_rst);
 	tcase_add_test(tc, messenger_ping_cb_told_once_per_ping_with_both_addresses);
 	tcase_add_test(tc, messenger_duplicate_ping_answered_and_told_again);

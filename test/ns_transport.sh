@@ -49,6 +49,15 @@ mkns() {
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	ip -n "$1" link set lo up
 }
+# up NS DEV ADDR/LEN...: give a link its addresses (IPv6 without DAD), bring it up
+up() {
+	ns=$1 dev=$2
+	shift 2
+	for a in "$@"; do
+		case $a in *:*) ip -n "$ns" addr add "$a" dev "$dev" nodad ;; *) ip -n "$ns" addr add "$a" dev "$dev" ;; esac
+	done
+	ip -n "$ns" link set "$dev" up
+}
 # wait until every link in a namespace has its link-local address and no
 # address is tentative (the kernel adds link-local addresses, and the
 # multicast routes with them, shortly after the carrier comes up)
@@ -236,18 +245,11 @@ for n in $asv $acl; do
 done
 ip link add a1 netns $asv type veth peer name b1 netns $acl
 ip link add a2 netns $asv type veth peer name b2 netns $acl
-ip -n $asv addr add 192.0.2.1/24 dev a1
-ip -n $asv addr add 2001:db8:a1::1/64 dev a1 nodad
-ip -n $asv addr add 198.51.100.1/24 dev a2
-ip -n $asv addr add 2001:db8:a2::1/64 dev a2 nodad
-ip -n $acl addr add 192.0.2.10/24 dev b1
-ip -n $acl addr add 2001:db8:a1::10/64 dev b1 nodad
-ip -n $acl addr add 198.51.100.10/24 dev b2
-ip -n $acl addr add 2001:db8:a2::10/64 dev b2 nodad
-ip -n $acl addr add 203.0.113.10/32 dev lo
-ip -n $acl addr add 2001:db8:c::10/128 dev lo nodad
-for l in a1 a2; do ip -n $asv link set $l up; done
-for l in b1 b2; do ip -n $acl link set $l up; done
+up $asv a1 192.0.2.1/24 2001:db8:a1::1/64
+up $asv a2 198.51.100.1/24 2001:db8:a2::1/64
+up $acl b1 192.0.2.10/24 2001:db8:a1::10/64
+up $acl b2 198.51.100.10/24 2001:db8:a2::10/64
+up $acl lo 203.0.113.10/32 2001:db8:c::10/128
 settle $asv; settle $acl
 ip -n $acl route replace 198.51.100.0/24 dev b2 src 203.0.113.10
 ip -n $acl -6 route replace 2001:db8:a2::/64 dev b2 src 2001:db8:c::10
