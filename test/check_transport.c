@@ -591,16 +591,24 @@ START_TEST(transport_rejects_bad_bind_and_config)
 }
 END_TEST
 
-/* Point name lookups of bind at a hosts file with @text (until the test's
- * process ends). */
+/* Point name lookups of bind at a hosts file with @text, until
+ * drop_hosts(). */
+static char hosts_path[64];
+
 static void use_hosts(const char *text)
 {
-	static char path[] = "/tmp/evudp6-hosts-XXXXXX";
-	int fd = mkstemp(path);
+	snprintf(hosts_path, sizeof(hosts_path), "/tmp/evudp6-hosts-XXXXXX");
+	int fd = mkstemp(hosts_path);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	evudp6__hosts_file = path;
+	evudp6__hosts_file = hosts_path;
+}
+
+static void drop_hosts(void)
+{
+	unlink(hosts_path);
+	evudp6__hosts_file = "/etc/hosts";
 }
 
 static const char *bound_text(struct evudp6_transport *t)
@@ -634,6 +642,7 @@ START_TEST(transport_binds_mapped_ipv4_and_localhost)
 	use_hosts("127.0.0.1 localhost\n::1 localhost ip6-localhost\n");
 	t = server(base, &s, "localhost:0");
 	ck_assert_str_eq(bound_text(t), "::1");
+	drop_hosts();
 	evudp6_transport_free(t);
 	event_base_free(base);
 }
@@ -683,6 +692,7 @@ START_TEST(transport_bind_name_comes_from_the_hosts_file)
 	cfg.bind = "v4only%25lo:0";
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_ZONE_NOT_ALLOWED);
+	drop_hosts();
 	evudp6_transport_free(t);
 	event_base_free(base);
 }
@@ -972,6 +982,7 @@ START_TEST(transport_bind_name_takes_its_zone)
 	struct evudp6_transport_config cfg = {.bind = "ll:0"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), -EINVAL);
+	drop_hosts();
 	evudp6_transport_free(t);
 	event_base_free(base);
 }
