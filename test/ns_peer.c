@@ -12,7 +12,8 @@
  *       Sends TEXT from a transport on [::]:0 to the literal DEST (zone
  *       allowed, e.g. ff02::fd%c0; IPv4 as 192.0.2.1, broadcast allowed);
  *       with IFNAME the datagram carries an interface-only pktinfo for
- *       that interface.
+ *       that interface. TEXT "hex:5101..." sends those bytes (a CoAP
+ *       message, say) and prints the reply's data as "hex=...".
  *       Prints "reply from=HOSTINFO data=TEXT" (exit 0), "icmp err=NAME
  *       origin=N type=T code=C offender=ADDR remote=HOSTINFO quoted=TEXT"
  *       (exit 2), "senderr err=NAME remote=HOSTINFO" (exit 2) or
@@ -32,6 +33,7 @@
 #include <evudp6.h>
 
 static int exit_code = 3;
+static bool hex_mode;
 
 /* The groups "serve" joined, for "leave". */
 static struct {
@@ -86,7 +88,14 @@ static void send_datagram(struct evudp6_transport *t, const uint8_t *data, size_
 	struct event_base *base = arg;
 	char from[EVUDP6_HOSTINFO_MAX];
 	evudp6_addr_hostinfo(remote, from, sizeof(from));
-	printf("reply from=%s data=%.*s\n", from, (int)len, (const char *)data);
+	if (hex_mode) {
+		printf("reply from=%s hex=", from);
+		for (size_t i = 0; i < len; i++)
+			printf("%02x", data[i]);
+		printf("\n");
+	} else {
+		printf("reply from=%s data=%.*s\n", from, (int)len, (const char *)data);
+	}
 	exit_code = 0;
 	event_base_loopbreak(base);
 }
@@ -195,7 +204,22 @@ static int send_one(int argc, char **argv)
 		evudp6_addr_set_local(&to, &in6addr_any, if_nametoindex(argv[3]));
 	int timeout_ms = argc > 4 ? atoi(argv[4]) : 1000;
 
-	r = evudp6_transport_send(t, &to, argv[2], strlen(argv[2]));
+	uint8_t bytes[1024];
+	size_t n = 0;
+	if (strncmp(argv[2], "hex:", 4) == 0) {
+		hex_mode = true;
+		for (const char *h = argv[2] + 4; h[0] && h[1] && n < sizeof(bytes); h += 2) {
+			unsigned int b;
+			if (sscanf(h, "%2x", &b) != 1) {
+				fprintf(stderr, "ns_peer send: bad hex %s\n", argv[2]);
+				return 1;
+			}
+			bytes[n++] = (uint8_t)b;
+		}
+		r = evudp6_transport_send(t, &to, bytes, n);
+	} else {
+		r = evudp6_transport_send(t, &to, argv[2], strlen(argv[2]));
+	}
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
