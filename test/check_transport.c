@@ -561,32 +561,41 @@ START_TEST(transport_burst_does_not_starve_the_base)
 }
 END_TEST
 
+/* A transport on @bind is created but cannot start: @err. */
+static void expect_start_error(struct event_base *base, const char *bind, int err)
+{
+	struct seen s = {0};
+	struct evudp6_transport *t = NULL;
+	struct evudp6_transport_config cfg = {.bind = bind};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	int r = evudp6_transport_start(t);
+	ck_assert_msg(r == err, "start on %s: %s, want %s", bind, evudp6_strerror_name(r),
+	              evudp6_strerror_name(err));
+	ck_assert_int_eq(s.datagrams + s.errors, 0);
+	evudp6_transport_free(t);
+}
+
 START_TEST(transport_rejects_bad_bind_and_config)
 {
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1"};
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_HOST_BRACKET);
-	evudp6_transport_free(t);
-
-	cfg.bind = "[::1]:99999";
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_PORT);
-	evudp6_transport_free(t);
-
+	expect_start_error(base, "[::1", -EVUDP6_E_HOST_BRACKET);
+	expect_start_error(base, "[::1]:99999", -EVUDP6_E_PORT);
 	/* An address this host does not have. */
-	cfg.bind = "[2001:db8::5]:0";
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EADDRNOTAVAIL);
-	evudp6_transport_free(t);
+	expect_start_error(base, "[2001:db8::5]:0", -EADDRNOTAVAIL);
 
-	cfg.bind = NULL;
-	cfg.max_datagram = 70000;
+	struct evudp6_transport_config cfg = {.max_datagram = 70000};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), -EINVAL);
 	ck_assert_ptr_null(t);
 	ck_assert_int_eq(evudp6_transport_new(&t, base, NULL, NULL, NULL, NULL), -EINVAL);
+	/* the send queue has a cap */
+	cfg = (struct evudp6_transport_config){.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE + 1};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), -EINVAL);
+	ck_assert_ptr_null(t);
+	cfg.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE;
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	evudp6_transport_free(t);
 	event_base_free(base);
 }
 END_TEST
@@ -680,20 +689,11 @@ START_TEST(transport_bind_name_comes_from_the_hosts_file)
 	evudp6_transport_free(t);
 
 	/* not in the file: no DNS is asked */
-	struct evudp6_transport_config cfg = {.bind = "nosuchname.example:0"};
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_RESOLVE_NXDOMAIN);
-	evudp6_transport_free(t);
+	expect_start_error(base, "nosuchname.example:0", -EVUDP6_E_RESOLVE_NXDOMAIN);
 	/* a zone on a name: unknown interface, or on an IPv4-only name */
-	cfg.bind = "six%25nosuchif0:0";
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_ZONE_UNKNOWN);
-	evudp6_transport_free(t);
-	cfg.bind = "v4only%25lo:0";
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_ZONE_NOT_ALLOWED);
+	expect_start_error(base, "six%25nosuchif0:0", -EVUDP6_E_ZONE_UNKNOWN);
+	expect_start_error(base, "v4only%25lo:0", -EVUDP6_E_ZONE_NOT_ALLOWED);
 	drop_hosts();
-	evudp6_transport_free(t);
 	event_base_free(base);
 }
 END_TEST
@@ -914,48 +914,6 @@ START_TEST(transport_full_socket_queues_answers_of_a_batch)
 }
 END_TEST
 
-START_TEST(transport_send_queue_cap_is_checked)
-{
-	struct event_base *base = event_base_new();
-	struct seen s = {0};
-	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE + 1};
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), -EINVAL);
-	ck_assert_ptr_null(t);
-	cfg.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE;
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	evudp6_transport_free(t);
-	event_base_free(base);
-}
-END_TEST
-
-static Suite *transport_suite(void)
-{
-	Suite *s = suite_create("transport");
-	TCase *tc = tcase_create("loopback");
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, transport_serves_ipv6_and_ipv4_on_one_socket);
-	tcase_add_test(tc, transport_answers_from_request_destination);
-	tcase_add_test(tc, transport_reports_icmp6_port_unreachable_at_once);
-	tcase_add_test(tc, transport_reports_icmp4_port_unreachable_at_once);
-	tcase_add_test(tc, transport_send_error_returned_and_reported);
-	tcase_add_test(tc, transport_drops_and_counts_oversized_datagram);
-	tcase_add_test(tc, transport_delivers_nothing_before_start);
-	tcase_add_test(tc, transport_calls_nothing_after_shutdown);
-	tcase_add_test(tc, transport_free_inside_datagram_callback_is_safe);
-	tcase_add_test(tc, transport_free_inside_error_callback_is_safe);
-	tcase_add_test(tc, transport_shutdown_inside_callback_stops_delivery);
-	tcase_add_test(tc, transport_burst_does_not_starve_the_base);
-	tcase_add_test(tc, transport_rejects_bad_bind_and_config);
-	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
-	tcase_add_test(tc, transport_bind_name_comes_from_the_hosts_file);
-	tcase_add_test(tc, transport_multicast_options_on_one_socket);
-	tcase_add_test(tc, transport_delivers_without_pktinfo_and_warns_once);
-	tcase_add_test(tc, transport_send_queue_cap_is_checked);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 START_TEST(transport_bind_name_takes_its_zone)
 {
 	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
@@ -979,26 +937,44 @@ START_TEST(transport_bind_name_takes_its_zone)
 	ck_assert_uint_eq(l.sin6_scope_id, zv0);
 	evudp6_transport_free(t);
 	/* without any zone a link-local address cannot be bound */
-	struct evudp6_transport_config cfg = {.bind = "ll:0"};
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EINVAL);
+	expect_start_error(base, "ll:0", -EINVAL);
 	drop_hosts();
-	evudp6_transport_free(t);
 	event_base_free(base);
 }
 END_TEST
 
-/* The part that needs a private network namespace: its own program
- * (test/check_transport_netns, this file built with TEST_PART_NETNS), so
- * that it shows as SKIP where no namespace can be had. */
-static Suite *transport_netns_suite(void)
+/* The tests that need a private network namespace are a program of their
+ * own (test/check_transport_netns, this file built with TEST_PART_NETNS),
+ * so that they show as SKIP where no namespace can be had. */
+static Suite *transport_suite(bool netns)
 {
-	Suite *s = suite_create("transport_netns");
-	TCase *tc = tcase_create("full socket");
+	Suite *s = suite_create(netns ? "transport_netns" : "transport");
+	TCase *tc = tcase_create(netns ? "netns" : "loopback");
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, transport_full_socket_queues_sends_until_writable);
-	tcase_add_test(tc, transport_full_socket_queues_answers_of_a_batch);
-	tcase_add_test(tc, transport_bind_name_takes_its_zone);
+	if (netns) {
+		tcase_add_test(tc, transport_full_socket_queues_sends_until_writable);
+		tcase_add_test(tc, transport_full_socket_queues_answers_of_a_batch);
+		tcase_add_test(tc, transport_bind_name_takes_its_zone);
+		suite_add_tcase(s, tc);
+		return s;
+	}
+	tcase_add_test(tc, transport_serves_ipv6_and_ipv4_on_one_socket);
+	tcase_add_test(tc, transport_answers_from_request_destination);
+	tcase_add_test(tc, transport_reports_icmp6_port_unreachable_at_once);
+	tcase_add_test(tc, transport_reports_icmp4_port_unreachable_at_once);
+	tcase_add_test(tc, transport_send_error_returned_and_reported);
+	tcase_add_test(tc, transport_drops_and_counts_oversized_datagram);
+	tcase_add_test(tc, transport_delivers_nothing_before_start);
+	tcase_add_test(tc, transport_calls_nothing_after_shutdown);
+	tcase_add_test(tc, transport_free_inside_datagram_callback_is_safe);
+	tcase_add_test(tc, transport_free_inside_error_callback_is_safe);
+	tcase_add_test(tc, transport_shutdown_inside_callback_stops_delivery);
+	tcase_add_test(tc, transport_burst_does_not_starve_the_base);
+	tcase_add_test(tc, transport_rejects_bad_bind_and_config);
+	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
+	tcase_add_test(tc, transport_bind_name_comes_from_the_hosts_file);
+	tcase_add_test(tc, transport_multicast_options_on_one_socket);
+	tcase_add_test(tc, transport_delivers_without_pktinfo_and_warns_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1006,14 +982,12 @@ static Suite *transport_netns_suite(void)
 int main(void)
 {
 #ifdef TEST_PART_NETNS
-	(void)transport_suite;
 	if (!testnet_netns_possible(NETNS_SLOW_LO))
 		return testutil_skip("check_transport_netns",
 		                     "no private network namespace with a tbf qdisc on lo "
 		                     "(needs root or unprivileged user namespaces, iproute2 and tc)");
-	return testutil_run(transport_netns_suite());
+	return testutil_run(transport_suite(true));
 #else
-	(void)transport_netns_suite;
-	return testutil_run(transport_suite());
+	return testutil_run(transport_suite(false));
 #endif
 }
