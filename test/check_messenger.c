@@ -1959,13 +1959,17 @@ static void add_alloc_cases(Suite *s)
 
 static void add_multicast_cases(Suite *s)
 {
+	const TTest *const tests[] = {
+	    messenger_icmp_spares_multicast_request,
+	    messenger_multicast_server_v6,
+	    messenger_multicast_server_v4,
+	    messenger_malformed_con_via_multicast_or_broadcast_gets_no_rst,
+	    messenger_multicast_client_collects_every_response_v6,
+	    messenger_multicast_client_collects_every_response_v4,
+	};
 	TCase *mc = new_case("multicast");
-	tcase_add_test(mc, messenger_icmp_spares_multicast_request);
-	tcase_add_test(mc, messenger_multicast_server_v6);
-	tcase_add_test(mc, messenger_multicast_server_v4);
-	tcase_add_test(mc, messenger_malformed_con_via_multicast_or_broadcast_gets_no_rst);
-	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
-	tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
+	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+		tcase_add_test(mc, tests[i]);
 	suite_add_tcase(s, mc);
 }
 

@@ -629,6 +629,18 @@ static const char *bound_text(struct evudp6_transport *t)
 	return text;
 }
 
+/* An echoing transport @t answers a datagram to @addr from @addr. */
+static void expect_echo_v4(struct event_base *base, struct evudp6_transport *t, struct seen *s,
+                           const char *addr)
+{
+	int before = s->datagrams;
+	int c = testnet_socket(AF_INET, "127.0.0.1");
+	testnet_send(c, addr, evudp6_transport_port(t), "v4", 2);
+	TESTNET_LOOP_UNTIL(base, s->datagrams == before + 1);
+	expect_answer_from(c, addr, evudp6_transport_port(t), "v4");
+	close(c);
+}
+
 START_TEST(transport_binds_mapped_ipv4_and_localhost)
 {
 	struct event_base *base = event_base_new();
@@ -639,11 +651,7 @@ START_TEST(transport_binds_mapped_ipv4_and_localhost)
 	char text[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
 	ck_assert_str_eq(text, "::ffff:127.0.0.1");
-	int c = testnet_socket(AF_INET, "127.0.0.1");
-	testnet_send(c, "127.0.0.1", evudp6_transport_port(t), "v4", 2);
-	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
-	expect_answer_from(c, "127.0.0.1", evudp6_transport_port(t), "v4");
-	close(c);
+	expect_echo_v4(base, t, &s, "127.0.0.1");
 	evudp6_transport_free(t);
 
 	/* A hosts file naming localhost for both families, IPv4 first: IPv6
@@ -670,11 +678,7 @@ START_TEST(transport_bind_name_comes_from_the_hosts_file)
 	struct evudp6_transport *t = server(base, &s, "v4only:0");
 	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.2");
 	/* and it serves there */
-	int c = testnet_socket(AF_INET, "127.0.0.1");
-	testnet_send(c, "127.0.0.2", evudp6_transport_port(t), "n4", 2);
-	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
-	expect_answer_from(c, "127.0.0.2", evudp6_transport_port(t), "n4");
-	close(c);
+	expect_echo_v4(base, t, &s, "127.0.0.2");
 	evudp6_transport_free(t);
 	/* names are case-insensitive; aliases count */
 	t = server(base, &s, "OTHER:0");
