@@ -1,8 +1,9 @@
 /*
  * evudp6-probe — the diagnostic server (--listen): answers pings (the
- * messenger does that), /.well-known/core, /hello, /echo and /whoami, and
- * logs every request and ping with the requester's address and the local
- * address it reached.
+ * messenger does that), /.well-known/core, /hello, /echo, /whoami and
+ * /large, and logs every request and ping with the requester's address
+ * and the local address it reached. Bodies of any size go both ways
+ * block-wise (RFC 7959) through a block server consulted before routing.
  */
 #include "config.h"
 
@@ -17,8 +18,10 @@
 
 #include "probe.h"
 
-#define ECHO_MAX   1024
-#define JOINED_MAX (PROBE_MAX_JOINS * 4)
+/* The block server reassembles and slices bodies up to this size. */
+#define ECHO_MAX    (1024 * 1024)
+#define LARGE_LINES 256
+#define JOINED_MAX  (PROBE_MAX_JOINS * 4)
 
 struct listener {
 	struct probe_server *s;
@@ -32,14 +35,19 @@ struct probe_server {
 	struct listener l[PROBE_MAX_BINDS];
 	size_t n;
 	unsigned long requests, pings;
-	uint8_t echo[ECHO_MAX];
+	struct evudp6_block_server *blocks;
+	uint8_t *echo;
 	size_t echo_len;
 	int echo_cf;
 };
 
 static const char core_links[] = "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
                                  "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
-                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\"";
+                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
+                                 "</large>;rt=\"evudp6.large\";ct=0;sz=8192;title=\"several blocks\"";
+
+/* /large: 256 lines of 32 bytes, "evudp6 large resource line 0000\n" to "... 0255\n". */
+static char large_body[LARGE_LINES * 32 + 1];
 
 /* ------------------------------------------------------------ resources */
 
@@ -114,6 +122,8 @@ static void route(struct probe_server *s, struct reply *r, const struct evudp6_m
 		case EVUDP6_OPT_URI_QUERY:
 		case EVUDP6_OPT_ACCEPT:
 		case EVUDP6_OPT_CONTENT_FORMAT:
+		case EVUDP6_OPT_BLOCK1:
+		case EVUDP6_OPT_BLOCK2:
 			continue;
 		case EVUDP6_OPT_PROXY_URI:
 		case EVUDP6_OPT_PROXY_SCHEME:
@@ -150,6 +160,16 @@ static void route(struct probe_server *s, struct reply *r, const struct evudp6_m
 			reply_code(r, EVUDP6_CODE(4, 6));
 		else
 			whoami(r, remote, mcast, accept == 50);
+	} else if (strcmp(path, "/large") == 0) {
+		if (method != EVUDP6_GET)
+			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
+		else if (accept > 0)
+			reply_code(r, EVUDP6_CODE(4, 6));
+		else {
+			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
+			evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, 0);
+			evudp6_msg_builder_set_payload(&r->b, large_body, LARGE_LINES * 32);
+		}
 	} else if (strcmp(path, "/echo") == 0) {
 		struct evudp6_opt cf;
 		uint32_t cfv = 0;
@@ -160,7 +180,8 @@ static void route(struct probe_server *s, struct reply *r, const struct evudp6_m
 				reply_code(r, EVUDP6_CODE(4, 13));
 				return;
 			}
-			memcpy(s->echo, req->payload, req->payload_len);
+			if (req->payload_len)
+				memcpy(s->echo, req->payload, req->payload_len);
 			s->echo_len = req->payload_len;
 			s->echo_cf = has_cf ? (int)cfv : -1;
 			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CHANGED, 0);
@@ -240,6 +261,13 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	char path[512], query[512];
 	struct reply r;
 	bool mcast = evudp6_exchange_is_multicast(ex);
+	/* Block-wise follow-ups (2.31 Continue, later blocks from the
+	 * snapshot, and the bad ones) are answered there and not logged one
+	 * by one; a completed upload comes back whole. */
+	struct evudp6_msg whole;
+	if (evudp6_block_server_handle(s->blocks, ex, req, remote, &whole) != 1)
+		return;
+	req = &whole;
 	path_and_query(req, path, sizeof(path), query, sizeof(query));
 	route(s, &r, req, path, remote, mcast);
 	struct probe_req_log log = {.req = req,
@@ -249,7 +277,7 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	                            .query = query,
 	                            .code = r.b.code,
 	                            .prefix = s->o->log_prefix};
-	int rc = evudp6_exchange_respond(ex, &r.b);
+	int rc = evudp6_block_respond(s->blocks, ex, req, &r.b, r.b.payload, r.b.payload_len);
 	if (rc < 0) {
 		log.note = evudp6_strerror(rc);
 		log.code = 0;
@@ -353,6 +381,17 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	}
 	s->o = o;
 	s->echo_cf = -1;
+	for (int i = 0; i < LARGE_LINES; i++)
+		snprintf(large_body + i * 32, 33, "evudp6 large resource line %04d\n", i);
+	struct evudp6_block_server_config bcfg;
+	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
+	bcfg.max_body = ECHO_MAX;
+	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0) {
+		free(s->echo);
+		free(s);
+		probe_warn("out of memory");
+		return PROBE_EXIT_OSERR;
+	}
 	size_t nb = o->nbinds ? o->nbinds : 1;
 	for (size_t i = 0; i < nb; i++) {
 		const char *bind = o->nbinds ? o->binds[i] : "[::]";
@@ -366,6 +405,8 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		if (rc == 0) {
 			evudp6_messenger_set_request_cb(l->m, request_cb, s);
 			evudp6_messenger_set_ping_cb(l->m, ping_cb, s);
+			/* Answers that meet a Packet Too Big go on in smaller blocks. */
+			evudp6_messenger_set_icmp_cb(l->m, evudp6_block_icmp_cb, s->blocks);
 			rc = evudp6_messenger_start(l->m);
 		}
 		if (rc < 0) {
@@ -403,6 +444,8 @@ void probe_server_free(struct probe_server *s)
 		for (size_t k = 0; k < s->l[i].njoined; k++)
 			free(s->l[i].joined[k]);
 	}
+	evudp6_block_server_free(s->blocks);
+	free(s->echo);
 	free(s);
 }
 
