@@ -13,5 +13,6 @@
 #include <evudp6/resolve.h>
 #include <evudp6/messenger.h>
 #include <evudp6/block.h>
+#include <evudp6/observe.h>
 
 #endif /* EVUDP6_H */

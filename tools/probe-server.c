@@ -39,12 +39,16 @@ struct probe_server {
 	uint8_t *echo;
 	size_t echo_len;
 	int echo_cf;
+	struct probe_obs *obs;
 };
 
-static const char core_links[] = "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
-                                 "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
-                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
-                                 "</large>;rt=\"evudp6.large\";ct=0;sz=8192;title=\"several blocks\"";
+static const char core_links[] =
+    "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
+    "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
+    "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
+    "</large>;rt=\"evudp6.large\";ct=0;sz=8192;title=\"several blocks\","
+    "</obs>;obs;rt=\"evudp6.tick\";ct=0;title=\"changes every second\","
+    "</obs-large>;obs;rt=\"evudp6.tick\";ct=0;sz=3200;title=\"several blocks, changes every second\"";
 
 /* /large: 256 lines of 32 bytes, "evudp6 large resource line 0000\n" to "... 0255\n". */
 static char large_body[LARGE_LINES * 32 + 1];
@@ -269,14 +273,19 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 		return;
 	req = &whole;
 	path_and_query(req, path, sizeof(path), query, sizeof(query));
-	route(s, &r, req, path, remote, mcast);
 	struct probe_req_log log = {.req = req,
 	                            .from = remote,
 	                            .multicast = mcast,
 	                            .path = path,
 	                            .query = query,
-	                            .code = r.b.code,
 	                            .prefix = s->o->log_prefix};
+	if (probe_obs_serve(s->obs, ex, req, path, &log.code, &log.note)) {
+		s->requests++;
+		probe_out_request(&log);
+		return;
+	}
+	route(s, &r, req, path, remote, mcast);
+	log.code = r.b.code;
 	int rc = evudp6_block_respond(s->blocks, ex, req, &r.b, r.b.payload, r.b.payload_len);
 	if (rc < 0) {
 		log.note = evudp6_strerror(rc);
@@ -386,7 +395,9 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	struct evudp6_block_server_config bcfg;
 	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
 	bcfg.max_body = ECHO_MAX;
-	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0) {
+	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0 ||
+	    probe_obs_new(&s->obs, base, s->blocks) < 0) {
+		evudp6_block_server_free(s->blocks);
 		free(s->echo);
 		free(s);
 		probe_warn("out of memory");
@@ -439,6 +450,7 @@ void probe_server_free(struct probe_server *s)
 {
 	if (!s)
 		return;
+	probe_obs_free(s->obs);
 	for (size_t i = 0; i < s->n; i++) {
 		evudp6_messenger_free(s->l[i].m);
 		for (size_t k = 0; k < s->l[i].njoined; k++)
