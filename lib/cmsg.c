@@ -12,6 +12,8 @@
 
 #include <evudp6/icmp.h>
 
+#include "abi-internal.h"
+
 #include "addr-internal.h"
 
 /* The payload of a control message starts after the aligned header. */
@@ -118,7 +120,7 @@ static void parse_ovfl(const unsigned char *d, size_t n, struct evudp6_cmsg_info
 	out->ovfl = v;
 }
 
-void evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out)
+static int cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out)
 {
 	const unsigned char *p = control;
 	size_t off = 0;
@@ -126,7 +128,7 @@ void evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct ev
 	memset(out, 0, sizeof(*out));
 	out->ctrunc = (msg_flags & MSG_CTRUNC) != 0;
 	if (!p)
-		return;
+		return 0;
 
 	/*
 	 * Walked by hand rather than with CMSG_NXTHDR: every header is copied
@@ -161,6 +163,7 @@ void evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct ev
 			break;
 		off += step;
 	}
+	return 0;
 }
 
 /* ----------------------------------------------------------------- names */
@@ -330,4 +333,15 @@ int evudp6_icmp_describe(const struct evudp6_icmp *e, char *buf, size_t len)
 	}
 	memcpy(buf, text, (size_t)n + 1);
 	return n;
+}
+
+int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out,
+                      size_t size)
+{
+	struct evudp6_cmsg_info info;
+
+	if (!out)
+		return -EINVAL;
+	cmsg_parse(control, len, msg_flags, &info);
+	return (int)evudp6__struct_out(out, size, &info, sizeof(info));
 }

@@ -104,7 +104,7 @@ int main(void)
 
 	/* ... and, on the same event_base, a CoAP endpoint. */
 	struct evudp6_transport *coap;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::]:0"};
 	int r = evudp6_transport_new(&coap, base, &cfg, coap_hello, NULL, NULL);
 	if (r == 0)
 		r = evudp6_transport_start(coap);
@@ -121,7 +121,7 @@ int main(void)
 	evhttp_make_request(conn, req, EVHTTP_REQ_GET, "/");
 
 	struct evudp6_transport *client;
-	struct evudp6_transport_config ccfg = {.bind = "[::]:0"};
+	struct evudp6_transport_config ccfg = {.size = sizeof(ccfg), .bind = "[::]:0"};
 	evudp6_transport_new(&client, base, &ccfg, coap_client, NULL, base);
 	evudp6_transport_start(client);
 	const uint8_t get[] = {0x40, EVUDP6_GET, 0x07, 0x07};

@@ -131,7 +131,7 @@ static int serve(int argc, char **argv)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *t;
-	struct evudp6_transport_config cfg = {0};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg)};
 	if (argc > 1 && strcmp(argv[0], "-r") == 0) {
 		cfg.reuseport = true;
 		argc--;
