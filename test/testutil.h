@@ -29,4 +29,26 @@ static inline const char *testutil_srcdir(void)
 	return d && *d ? d : ".";
 }
 
+/*
+ * Put an option into a builder as it is, bypassing the RFC length ranges
+ * that evudp6_msg_builder_add_opt() enforces: for tests of receivers
+ * that must cope with what a careless peer sends (a 256-byte Uri-Path, a
+ * 3-byte Uri-Port). Keeps the table sorted as encode requires.
+ */
+#ifdef EVUDP6_MSG_H
+static inline void testutil_add_raw_opt(struct evudp6_msg_builder *b, uint32_t number, const void *value,
+                                        size_t len)
+{
+	size_t i = b->nopts;
+	if (i >= EVUDP6_BUILDER_MAX_OPTS)
+		return;
+	while (i > 0 && b->opt[i - 1].number > number) {
+		b->opt[i] = b->opt[i - 1];
+		i--;
+	}
+	b->opt[i] = (struct evudp6_opt){.number = number, .value = value, .len = len};
+	b->nopts++;
+}
+#endif
+
 #endif
