@@ -672,7 +672,7 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 		resource_destroy(rsp->res);
 	rsp->res = NULL;
 	if (srv->log_cb)
-		srv->log_cb(srv, req, remote, code, err, srv->log_arg);
+		srv->log_cb(srv, rsp, req, remote, code, err, srv->log_arg);
 	if (srv->free_pending)
 		server_destroy(srv);
 }

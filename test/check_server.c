@@ -829,10 +829,11 @@ static int logged;
 static uint8_t logged_code[8];
 static int logged_err[8];
 
-static void log_cb(struct evudp6_server *s, const struct evudp6_msg *req, const struct evudp6_addr *remote,
-                   uint8_t code, int err, void *arg)
+static void log_cb(struct evudp6_server *s, const struct evudp6_response *rsp, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, uint8_t code, int err, void *arg)
 {
 	(void)req, (void)remote;
+	ck_assert(!evudp6_response_is_multicast(rsp));
 	ck_assert_ptr_eq(s, srv);
 	ck_assert_ptr_eq(arg, &logged);
 	if (logged < 8) {

@@ -342,8 +342,15 @@ static void send_request(struct probe_job *j)
 		evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_CONTENT_FORMAT, (uint32_t)o->content_format);
 	if (o->accept >= 0)
 		evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_ACCEPT, (uint32_t)o->accept);
-	for (size_t i = 0; i < o->nextra; i++)
+	for (size_t i = 0; i < o->nextra; i++) {
+		char why[128];
+		if (probe_option_length_check(o->extra[i].number, o->extra[i].len, why, sizeof(why)) < 0) {
+			probe_warn("%s: cannot build the request: %s", j->uri, why);
+			job_end(j, PROBE_EXIT_USAGE);
+			return;
+		}
 		evudp6_msg_builder_add_opt(&b, o->extra[i].number, o->extra[i].value, o->extra[i].len);
+	}
 	if (o->payload)
 		evudp6_msg_builder_set_payload(&b, o->payload, o->payload_len);
 	if (rc == 0)
@@ -591,6 +598,17 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 			probe_warn("%s: not a usable URI: %s", uri, evudp6_strerror(rc));
 		job_free(j);
 		return PROBE_EXIT_USAGE;
+	}
+	/* RFC 7252 5.10 bounds every value: say which one is out before
+	 * anything is resolved or sent. */
+	struct evudp6_opt part;
+	for (size_t i = 0; evudp6_uri_option(&j->u, i, &part); i++) {
+		char why[128];
+		if (probe_option_length_check(part.number, part.len, why, sizeof(why)) < 0) {
+			probe_warn("%s: not a usable URI: %s", uri, why);
+			job_free(j);
+			return PROBE_EXIT_USAGE;
+		}
 	}
 	if (o->ifname) {
 		if (if_nametoindex(o->ifname) == 0) {

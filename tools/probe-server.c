@@ -1,8 +1,9 @@
 /*
- * evudp6-probe — the diagnostic server (--listen): answers pings (the
- * messenger does that), /.well-known/core, /hello, /echo and /whoami, and
- * logs every request and ping with the requester's address and the local
- * address it reached.
+ * evudp6-probe — the diagnostic server (--listen), built on the resource
+ * API: /hello, /echo and /whoami (and / for people) on an evudp6_server,
+ * which also answers /.well-known/core and the RFC's errors; pings are
+ * answered by the messenger. Every request and ping is logged with the
+ * requester's address and the local address it reached.
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 struct listener {
 	struct probe_server *s;
 	struct evudp6_messenger *m;
+	struct evudp6_server *srv;
 	char *joined[JOINED_MAX];
 	size_t njoined;
 };
@@ -37,39 +39,7 @@ struct probe_server {
 	int echo_cf;
 };
 
-static const char core_links[] = "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
-                                 "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
-                                 "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\"";
-
 /* ------------------------------------------------------------ resources */
-
-struct reply {
-	struct evudp6_msg_builder b;
-	char text[768];
-};
-
-static void reply_text(struct reply *r, uint8_t code, uint32_t cf, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void reply_text(struct reply *r, uint8_t code, uint32_t cf, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(r->text, sizeof(r->text), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(r->text))
-		n = (int)sizeof(r->text) - 1;
-	evudp6_msg_builder_init(&r->b, EVUDP6_ACK, code, 0);
-	evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, cf);
-	evudp6_msg_builder_set_payload(&r->b, r->text, (size_t)n);
-}
-
-static void reply_code(struct reply *r, uint8_t code)
-{
-	evudp6_msg_builder_init(&r->b, EVUDP6_ACK, code, 0);
-}
 
 /* Accept option: -1 when absent. */
 static int accept_of(const struct evudp6_msg *req)
@@ -81,116 +51,107 @@ static int accept_of(const struct evudp6_msg *req)
 	return -1;
 }
 
-static void whoami(struct reply *r, const struct evudp6_addr *remote, bool mcast, bool json)
+static void root_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                    const struct evudp6_addr *remote, void *arg)
 {
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_printf(rsp, "evudp6-probe diagnostic server (evudp6 %s): GET /.well-known/core",
+	                       evudp6_version());
+}
+
+static void hello_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                     const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_printf(rsp, "Hello from evudp6-probe %s", evudp6_version());
+}
+
+/* The requester's address and the local address the request reached. */
+static void whoami_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                      const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)arg;
 	char you[EVUDP6_HOSTINFO_MAX], asked[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX] = "";
+	bool mcast = evudp6_response_is_multicast(rsp);
 	probe_remote_text(remote, you, sizeof(you));
 	probe_local_text(remote, asked, sizeof(asked));
 	evudp6_addr_netif(remote, ifn, sizeof(ifn));
-	if (json)
-		reply_text(r, EVUDP6_CONTENT, 50,
-		           "{\"you\":\"%s\",\"asked\":\"%s\",\"interface\":\"%s\",\"multicast\":%s}", you,
-		           asked, ifn, mcast ? "true" : "false");
-	else
-		reply_text(r, EVUDP6_CONTENT, 0, "you are %s, you asked %s%s%s%s", you, asked,
-		           ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "");
+	if (accept_of(req) == EVUDP6_CF_JSON) {
+		evudp6_response_set_content_format(rsp, EVUDP6_CF_JSON);
+		evudp6_response_printf(
+		    rsp, "{\"you\":\"%s\",\"asked\":\"%s\",\"interface\":\"%s\",\"multicast\":%s}", you,
+		    asked, ifn, mcast ? "true" : "false");
+	} else {
+		evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+		evudp6_response_printf(rsp, "you are %s, you asked %s%s%s%s", you, asked,
+		                       ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "");
+	}
 }
 
-/*
- * Answer one request. Unknown critical options get 4.02 (RFC 7252 5.4.1),
- * proxy requests 5.05; the rest is routed by path and method.
- */
-static void route(struct probe_server *s, struct reply *r, const struct evudp6_msg *req, const char *path,
-                  const struct evudp6_addr *remote, bool mcast)
+/* PUT or POST stores the payload (and its Content-Format), GET returns
+ * it, DELETE forgets it. */
+static void echo_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                    const struct evudp6_addr *remote, void *arg)
 {
-	struct evudp6_opt_iter it;
-	struct evudp6_opt o;
-	evudp6_opt_iter_init(&it, req);
-	while (evudp6_opt_iter_next(&it, &o) == 1) {
-		switch (o.number) {
-		case EVUDP6_OPT_URI_HOST:
-		case EVUDP6_OPT_URI_PORT:
-		case EVUDP6_OPT_URI_PATH:
-		case EVUDP6_OPT_URI_QUERY:
-		case EVUDP6_OPT_ACCEPT:
-		case EVUDP6_OPT_CONTENT_FORMAT:
-			continue;
-		case EVUDP6_OPT_PROXY_URI:
-		case EVUDP6_OPT_PROXY_SCHEME:
-			reply_code(r, EVUDP6_CODE(5, 5));
-			return;
-		default:
-			if (EVUDP6_OPT_IS_CRITICAL(o.number)) {
-				reply_text(r, EVUDP6_CODE(4, 2), 0, "option %u not understood", o.number);
-				return;
-			}
-		}
+	(void)res, (void)remote;
+	struct probe_server *s = arg;
+	if (req->code == EVUDP6_DELETE) {
+		s->echo_len = 0;
+		s->echo_cf = -1;
+		return;
 	}
-	int accept = accept_of(req);
-	uint8_t method = req->code;
-
-	if (strcmp(path, "/.well-known/core") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept >= 0 && accept != 40)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else
-			reply_text(r, EVUDP6_CONTENT, 40, "%s", core_links);
-	} else if (strcmp(path, "/hello") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept > 0)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else
-			reply_text(r, EVUDP6_CONTENT, 0, "Hello from evudp6-probe %s", evudp6_version());
-	} else if (strcmp(path, "/whoami") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept > 0 && accept != 50)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else
-			whoami(r, remote, mcast, accept == 50);
-	} else if (strcmp(path, "/echo") == 0) {
+	if (req->code != EVUDP6_GET) {
+		const uint8_t *body;
+		size_t n = evudp6_response_request_body(rsp, &body);
+		if (n > ECHO_MAX) {
+			evudp6_response_set_code(rsp, EVUDP6_REQUEST_ENTITY_TOO_LARGE);
+			return;
+		}
 		struct evudp6_opt cf;
 		uint32_t cfv = 0;
 		bool has_cf = evudp6_msg_find_opt(req, EVUDP6_OPT_CONTENT_FORMAT, &cf) &&
 		              evudp6_opt_uint(&cf, &cfv) == 0;
-		if (method == EVUDP6_PUT || method == EVUDP6_POST) {
-			if (req->payload_len > ECHO_MAX) {
-				reply_code(r, EVUDP6_CODE(4, 13));
-				return;
-			}
-			memcpy(s->echo, req->payload, req->payload_len);
-			s->echo_len = req->payload_len;
-			s->echo_cf = has_cf ? (int)cfv : -1;
-			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CHANGED, 0);
-		} else if (method == EVUDP6_GET) {
-			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
-		} else if (method == EVUDP6_DELETE) {
-			s->echo_len = 0;
-			s->echo_cf = -1;
-			reply_code(r, EVUDP6_DELETED);
-			return;
-		} else {
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-			return;
-		}
-		if (s->echo_cf >= 0)
-			evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, (uint32_t)s->echo_cf);
-		evudp6_msg_builder_set_payload(&r->b, s->echo, s->echo_len);
-	} else if (strcmp(path, "/") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else
-			reply_text(r, EVUDP6_CONTENT, 0,
-			           "evudp6-probe diagnostic server (evudp6 %s): GET /.well-known/core",
-			           evudp6_version());
-	} else {
-		reply_code(r, EVUDP6_NOT_FOUND);
+		if (n)
+			memcpy(s->echo, body, n);
+		s->echo_len = n;
+		s->echo_cf = has_cf ? (int)cfv : -1;
 	}
+	if (s->echo_cf >= 0)
+		evudp6_response_set_content_format(rsp, (uint32_t)s->echo_cf);
+	evudp6_response_set_payload(rsp, s->echo, s->echo_len);
 }
 
-/* "/a/b" and "x=1&y" from the Uri-Path and Uri-Query options, for routing and logs. */
+static int add_resources(struct evudp6_server *srv, struct probe_server *s)
+{
+	struct evudp6_resource *r;
+	int rc;
+	if ((rc = evudp6_server_add(srv, "/", EVUDP6_METHOD_GET, root_cb, s, &r)) < 0)
+		return rc;
+	evudp6_resource_set_flags(r, EVUDP6_RESOURCE_HIDDEN);
+	if ((rc = evudp6_server_add(srv, "/hello", EVUDP6_METHOD_GET, hello_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.hello")) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "hello")) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0)
+		return rc;
+	if ((rc = evudp6_server_add(srv, "/echo",
+	                            EVUDP6_METHOD_GET | EVUDP6_METHOD_PUT | EVUDP6_METHOD_POST |
+	                                EVUDP6_METHOD_DELETE,
+	                            echo_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.echo")) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "PUT or POST echoes the payload")) < 0)
+		return rc;
+	if ((rc = evudp6_server_add(srv, "/whoami", EVUDP6_METHOD_GET, whoami_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.whoami")) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "who am I")) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_JSON)) < 0)
+		return rc;
+	return 0;
+}
+
+/* "/a/b" and "x=1&y" from the Uri-Path and Uri-Query options, for the log. */
 static void path_and_query(const struct evudp6_msg *req, char *path, size_t plen, char *query, size_t qlen)
 {
 	struct evudp6_opt_iter it;
@@ -232,30 +193,28 @@ static bool suppressed(const struct evudp6_msg *req, uint8_t code, bool mcast)
 	return mcast && cls >= 4;
 }
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+/* Every request, as the server answered it, with both addresses. */
+static void log_cb(struct evudp6_server *srv, const struct evudp6_response *rsp, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, uint8_t code, int err, void *arg)
 {
-	(void)m;
+	(void)srv;
 	struct probe_server *s = arg;
 	char path[512], query[512];
-	struct reply r;
-	bool mcast = evudp6_exchange_is_multicast(ex);
+	bool mcast = evudp6_response_is_multicast(rsp);
 	path_and_query(req, path, sizeof(path), query, sizeof(query));
-	route(s, &r, req, path, remote, mcast);
 	struct probe_req_log log = {.req = req,
 	                            .from = remote,
 	                            .multicast = mcast,
 	                            .path = path,
 	                            .query = query,
-	                            .code = r.b.code,
+	                            .code = code,
 	                            .prefix = s->o->log_prefix};
-	int rc = evudp6_exchange_respond(ex, &r.b);
-	if (rc < 0) {
-		log.note = evudp6_strerror(rc);
+	if (err < 0) {
+		log.note = evudp6_strerror(err);
 		log.code = 0;
-		/* Never leave the exchange open: an empty answer acknowledges it. */
-		evudp6_exchange_respond(ex, NULL);
-	} else if (suppressed(req, r.b.code, mcast)) {
+	} else if (code == 0) {
+		log.note = "not sent: nothing matched";
+	} else if (suppressed(req, code, mcast)) {
 		log.note = "not sent: suppressed";
 	}
 	s->requests++;
@@ -363,8 +322,12 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		evudp6_messenger_config_init(&mcfg);
 		mcfg.leisure_ms = (unsigned int)lround(o->leisure_s * 1000.0);
 		int rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
+		if (rc == 0)
+			rc = evudp6_server_new(&l->srv, l->m);
+		if (rc == 0)
+			rc = add_resources(l->srv, s);
 		if (rc == 0) {
-			evudp6_messenger_set_request_cb(l->m, request_cb, s);
+			evudp6_server_set_log_cb(l->srv, log_cb, s);
 			evudp6_messenger_set_ping_cb(l->m, ping_cb, s);
 			rc = evudp6_messenger_start(l->m);
 		}
@@ -399,6 +362,7 @@ void probe_server_free(struct probe_server *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
+		evudp6_server_free(s->l[i].srv);
 		evudp6_messenger_free(s->l[i].m);
 		for (size_t k = 0; k < s->l[i].njoined; k++)
 			free(s->l[i].joined[k]);

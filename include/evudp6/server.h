@@ -105,6 +105,8 @@ typedef void (*evudp6_resource_cb)(struct evudp6_resource *res, struct evudp6_re
  * Told of each request the server answered or let go, after the answer
  * went to the messenger: for logs and counters.
  *
+ * @param rsp   the response as sent, for evudp6_response_is_multicast()
+ *              and evudp6_response_code(); valid during the call
  * @param code  the response code given to the messenger (which may still
  *              suppress it: No-Response, an error to a multicast request),
  *              0 when nothing was sent (a deferred answer, a multicast
@@ -112,8 +114,9 @@ typedef void (*evudp6_resource_cb)(struct evudp6_resource *res, struct evudp6_re
  * @param err   0, or the error evudp6_exchange_respond() returned (the
  *              exchange was then acknowledged without a response)
  */
-typedef void (*evudp6_server_log_cb)(struct evudp6_server *srv, const struct evudp6_msg *req,
-                                     const struct evudp6_addr *remote, uint8_t code, int err, void *arg);
+typedef void (*evudp6_server_log_cb)(struct evudp6_server *srv, const struct evudp6_response *rsp,
+                                     const struct evudp6_msg *req, const struct evudp6_addr *remote,
+                                     uint8_t code, int err, void *arg);
 
 /**
  * Create a server on @p m and install it as @p m's request handler
