@@ -1,5 +1,5 @@
 /*
- * Fuzz harness: the message layer (lib/messenger.c) fed through its real
+ * Fuzz harness: the message layer (lib/messenger.c, request.c, exchange.c) fed through its real
  * entry points, the datagram and error callbacks it registers on its
  * transport.
  *

@@ -1,0 +1,252 @@
+/*
+ * evudp6 — message layer internals shared by messenger.c (life cycle,
+ * receive dispatch, sending), request.c (client) and exchange.c (server,
+ * deduplication).
+ *
+ * Everything lives in pools allocated by evudp6_messenger_new(): client
+ * requests (with their encoded datagram, kept for retransmission), the
+ * per-remote records that enforce NSTART and let an ICMP error find every
+ * exchange to a remote, and the deduplication entries (with the answer
+ * they got, kept to re-send it byte for byte). Lookups go through
+ * fixed-size hash tables (hashtab.h). The receive path therefore
+ * allocates nothing.
+ *
+ * Re-entrancy: user callbacks may cancel, send, answer, shut down or free
+ * the messenger. Every entry point from the event loop brackets its work
+ * with evudp6__msgr_enter()/evudp6__msgr_leave(); freeing is deferred
+ * until the outermost one returns, and every object is unlinked from all
+ * tables before its callback runs.
+ */
+#ifndef EVUDP6_MESSENGER_INTERNAL_H
+#define EVUDP6_MESSENGER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include <evudp6/messenger.h>
+
+#include "hashtab.h"
+#include "list.h"
+#include "random-internal.h"
+
+/* Bounds that keep every timeout computation inside 64 bits. */
+#define EVUDP6__MAX_RETRANSMIT_LIMIT 16u
+#define EVUDP6__RANDOM_FACTOR_LIMIT  16.0
+#define EVUDP6__MAX_MESSAGE_LIMIT    65535u
+
+/* Tokens of our requests: long enough that an off-path attacker cannot
+ * guess them (RFC 7252 5.3.1). */
+#define EVUDP6__TOKEN_LEN 8
+
+/* ------------------------------------------------------------ objects */
+
+enum evudp6__req_state {
+	EVUDP6__REQ_FREE = 0,
+	EVUDP6__REQ_QUEUED,        /* waiting for NSTART; not sent yet */
+	EVUDP6__REQ_WAIT_ACK,      /* CON sent, retransmitting */
+	EVUDP6__REQ_WAIT_RESPONSE, /* NON sent, or CON acknowledged by an empty ACK */
+	EVUDP6__REQ_MULTICAST,     /* collecting responses until the wait ends */
+	EVUDP6__REQ_ENDED          /* unlinked; released once its callback returns */
+};
+
+struct evudp6__peer;
+
+struct evudp6_request {
+	struct evudp6_messenger *m;
+	struct event *timer;
+	enum evudp6__req_state state;
+	bool con, ping, mcast;
+	bool active; /* counts toward its peer's NSTART */
+	bool in_cb;
+	uint16_t mid;
+	uint8_t tkl;
+	uint8_t token[EVUDP6__TOKEN_LEN];
+	struct evudp6_addr remote;
+	struct evudp6__peer *peer;
+	struct evudp6__link plink; /* in peer->queued or peer->sent, or a list being failed */
+	struct evudp6__hnode tok_node, mid_node;
+	struct evudp6_request *free_next;
+	unsigned int retransmits;
+	uint64_t timeout_us;
+	unsigned int wait_ms;
+	evudp6_messenger_response_cb cb;
+	void *arg;
+	uint8_t *buf;
+	size_t len;
+};
+
+/* One remote with unicast requests pending: NSTART and ICMP failing. */
+struct evudp6__peer {
+	struct evudp6_addr remote;
+	struct evudp6__hnode node;
+	struct evudp6__peer *free_next;
+	struct evudp6__link queued, sent;
+	unsigned int nactive;
+};
+
+enum evudp6__ent_state {
+	EVUDP6__ENT_FREE = 0,
+	EVUDP6__ENT_PENDING,  /* handler owes the answer */
+	EVUDP6__ENT_LEISURE,  /* NON response to a multicast request, waiting to leave */
+	EVUDP6__ENT_SEPARATE, /* separate CON response, retransmitting */
+	EVUDP6__ENT_DONE      /* answered: only remembered for duplicates; evictable */
+};
+
+/* A deduplication entry; for a received request also its exchange. */
+struct evudp6_exchange {
+	struct evudp6_messenger *m;
+	struct event *timer;
+	enum evudp6__ent_state state;
+	bool con;         /* the received message was CON */
+	bool mcast;       /* it arrived via multicast */
+	bool is_response; /* a CON/NON response we received (client side) */
+	bool acked;       /* an ACK (empty or piggybacked) has been sent */
+	bool cached;      /* buf holds the piggybacked ACK to re-send to duplicates */
+	bool has_nores;
+	uint8_t nores;
+	uint8_t tkl;
+	uint8_t token[EVUDP6_TOKEN_MAX];
+	uint16_t mid;     /* of the received message */
+	uint16_t rsp_mid; /* of our separate response */
+	uint64_t expires_ms;
+	struct evudp6_addr remote; /* as received, local part included */
+	struct evudp6__hnode dedup_node, sep_node;
+	struct evudp6__link fifo; /* m->fifo when DONE, m->ent_free when FREE */
+	unsigned int retransmits;
+	uint64_t timeout_us;
+	uint8_t *buf;
+	size_t len;
+};
+
+struct evudp6_messenger {
+	struct event_base *base;
+	struct evudp6_transport *t;
+	struct evudp6_messenger_config cfg;
+	evudp6_messenger_request_cb req_cb;
+	void *req_arg;
+	evudp6_messenger_ping_cb ping_cb;
+	void *ping_arg;
+	struct evudp6_messenger_stats st;
+	struct evudp6__rng rng;
+	uint64_t key[2];
+	uint16_t next_mid;
+	bool started, shut, free_pending;
+	unsigned int busy;
+
+	/* client: request.c */
+	struct evudp6_request *reqs;
+	uint8_t *req_bufs;
+	struct evudp6_request *req_free;
+	struct evudp6__htab tok_tab, mid_tab;
+	struct evudp6__peer *peers, *peer_free;
+	struct evudp6__htab peer_tab;
+
+	/* server and deduplication: exchange.c */
+	struct evudp6_exchange *ents;
+	uint8_t *ent_bufs;
+	struct evudp6__link ent_free, fifo;
+	struct evudp6__htab dedup_tab, sep_tab;
+};
+
+/* ------------------------------------------------------------ time */
+
+static inline uint64_t evudp6__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline void evudp6__timer_add_us(struct event *ev, uint64_t us)
+{
+	struct timeval tv = {.tv_sec = (time_t)(us / 1000000u), .tv_usec = (suseconds_t)(us % 1000000u)};
+	event_add(ev, &tv);
+}
+
+/* One step of the RFC 7252 4.2 schedule: true, with the count raised and
+ * the timeout doubled, while another transmission is due. */
+static inline bool evudp6__retransmit_due(struct evudp6_messenger *m, unsigned int *count,
+                                          uint64_t *timeout_us)
+{
+	if (*count >= m->cfg.max_retransmit)
+		return false;
+	(*count)++;
+	*timeout_us *= 2;
+	m->st.retransmissions++;
+	return true;
+}
+
+/* ------------------------------------------------------------ messenger.c */
+
+void evudp6__msgr_enter(struct evudp6_messenger *m);
+void evudp6__msgr_leave(struct evudp6_messenger *m);
+/* Hash of what evudp6_addr_equal() compares, plus a message id. */
+uint32_t evudp6__msgr_key_hash(const struct evudp6_messenger *m, const struct evudp6_addr *a, uint16_t mid);
+/* First retransmission timeout: uniform in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]. */
+uint64_t evudp6__msgr_initial_timeout_us(struct evudp6_messenger *m);
+/* A message id not in use by any of our pending CON messages. */
+uint16_t evudp6__msgr_alloc_mid(struct evudp6_messenger *m);
+int evudp6__msgr_send(struct evudp6_messenger *m, const struct evudp6_addr *to, const void *buf, size_t len);
+/* Answer a received datagram: from the address it reached, or, if that
+ * was a multicast group, from whatever unicast address the kernel picks. */
+int evudp6__msgr_reply(struct evudp6_messenger *m, const struct evudp6_addr *received_from, const void *buf,
+                       size_t len);
+void evudp6__msgr_send_empty(struct evudp6_messenger *m, const struct evudp6_addr *received_from,
+                             uint8_t type, uint16_t mid);
+
+/* ------------------------------------------------------------ request.c */
+
+int evudp6__req_pool_init(struct evudp6_messenger *m);
+void evudp6__req_pool_destroy(struct evudp6_messenger *m);
+/* Our pending CON/NON request with this message id, if any. */
+struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, uint16_t mid);
+/* A response (CON/NON class 2, 4, 5) that arrived. */
+void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                             const struct evudp6_addr *remote, bool via_mcast);
+/* An ACK or RST: true when it concerned one of our requests. */
+bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote);
+bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote);
+/* Does the quoted header @p h belong to a request pending to @p remote? */
+bool evudp6__req_vet(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                     const struct evudp6_addr *remote);
+/* Fail every request to @p remote, sent or still queued. */
+void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_addr *remote, int err,
+                             const struct evudp6_icmp *icmp);
+void evudp6__req_stop_timers(struct evudp6_messenger *m);
+/* End every pending request with -EVUDP6_E_SHUTDOWN. */
+void evudp6__req_shutdown_all(struct evudp6_messenger *m);
+
+/* ------------------------------------------------------------ exchange.c */
+
+int evudp6__ent_pool_init(struct evudp6_messenger *m);
+void evudp6__ent_pool_destroy(struct evudp6_messenger *m);
+/* Our separate CON response with this message id, if any. */
+struct evudp6_exchange *evudp6__ent_find_sep(struct evudp6_messenger *m, uint16_t mid);
+/* A request (class 0, not Empty) that arrived. */
+void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                            const struct evudp6_addr *remote, bool via_mcast);
+/* A CON/NON response seen before: true when it was a duplicate, handled. */
+bool evudp6__ent_on_dup_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                                 const struct evudp6_addr *remote, uint32_t hash, uint64_t now);
+/* Remember a response we accepted, so its duplicates are acknowledged. */
+void evudp6__ent_remember_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                                   const struct evudp6_addr *remote, uint32_t hash, uint64_t now);
+/* An ACK or RST for one of our separate responses: true when handled. */
+bool evudp6__ent_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote);
+bool evudp6__ent_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote);
+/* Does the quoted header belong to a separate response to @p remote? If so
+ * its retransmission stops: the requester is gone. */
+bool evudp6__ent_vet(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                     const struct evudp6_addr *remote);
+void evudp6__ent_stop_timers(struct evudp6_messenger *m);
+
+bool evudp6__token_matches(const struct evudp6_msg *msg, const uint8_t *tok, uint8_t tkl);
+
+#endif

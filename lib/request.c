@@ -1,0 +1,512 @@
+/*
+ * evudp6 — message layer, client side: sending requests, retransmitting
+ * confirmable ones, NSTART per remote, matching responses, and failing
+ * the exchanges to a remote an ICMP or send error says is unreachable
+ * (RFC 7252 sections 4 and 5.3). See messenger-internal.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "messenger-internal.h"
+
+#define REQ_OF(n, member) evudp6__container_of(n, struct evudp6_request, member)
+
+/* ------------------------------------------------------------ tables */
+
+static uint32_t token_hash(const uint8_t *tok)
+{
+	/* Our tokens are random, so their bits are the hash. */
+	uint32_t w;
+	memcpy(&w, tok, sizeof w);
+	return w;
+}
+
+static struct evudp6_request *tok_find(struct evudp6_messenger *m, const uint8_t *tok)
+{
+	uint32_t h = token_hash(tok);
+	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->tok_tab, h); n; n = n->next) {
+		struct evudp6_request *r = REQ_OF(n, tok_node);
+		if (n->hash == h && memcmp(r->token, tok, EVUDP6__TOKEN_LEN) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, uint16_t mid)
+{
+	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->mid_tab, mid); n; n = n->next) {
+		struct evudp6_request *r = REQ_OF(n, mid_node);
+		if (r->mid == mid)
+			return r;
+	}
+	return NULL;
+}
+
+bool evudp6__token_matches(const struct evudp6_msg *msg, const uint8_t *tok, uint8_t tkl)
+{
+	return msg->tkl == tkl && (tkl == 0 || memcmp(msg->token, tok, tkl) == 0);
+}
+
+/* ------------------------------------------------------------ peers */
+
+static struct evudp6__peer *peer_find(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                      uint32_t hash)
+{
+	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->peer_tab, hash); n; n = n->next) {
+		struct evudp6__peer *p = evudp6__container_of(n, struct evudp6__peer, node);
+		if (n->hash == hash && evudp6_addr_equal(&p->remote, remote))
+			return p;
+	}
+	return NULL;
+}
+
+static struct evudp6__peer *peer_get(struct evudp6_messenger *m, const struct evudp6_addr *remote)
+{
+	uint32_t hash = evudp6__msgr_key_hash(m, remote, 0);
+	struct evudp6__peer *p = peer_find(m, remote, hash);
+	if (p)
+		return p;
+	/* The pool has one record per request slot, so this cannot run out. */
+	p = m->peer_free;
+	m->peer_free = p->free_next;
+	p->remote = *remote;
+	p->nactive = 0;
+	evudp6__link_init(&p->queued);
+	evudp6__link_init(&p->sent);
+	evudp6__htab_insert(&m->peer_tab, &p->node, hash);
+	return p;
+}
+
+static void peer_put(struct evudp6_messenger *m, struct evudp6__peer *p)
+{
+	if (!evudp6__list_empty(&p->queued) || !evudp6__list_empty(&p->sent))
+		return;
+	evudp6__htab_remove(&m->peer_tab, &p->node);
+	p->free_next = m->peer_free;
+	m->peer_free = p;
+}
+
+/* ------------------------------------------------------------ sending */
+
+static int req_transmit_first(struct evudp6_messenger *m, struct evudp6_request *r)
+{
+	int rc = evudp6__msgr_send(m, &r->remote, r->buf, r->len);
+	/* A full socket buffer is what retransmission is for. */
+	if (rc < 0 && !(rc == -EAGAIN && r->con))
+		return rc;
+	m->st.requests_sent++;
+	if (r->mcast) {
+		r->state = EVUDP6__REQ_MULTICAST;
+		evudp6__timer_add_us(r->timer, (uint64_t)r->wait_ms * 1000u);
+		return 0;
+	}
+	r->active = true;
+	r->peer->nactive++;
+	if (r->con) {
+		r->state = EVUDP6__REQ_WAIT_ACK;
+		r->retransmits = 0;
+		r->timeout_us = evudp6__msgr_initial_timeout_us(m);
+		evudp6__timer_add_us(r->timer, r->timeout_us);
+	} else {
+		r->state = EVUDP6__REQ_WAIT_RESPONSE;
+		evudp6__timer_add_us(r->timer, (uint64_t)r->wait_ms * 1000u);
+	}
+	return 0;
+}
+
+/* Send queued requests while the remote has NSTART room. A send error here
+ * is not reported to the request directly: the transport reports it
+ * through the error callback, which fails every request to the remote. */
+static void peer_pump(struct evudp6_messenger *m, struct evudp6__peer *p)
+{
+	while (!m->shut && p->nactive < m->cfg.nstart && !evudp6__list_empty(&p->queued)) {
+		struct evudp6_request *r = REQ_OF(p->queued.next, plink);
+		evudp6__list_del(&r->plink);
+		evudp6__list_add_tail(&p->sent, &r->plink);
+		if (req_transmit_first(m, r) < 0) {
+			/* Left for the wait to end (a lost NON) or the error callback. */
+			r->active = true;
+			p->nactive++;
+			r->state = r->con ? EVUDP6__REQ_WAIT_ACK : EVUDP6__REQ_WAIT_RESPONSE;
+			r->timeout_us = evudp6__msgr_initial_timeout_us(m);
+			evudp6__timer_add_us(r->timer, r->con ? r->timeout_us : (uint64_t)r->wait_ms * 1000u);
+		}
+	}
+}
+
+static void req_deactivate(struct evudp6_messenger *m, struct evudp6_request *r)
+{
+	if (!r->active)
+		return;
+	r->active = false;
+	if (r->peer) {
+		r->peer->nactive--;
+		peer_pump(m, r->peer);
+	}
+}
+
+static void req_release(struct evudp6_messenger *m, struct evudp6_request *r)
+{
+	r->state = EVUDP6__REQ_FREE;
+	r->free_next = m->req_free;
+	m->req_free = r;
+}
+
+/* Take the request out of every table and list; it can then be handed to
+ * its callback whatever the callback does. */
+static void req_unlink(struct evudp6_messenger *m, struct evudp6_request *r)
+{
+	event_del(r->timer);
+	evudp6__htab_remove(&m->tok_tab, &r->tok_node);
+	evudp6__htab_remove(&m->mid_tab, &r->mid_node);
+	evudp6__list_del(&r->plink);
+	struct evudp6__peer *p = r->peer;
+	if (p) {
+		if (r->active) {
+			r->active = false;
+			p->nactive--;
+		}
+		r->peer = NULL;
+		peer_pump(m, p);
+		peer_put(m, p);
+	}
+	r->active = false;
+	r->state = EVUDP6__REQ_ENDED;
+	m->st.requests_pending--;
+}
+
+static void req_finish(struct evudp6_messenger *m, struct evudp6_request *r, int err,
+                       const struct evudp6_msg *rsp, const struct evudp6_addr *remote,
+                       const struct evudp6_icmp *icmp)
+{
+	req_unlink(m, r);
+	r->in_cb = true;
+	r->cb(r, err, rsp, remote ? remote : &r->remote, icmp, r->arg);
+	r->in_cb = false;
+	req_release(m, r);
+}
+
+static void req_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evudp6_request *r = arg;
+	struct evudp6_messenger *m = r->m;
+	(void)fd;
+	(void)what;
+	if (m->shut)
+		return;
+	evudp6__msgr_enter(m);
+	switch (r->state) {
+	case EVUDP6__REQ_WAIT_ACK:
+		if (evudp6__retransmit_due(m, &r->retransmits, &r->timeout_us)) {
+			evudp6__msgr_send(m, &r->remote, r->buf, r->len);
+			evudp6__timer_add_us(r->timer, r->timeout_us);
+			break;
+		}
+		m->st.timeouts++;
+		req_finish(m, r, -EVUDP6_E_TIMEOUT, NULL, NULL, NULL);
+		break;
+	case EVUDP6__REQ_WAIT_RESPONSE:
+		m->st.timeouts++;
+		req_finish(m, r, -EVUDP6_E_TIMEOUT, NULL, NULL, NULL);
+		break;
+	case EVUDP6__REQ_MULTICAST:
+		/* The normal end of a multicast request, not a failure to count. */
+		req_finish(m, r, -EVUDP6_E_TIMEOUT, NULL, NULL, NULL);
+		break;
+	default:
+		break;
+	}
+	evudp6__msgr_leave(m);
+}
+
+int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                             struct evudp6_msg_builder *b, unsigned int wait_ms,
+                             evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
+{
+	if (!m || !remote || !b || !cb)
+		return -EINVAL;
+	if (m->shut)
+		return -EVUDP6_E_SHUTDOWN;
+	if (!m->started)
+		return -EVUDP6_E_STATE;
+	if (b->type != EVUDP6_CON && b->type != EVUDP6_NON)
+		return -EINVAL;
+	bool ping = b->code == EVUDP6_EMPTY;
+	if (ping ? b->type != EVUDP6_CON : EVUDP6_CODE_CLASS(b->code) != 0)
+		return -EINVAL;
+	bool mcast = evudp6_addr_is_multicast(remote);
+	if (mcast && b->type == EVUDP6_CON)
+		return -EVUDP6_E_MULTICAST_CON;
+	struct evudp6_request *r = m->req_free;
+	if (!r)
+		return -ENOBUFS;
+
+	uint8_t token[EVUDP6__TOKEN_LEN];
+	if (ping) {
+		evudp6_msg_builder_set_token(b, NULL, 0);
+	} else {
+		do {
+			uint64_t w = evudp6__rng_next(&m->rng);
+			memcpy(token, &w, sizeof token);
+		} while (tok_find(m, token));
+		evudp6_msg_builder_set_token(b, token, sizeof token);
+	}
+	b->mid = evudp6__msgr_alloc_mid(m);
+	ssize_t n = evudp6_msg_encode(b, r->buf, m->cfg.max_message);
+	if (n < 0)
+		return (int)n;
+
+	m->req_free = r->free_next;
+	r->free_next = NULL;
+	r->con = b->type == EVUDP6_CON;
+	r->ping = ping;
+	r->mcast = mcast;
+	r->active = r->in_cb = false;
+	r->mid = b->mid;
+	r->tkl = ping ? 0 : EVUDP6__TOKEN_LEN;
+	if (!ping)
+		memcpy(r->token, token, EVUDP6__TOKEN_LEN);
+	r->remote = *remote;
+	r->peer = NULL;
+	evudp6__link_init(&r->plink);
+	r->retransmits = 0;
+	r->wait_ms = wait_ms ? wait_ms : (mcast ? m->cfg.multicast_wait_ms : m->cfg.response_timeout_ms);
+	r->cb = cb;
+	r->arg = arg;
+	r->len = (size_t)n;
+	r->state = EVUDP6__REQ_QUEUED;
+	m->st.requests_pending++;
+	if (!ping)
+		evudp6__htab_insert(&m->tok_tab, &r->tok_node, token_hash(r->token));
+
+	int rc = 0;
+	if (mcast) {
+		rc = req_transmit_first(m, r);
+	} else {
+		evudp6__htab_insert(&m->mid_tab, &r->mid_node, r->mid);
+		struct evudp6__peer *p = peer_get(m, remote);
+		r->peer = p;
+		if (p->nactive < m->cfg.nstart && evudp6__list_empty(&p->queued)) {
+			evudp6__list_add_tail(&p->sent, &r->plink);
+			rc = req_transmit_first(m, r);
+		} else {
+			evudp6__list_add_tail(&p->queued, &r->plink);
+		}
+	}
+	if (rc < 0) {
+		req_unlink(m, r);
+		req_release(m, r);
+		return rc;
+	}
+	if (out)
+		*out = r;
+	return 0;
+}
+
+void evudp6_request_cancel(struct evudp6_request *r)
+{
+	if (!r || r->state == EVUDP6__REQ_FREE || r->state == EVUDP6__REQ_ENDED)
+		return;
+	struct evudp6_messenger *m = r->m;
+	req_unlink(m, r);
+	if (!r->in_cb)
+		req_release(m, r);
+}
+
+const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r)
+{
+	return &r->remote;
+}
+
+unsigned int evudp6_request_retransmissions(const struct evudp6_request *r)
+{
+	return r->retransmits;
+}
+
+/* ------------------------------------------------------------ receiving */
+
+/* Deliver one response of a multicast request; the request goes on. */
+static void req_deliver_multicast(struct evudp6_messenger *m, struct evudp6_request *r,
+                                  const struct evudp6_msg *rsp, const struct evudp6_addr *remote)
+{
+	r->in_cb = true;
+	r->cb(r, 0, rsp, remote, NULL, r->arg);
+	r->in_cb = false;
+	if (r->state == EVUDP6__REQ_ENDED)
+		req_release(m, r);
+}
+
+void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                             const struct evudp6_addr *remote, bool via_mcast)
+{
+	uint64_t now = evudp6__now_ms();
+	uint32_t hash = evudp6__msgr_key_hash(m, remote, msg->mid);
+	/* A retransmitted CON response is acknowledged again, not reset. */
+	if (evudp6__ent_on_dup_response(m, msg, remote, hash, now))
+		return;
+	struct evudp6_request *r = msg->tkl == EVUDP6__TOKEN_LEN ? tok_find(m, msg->token) : NULL;
+	if (!r ||
+	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE &&
+	     r->state != EVUDP6__REQ_MULTICAST) ||
+	    (!r->mcast && !evudp6_addr_equal(&r->remote, remote))) {
+		m->st.unmatched++;
+		/* RFC 7252 8.1: no RST to anything that came via multicast. */
+		if (msg->type == EVUDP6_CON && !via_mcast)
+			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg->mid);
+		return;
+	}
+	evudp6__ent_remember_response(m, msg, remote, hash, now);
+	if (msg->type == EVUDP6_CON)
+		evudp6__msgr_send_empty(m, remote, EVUDP6_ACK, msg->mid);
+	if (r->mcast)
+		req_deliver_multicast(m, r, msg, remote);
+	else
+		req_finish(m, r, 0, msg, remote, NULL);
+}
+
+bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote)
+{
+	struct evudp6_request *r = evudp6__req_find_mid(m, msg->mid);
+	if (!r || !r->con || !evudp6_addr_equal(&r->remote, remote) ||
+	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE))
+		return false;
+	if (r->ping) {
+		req_finish(m, r, 0, msg, remote, NULL);
+	} else if (msg->code == EVUDP6_EMPTY) {
+		if (r->state == EVUDP6__REQ_WAIT_ACK) {
+			/* Acknowledged: the response comes separately, and the
+			 * request no longer holds an NSTART slot. */
+			event_del(r->timer);
+			r->state = EVUDP6__REQ_WAIT_RESPONSE;
+			evudp6__timer_add_us(r->timer, (uint64_t)r->wait_ms * 1000u);
+			req_deactivate(m, r);
+		}
+	} else if (evudp6__token_matches(msg, r->token, r->tkl)) {
+		req_finish(m, r, 0, msg, remote, NULL);
+	} else {
+		m->st.unmatched++;
+	}
+	return true;
+}
+
+bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                        const struct evudp6_addr *remote)
+{
+	struct evudp6_request *r = evudp6__req_find_mid(m, msg->mid);
+	if (!r || !evudp6_addr_equal(&r->remote, remote) ||
+	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE))
+		return false;
+	m->st.rst_received++;
+	if (r->ping)
+		req_finish(m, r, 0, msg, remote, NULL);
+	else
+		req_finish(m, r, -ECONNRESET, NULL, remote, NULL);
+	return true;
+}
+
+/* ------------------------------------------------------------ errors */
+
+bool evudp6__req_vet(struct evudp6_messenger *m, const struct evudp6_msg *h, const struct evudp6_addr *remote)
+{
+	if (h->type != EVUDP6_CON && h->type != EVUDP6_NON)
+		return false;
+	/* A quote cut short inside the token leaves only the message id. */
+	bool have_token = h->token != NULL;
+	struct evudp6_request *r = evudp6__req_find_mid(m, h->mid);
+	return r && r->state != EVUDP6__REQ_QUEUED && r->con == (h->type == EVUDP6_CON) &&
+	       evudp6_addr_equal(&r->remote, remote) &&
+	       (!have_token || evudp6__token_matches(h, r->token, r->tkl));
+}
+
+/* Multicast requests have no peer record and are never touched. */
+void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_addr *remote, int err,
+                             const struct evudp6_icmp *icmp)
+{
+	struct evudp6__peer *p = peer_find(m, remote, evudp6__msgr_key_hash(m, remote, 0));
+	if (!p)
+		return;
+	struct evudp6__link doomed;
+	evudp6__link_init(&doomed);
+	struct evudp6__link *lists[2] = {&p->sent, &p->queued};
+	for (size_t i = 0; i < 2; i++)
+		while (!evudp6__list_empty(lists[i])) {
+			struct evudp6_request *r = REQ_OF(lists[i]->next, plink);
+			evudp6__list_del(&r->plink);
+			r->peer = NULL;
+			r->active = false;
+			evudp6__list_add_tail(&doomed, &r->plink);
+		}
+	p->nactive = 0;
+	peer_put(m, p);
+	/* Callbacks may cancel other doomed requests (they leave the list),
+	 * shut down or free the messenger (then the rest is dropped). */
+	while (!evudp6__list_empty(&doomed) && !m->shut) {
+		struct evudp6_request *r = REQ_OF(doomed.next, plink);
+		m->st.exchanges_failed++;
+		req_finish(m, r, err, NULL, NULL, icmp);
+	}
+	while (!evudp6__list_empty(&doomed))
+		evudp6__list_del(doomed.next);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+int evudp6__req_pool_init(struct evudp6_messenger *m)
+{
+	size_t nreq = m->cfg.max_requests;
+	m->reqs = calloc(nreq, sizeof *m->reqs);
+	m->req_bufs = malloc(nreq * m->cfg.max_message);
+	m->peers = calloc(nreq, sizeof *m->peers);
+	if (!m->reqs || !m->req_bufs || !m->peers || evudp6__htab_init(&m->tok_tab, nreq) < 0 ||
+	    evudp6__htab_init(&m->mid_tab, nreq) < 0 || evudp6__htab_init(&m->peer_tab, nreq) < 0)
+		return -ENOMEM;
+	for (size_t i = nreq; i-- > 0;) {
+		struct evudp6_request *r = &m->reqs[i];
+		r->m = m;
+		r->buf = m->req_bufs + i * m->cfg.max_message;
+		evudp6__link_init(&r->plink);
+		r->timer = event_new(m->base, -1, 0, req_timer_cb, r);
+		if (!r->timer)
+			return -ENOMEM;
+		r->free_next = m->req_free;
+		m->req_free = r;
+		m->peers[i].free_next = m->peer_free;
+		m->peer_free = &m->peers[i];
+	}
+	return 0;
+}
+
+void evudp6__req_pool_destroy(struct evudp6_messenger *m)
+{
+	if (m->reqs)
+		for (size_t i = 0; i < m->cfg.max_requests; i++)
+			if (m->reqs[i].timer)
+				event_free(m->reqs[i].timer);
+	free(m->reqs);
+	free(m->req_bufs);
+	free(m->peers);
+	evudp6__htab_free(&m->tok_tab);
+	evudp6__htab_free(&m->mid_tab);
+	evudp6__htab_free(&m->peer_tab);
+}
+
+void evudp6__req_stop_timers(struct evudp6_messenger *m)
+{
+	for (size_t i = 0; i < m->cfg.max_requests; i++)
+		event_del(m->reqs[i].timer);
+}
+
+void evudp6__req_shutdown_all(struct evudp6_messenger *m)
+{
+	for (size_t i = 0; i < m->cfg.max_requests && !m->free_pending; i++) {
+		struct evudp6_request *r = &m->reqs[i];
+		if (r->state != EVUDP6__REQ_FREE && r->state != EVUDP6__REQ_ENDED)
+			req_finish(m, r, -EVUDP6_E_SHUTDOWN, NULL, NULL, NULL);
+	}
+}
