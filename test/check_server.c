@@ -73,12 +73,10 @@ static uint8_t wire[2048];
 
 /* Send the request and run the loop until its answer (the first non-empty
  * message, skipping an empty ACK) is on the client socket. */
-static void ask_until(struct evudp6_msg_builder *b, struct evudp6_msg *rsp, bool empty_too)
+/* Run the loop until a datagram is on the client socket: the first one
+ * (@p empty_too) or the first that is not an empty ACK. */
+static void wait_answer(struct evudp6_msg *rsp, bool empty_too)
 {
-	uint8_t out[2048];
-	ssize_t n = evudp6_msg_encode(b, out, sizeof(out));
-	ck_assert_int_gt(n, 0);
-	testnet_send(cfd, "::1", port, out, (size_t)n);
 	for (int i = 0; i < 2000; i++) {
 		ssize_t got = recv(cfd, wire, sizeof(wire), MSG_DONTWAIT);
 		if (got > 0) {
@@ -92,6 +90,21 @@ static void ask_until(struct evudp6_msg_builder *b, struct evudp6_msg *rsp, bool
 		event_base_dispatch(base);
 	}
 	ck_abort_msg("no answer");
+}
+
+static void send_req(struct evudp6_msg_builder *b)
+{
+	uint8_t out[2048];
+	ssize_t n = evudp6_msg_encode(b, out, sizeof(out));
+	ck_assert_int_gt(n, 0);
+	testnet_send(cfd, "::1", port, out, (size_t)n);
+}
+
+/* Send the request and wait for its answer. */
+static void ask_until(struct evudp6_msg_builder *b, struct evudp6_msg *rsp, bool empty_too)
+{
+	send_req(b);
+	wait_answer(rsp, empty_too);
 }
 
 static void ask(struct evudp6_msg_builder *b, struct evudp6_msg *rsp)
@@ -676,9 +689,7 @@ START_TEST(server_deferred_answer_leaves_separately)
 	deferred = NULL;
 	struct evudp6_msg_builder b;
 	req_init(&b, EVUDP6_GET, "/slow");
-	uint8_t out[64];
-	ssize_t n = evudp6_msg_encode(&b, out, sizeof(out));
-	testnet_send(cfd, "::1", port, out, (size_t)n);
+	send_req(&b);
 	/* the empty ACK comes, no response */
 	struct evudp6_msg m;
 	TESTNET_LOOP_UNTIL(base, deferred != NULL);
@@ -688,17 +699,7 @@ START_TEST(server_deferred_answer_leaves_separately)
 	evudp6_msg_builder_init(&r, EVUDP6_CON, EVUDP6_CONTENT, 0);
 	evudp6_msg_builder_set_payload(&r, "late", 4);
 	ck_assert_int_eq(evudp6_exchange_respond(deferred, &r), 0);
-	for (int i = 0; i < 2000; i++) {
-		ssize_t got = recv(cfd, wire, sizeof(wire), MSG_DONTWAIT);
-		if (got > 0) {
-			ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)got), 0);
-			if (m.code != EVUDP6_EMPTY)
-				break;
-		}
-		struct timeval tv = {0, 1000};
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
+	wait_answer(&m, false);
 	ck_assert_uint_eq(m.code, EVUDP6_CONTENT);
 	ck_assert_uint_eq(m.type, EVUDP6_CON);
 	assert_payload(&m, "late");
@@ -774,17 +775,7 @@ START_TEST(server_freed_inside_a_handler_answers_then_goes)
 	ck_assert_ptr_null(srv);
 	/* the messenger has no handler now: a CON request gets RST */
 	req_init(&b, EVUDP6_GET, "/quit");
-	uint8_t out[64];
-	ssize_t n = evudp6_msg_encode(&b, out, sizeof(out));
-	testnet_send(cfd, "::1", port, out, (size_t)n);
-	ssize_t got = -1;
-	for (int i = 0; i < 2000 && got <= 0; i++) {
-		got = recv(cfd, wire, sizeof(wire), MSG_DONTWAIT);
-		struct timeval tv = {0, 1000};
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-	ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)got), 0);
+	ask_until(&b, &m, true);
 	ck_assert_uint_eq(m.type, EVUDP6_RST);
 }
 END_TEST
@@ -856,13 +847,10 @@ START_TEST(server_log_cb_reports_each_answer)
 	struct evudp6_msg_builder b;
 	req_init(&b, EVUDP6_GET, "/slow");
 	deferred = NULL;
-	uint8_t out[64];
-	ssize_t n = evudp6_msg_encode(&b, out, sizeof(out));
-	testnet_send(cfd, "::1", port, out, (size_t)n);
+	send_req(&b);
 	TESTNET_LOOP_UNTIL(base, logged == 3);
 	req_init(&b, EVUDP6_GET, "/bad");
-	n = evudp6_msg_encode(&b, out, sizeof(out));
-	testnet_send(cfd, "::1", port, out, (size_t)n);
+	send_req(&b);
 	TESTNET_LOOP_UNTIL(base, logged == 4);
 	ck_assert_int_eq(logged, 4);
 	ck_assert_uint_eq(logged_code[0], EVUDP6_CONTENT);
