@@ -6,6 +6,24 @@
  * (no copy, no allocation); resources are matched against it segment by
  * segment. The server owns one response object that every handler call
  * reuses: a handler that wants to answer later takes the exchange.
+ *
+ * Where block-wise transfer and Observe come in (the public API is made
+ * for them and does not change):
+ * - Block2 (responses): on_request() hands the finished response to the
+ *   messenger in one place; there the body (rsp->payload, which may then
+ *   be as large as the block layer's max_body instead of
+ *   EVUDP6_RESPONSE_BODY_MAX) goes to the block layer, which sends the
+ *   first block with ETag and Size2. A request for a later block is
+ *   answered from the block layer's snapshot in dispatch(), before the
+ *   handler runs. core_cb()'s "do not fit" answer goes away then.
+ * - Block1 (requests): reassembled by the block layer before dispatch();
+ *   handlers read bodies only through evudp6_response_request_body(),
+ *   which then returns the whole body instead of req->payload.
+ * - Observe: dispatch() sees EVUDP6_RESOURCE_OBSERVABLE and a GET or
+ *   FETCH with Observe 0 or 1 and registers or deregisters the requester
+ *   before calling the handler; the send step adds the Observe option;
+ *   a resource_notify() runs the GET handler again with this same
+ *   response object for each observer.
  */
 #include "config.h"
 
@@ -212,6 +230,8 @@ struct evudp6_resource *evudp6_server_find(const struct evudp6_server *srv, cons
 
 int evudp6_resource_remove(struct evudp6_resource *res)
 {
+	if (!res)
+		return -EINVAL;
 	struct evudp6_server *srv = res->srv;
 
 	if (res->builtin)
@@ -233,7 +253,7 @@ int evudp6_resource_remove(struct evudp6_resource *res)
 int evudp6_resource_set_method_cb(struct evudp6_resource *res, uint8_t method, evudp6_resource_cb cb,
                                   void *arg)
 {
-	if (method < EVUDP6_GET || method >= NMETHODS)
+	if (!res || method < EVUDP6_GET || method >= NMETHODS)
 		return -EINVAL;
 	res->cb[method] = cb;
 	res->arg[method] = cb ? arg : NULL;
@@ -242,7 +262,8 @@ int evudp6_resource_set_method_cb(struct evudp6_resource *res, uint8_t method, e
 
 void evudp6_resource_set_flags(struct evudp6_resource *res, unsigned int flags)
 {
-	res->flags = flags;
+	if (res)
+		res->flags = flags;
 }
 
 static bool printable(const char *s)
@@ -255,7 +276,7 @@ static bool printable(const char *s)
 
 int evudp6_resource_set_attr(struct evudp6_resource *res, const char *name, const char *value)
 {
-	if (!name || !*name || strcmp(name, "ct") == 0 || strcmp(name, "obs") == 0 ||
+	if (!res || !name || !*name || strcmp(name, "ct") == 0 || strcmp(name, "obs") == 0 ||
 	    strcmp(name, "href") == 0 || !printable(name) || strpbrk(name, " ;,=\"<>") ||
 	    (value && !printable(value)))
 		return -EINVAL;
@@ -309,6 +330,8 @@ static int add_format(uint16_t *list, size_t *n, uint32_t cf)
 
 int evudp6_resource_add_content_format(struct evudp6_resource *res, uint32_t cf)
 {
+	if (!res)
+		return -EINVAL;
 	int rc = add_format(res->ct, &res->nct, cf);
 	if (rc < 0)
 		return rc;
@@ -321,12 +344,14 @@ int evudp6_resource_add_content_format(struct evudp6_resource *res, uint32_t cf)
 
 int evudp6_resource_accept(struct evudp6_resource *res, uint32_t cf)
 {
+	if (!res)
+		return -EINVAL;
 	return add_format(res->accept, &res->naccept, cf);
 }
 
 int evudp6_resource_allow_option(struct evudp6_resource *res, uint32_t number)
 {
-	if (!EVUDP6_OPT_IS_CRITICAL(number) || number > 65535)
+	if (!res || !EVUDP6_OPT_IS_CRITICAL(number) || number > 65535)
 		return -EINVAL;
 	return add_format(res->allow, &res->nallow, number);
 }
@@ -776,6 +801,8 @@ struct evudp6_messenger *evudp6_server_messenger(const struct evudp6_server *srv
 
 void evudp6_server_set_log_cb(struct evudp6_server *srv, evudp6_server_log_cb cb, void *arg)
 {
+	if (!srv)
+		return;
 	srv->log_cb = cb;
 	srv->log_arg = cb ? arg : NULL;
 }

@@ -813,6 +813,16 @@ START_TEST(server_add_refuses_bad_paths_and_duplicates)
 	struct evudp6_server *s2;
 	ck_assert_int_eq(evudp6_server_new(&s2, NULL), -EINVAL);
 	ck_assert_ptr_eq(evudp6_server_messenger(srv), msgr);
+	/* NULL resources are refused, not followed */
+	ck_assert_int_eq(evudp6_resource_remove(NULL), -EINVAL);
+	ck_assert_int_eq(evudp6_resource_set_method_cb(NULL, EVUDP6_GET, hello_cb, NULL), -EINVAL);
+	ck_assert_int_eq(evudp6_resource_set_attr(NULL, "rt", "x"), -EINVAL);
+	ck_assert_int_eq(evudp6_resource_add_content_format(NULL, 0), -EINVAL);
+	ck_assert_int_eq(evudp6_resource_accept(NULL, 0), -EINVAL);
+	ck_assert_int_eq(evudp6_resource_allow_option(NULL, 9), -EINVAL);
+	evudp6_resource_set_flags(NULL, 0);
+	evudp6_server_set_log_cb(NULL, NULL, NULL);
+	evudp6_server_free(NULL);
 }
 END_TEST
 

@@ -172,7 +172,9 @@ EVUDP6_API struct evudp6_resource *evudp6_server_find(const struct evudp6_server
 
 /**
  * Remove and free a resource. Safe inside its own handler (it is freed
- * when the handler returns). @return 0, or -EPERM for /.well-known/core.
+ * when the handler returns). @return 0, -EPERM for /.well-known/core,
+ * -EINVAL for NULL. (Every evudp6_resource_* call refuses a NULL resource
+ * with -EINVAL, or ignores it where it returns nothing.)
  */
 EVUDP6_API int evudp6_resource_remove(struct evudp6_resource *res);
 
