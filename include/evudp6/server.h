@@ -275,7 +275,10 @@ EVUDP6_API int evudp6_response_append(struct evudp6_response *rsp, const void *d
 
 /** Append formatted text to the body. @return 0 or -EVUDP6_E_MSG_NOSPACE (body unchanged). */
 EVUDP6_API int evudp6_response_printf(struct evudp6_response *rsp, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /**
  * The body of the request being answered: its payload (empty: NULL and
