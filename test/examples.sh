@@ -2,8 +2,9 @@
 # Every C example of the documentation is a program that builds against
 # the library and runs: the ```c blocks of README.md and the EXAMPLE
 # sections of the section-3 man pages (troff escapes undone). Each is
-# compiled with -Wall -Werror, linked with libtool against the shared
-# libevudp6 (so only exported functions are there), run with a time limit
+# compiled with the build's CFLAGS and -Wall -Werror, linked with libtool
+# against libevudp6.la (the shared library where there is one, so only
+# exported functions are there), run with a time limit
 # and must exit 0. An example that is not a whole program (no main) fails.
 set -u
 srcdir=${top_srcdir:-.}
@@ -46,8 +47,10 @@ for src in "$tmp"/*.c; do
 	fi
 	exe=$tmp/$what
 	# shellcheck disable=SC2086
-	if ! "$build/libtool" --mode=link --quiet $cc -Wall -Werror -I"$srcdir/include" ${LIBEVENT_CFLAGS:-} \
-		-o "$exe" "$src" "$build/lib/libevudp6.la" ${LIBEVENT_LIBS:-} >"$tmp/log" 2>&1; then
+	# The build's own flags too: a sanitizer build links its runtime.
+	if ! "$build/libtool" --mode=link --quiet $cc ${EXAMPLES_CFLAGS:-} -Wall -Werror -I"$srcdir/include" \
+		${LIBEVENT_CFLAGS:-} ${EXAMPLES_LDFLAGS:-} -o "$exe" "$src" "$build/lib/libevudp6.la" \
+		${LIBEVENT_LIBS:-} -lpthread >"$tmp/log" 2>&1; then
 		bad "$what: builds" "$(head -n 20 "$tmp/log")"
 		continue
 	fi
