@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "linkformat-internal.h"
@@ -59,6 +60,58 @@ START_TEST(linkformat_percent_encodes_what_a_path_cannot_hold)
 {
 	static const struct evudp6__link l = {"/a b/%/\xc3\xa4/<>\"/ok-._~!$&'()*+,;=:@", NULL, 0};
 	write_one(&l, "</a%20b/%25/%C3%A4/%3C%3E%22/ok-._~!$&'()*+,;=:@>");
+}
+END_TEST
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Every byte of a target is written as itself or as %XX (uppercase), and
+ * the text decodes back to the target; no byte a URI path cannot hold is
+ * written bare. */
+START_TEST(linkformat_href_round_trips_every_byte)
+{
+	static const char bare_ok[] = "-._~!$&'()*+,;=:@/";
+	for (int c = 1; c < 256; c++) {
+		char href[4] = {'/', (char)c, 'x', '\0'};
+		struct evudp6__link l = {href, NULL, 0};
+		char buf[64];
+		size_t pos = 0;
+		ck_assert_int_eq(evudp6__lf_append(buf, sizeof(buf), &pos, &l), 0);
+		ck_assert_uint_ge(pos, 5);
+		ck_assert_int_eq(buf[0], '<');
+		ck_assert_int_eq(buf[pos - 1], '>');
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool as_is = alnum || (c != 0 && strchr(bare_ok, c) != NULL);
+		if (as_is) {
+			ck_assert_uint_eq(pos, 5);
+			ck_assert_int_eq((unsigned char)buf[2], c);
+		} else {
+			ck_assert_uint_eq(pos, 7);
+			ck_assert_int_eq(buf[2], '%');
+			ck_assert_int_eq(hexval(buf[3]) << 4 | hexval(buf[4]), c);
+		}
+	}
+}
+END_TEST
+
+/* In a quoted value only '"' and '\\' are escaped, each byte once. */
+START_TEST(linkformat_value_escapes_exactly_quote_and_backslash)
+{
+	for (int c = 0x20; c < 0x7f; c++) {
+		char v[3] = {'a', (char)c, '\0'};
+		struct evudp6__link_attr a = {"t", v};
+		struct evudp6__link l = {"/", &a, 1};
+		char buf[64];
+		size_t pos = 0;
+		ck_assert_int_eq(evudp6__lf_append(buf, sizeof(buf), &pos, &l), 0);
+		char want[16];
+		int n = snprintf(want, sizeof(want), "</>;t=\"a%s%c\"", c == '"' || c == '\\' ? "\\" : "", c);
+		ck_assert_uint_eq(pos, (size_t)n);
+		ck_assert_mem_eq(buf, want, pos);
+	}
 }
 END_TEST
 
@@ -184,6 +237,8 @@ static Suite *linkformat_suite(void)
 	tcase_add_test(tc, linkformat_separates_links_with_commas);
 	tcase_add_test(tc, linkformat_escapes_quotes_and_backslashes_in_values);
 	tcase_add_test(tc, linkformat_percent_encodes_what_a_path_cannot_hold);
+	tcase_add_test(tc, linkformat_href_round_trips_every_byte);
+	tcase_add_test(tc, linkformat_value_escapes_exactly_quote_and_backslash);
 	tcase_add_test(tc, linkformat_append_reports_nospace_for_every_short_size);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("filter");
