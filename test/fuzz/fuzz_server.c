@@ -30,6 +30,7 @@
 
 #include <evudp6.h>
 
+#include "fuzz-sink.h"
 #include "fuzz.h"
 #include "transport-internal.h"
 
@@ -46,15 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	base = event_base_new();
 	FUZZ_CHECK(base != NULL);
 	lo_index = if_nametoindex("lo");
-	sink = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	FUZZ_CHECK(sink >= 0);
-	int zero = 0;
-	setsockopt(sink, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
-	socklen_t sl = sizeof(sa);
-	FUZZ_CHECK(bind(sink, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	FUZZ_CHECK(getsockname(sink, (struct sockaddr *)&sa, &sl) == 0);
-	sink_port = ntohs(sa.sin6_port);
+	sink = fuzz_sink_socket(&sink_port);
 	return 0;
 }
 
