@@ -670,14 +670,14 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	/* The messenger writes type, message id and token. */
 	evudp6_msg_builder_init(&rsp->b, EVUDP6_ACK, 0, 0);
 
+	/* Frees asked for from here on (the handler, the log callback) wait
+	 * for the end of this function. */
+	srv->dispatching = true;
 	scan_options(req, &sc);
 	void *harg = NULL;
 	evudp6_resource_cb cb = dispatch(srv, rsp, &sc, &harg);
-	if (cb) {
-		srv->dispatching = true;
+	if (cb)
 		cb(rsp->res, rsp, req, remote, harg);
-		srv->dispatching = false;
-	}
 
 	uint8_t code = 0;
 	int err = 0;
@@ -693,11 +693,12 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 		if (silent || err < 0)
 			evudp6_exchange_respond(ex, NULL);
 	}
+	if (srv->log_cb)
+		srv->log_cb(srv, rsp, req, remote, code, err, srv->log_arg);
 	if (rsp->res && rsp->res->removed)
 		resource_destroy(rsp->res);
 	rsp->res = NULL;
-	if (srv->log_cb)
-		srv->log_cb(srv, rsp, req, remote, code, err, srv->log_arg);
+	srv->dispatching = false;
 	if (srv->free_pending)
 		server_destroy(srv);
 }

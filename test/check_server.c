@@ -873,6 +873,34 @@ START_TEST(server_log_cb_reports_each_answer)
 }
 END_TEST
 
+static void free_in_log_cb(struct evudp6_server *s, const struct evudp6_response *rsp,
+                           const struct evudp6_msg *req, const struct evudp6_addr *remote, uint8_t code,
+                           int err, void *arg)
+{
+	(void)rsp, (void)req, (void)remote, (void)err;
+	*(uint8_t *)arg = code;
+	evudp6_server_free(s);
+	srv = NULL;
+}
+
+START_TEST(server_freed_inside_the_log_callback_goes_after_it)
+{
+	uint8_t code = 0;
+	ck_assert_int_eq(evudp6_server_add(srv, "/once", EVUDP6_METHOD_GET, remove_self_cb, NULL, NULL), 0);
+	evudp6_server_set_log_cb(srv, free_in_log_cb, &code);
+	struct evudp6_msg_builder b;
+	struct evudp6_msg m;
+	req_init(&b, EVUDP6_GET, "/once");
+	ask(&b, &m);
+	ck_assert_uint_eq(m.code, EVUDP6_CONTENT);
+	assert_payload(&m, "bye");
+	TESTNET_LOOP_UNTIL(base, srv == NULL);
+	ck_assert_ptr_null(srv);
+	ck_assert_uint_eq(code, EVUDP6_CONTENT);
+	ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -913,6 +941,7 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, server_deferred_answer_leaves_separately);
 	tcase_add_test(tc, server_resource_removed_inside_its_handler_still_answers);
 	tcase_add_test(tc, server_freed_inside_a_handler_answers_then_goes);
+	tcase_add_test(tc, server_freed_inside_the_log_callback_goes_after_it);
 	tcase_add_test(tc, server_add_refuses_bad_paths_and_duplicates);
 	tcase_add_test(tc, server_log_cb_reports_each_answer);
 	suite_add_tcase(s, tc);
