@@ -873,6 +873,32 @@ START_TEST(server_log_cb_reports_each_answer)
 }
 END_TEST
 
+static void free_all_cb(struct evudp6_resource *res, struct evudp6_response *rsp,
+                        const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)rsp, (void)req, (void)remote, (void)arg;
+	calls++;
+	evudp6_server_free(srv);
+	evudp6_messenger_free(msgr);
+	srv = NULL;
+	msgr = NULL;
+}
+
+/* The server first, then its messenger, from inside a handler: nothing is
+ * answered (the messenger is gone) and nothing is touched after. */
+START_TEST(server_and_messenger_freed_inside_a_handler)
+{
+	ck_assert_int_eq(evudp6_server_add(srv, "/end", EVUDP6_METHOD_GET, free_all_cb, NULL, NULL), 0);
+	struct evudp6_msg_builder b;
+	req_init(&b, EVUDP6_GET, "/end");
+	send_req(&b);
+	TESTNET_LOOP_UNTIL(base, calls == 1);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_ptr_null(msgr);
+	expect_silence(50);
+}
+END_TEST
+
 static void free_in_log_cb(struct evudp6_server *s, const struct evudp6_response *rsp,
                            const struct evudp6_msg *req, const struct evudp6_addr *remote, uint8_t code,
                            int err, void *arg)
@@ -942,6 +968,7 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, server_resource_removed_inside_its_handler_still_answers);
 	tcase_add_test(tc, server_freed_inside_a_handler_answers_then_goes);
 	tcase_add_test(tc, server_freed_inside_the_log_callback_goes_after_it);
+	tcase_add_test(tc, server_and_messenger_freed_inside_a_handler);
 	tcase_add_test(tc, server_add_refuses_bad_paths_and_duplicates);
 	tcase_add_test(tc, server_log_cb_reports_each_answer);
 	suite_add_tcase(s, tc);

@@ -96,7 +96,8 @@ enum evudp6_resource_flag {
  *
  * The handler may add or remove resources (its own too) and free the
  * server: the answer is still sent, then what was removed or freed is
- * released when the handler returns.
+ * released when the handler returns. It may also free the server and then
+ * the messenger; nothing is sent then.
  */
 typedef void (*evudp6_resource_cb)(struct evudp6_resource *res, struct evudp6_response *rsp,
                                    const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg);
