@@ -66,6 +66,23 @@ int evudp6__addr_parse_authority(struct evudp6_addr *a, const char *s, uint16_t 
  */
 int evudp6__addr_ntop(const struct in6_addr *addr, uint32_t scope_id, char *buf, size_t len);
 
+/* Scopes where an address means nothing without its interface (RFC 4007). */
+static inline bool evudp6__in6_needs_zone(const struct in6_addr *addr)
+{
+	return IN6_IS_ADDR_LINKLOCAL(addr) || IN6_IS_ADDR_MC_NODELOCAL(addr) ||
+	       IN6_IS_ADDR_MC_LINKLOCAL(addr);
+}
+
+/* The scope id as evudp6_addr_equal() sees it: that of a link-local
+ * unicast, interface-local or link-local multicast remote, else 0. The
+ * kernel fills in sin6_scope_id of a received datagram only for these
+ * scopes (and reports flowinfo as 0): keying on anything else would make
+ * a remote never match its own answers. */
+static inline uint32_t evudp6__addr_scope_key(const struct evudp6_addr *a)
+{
+	return evudp6__in6_needs_zone(&a->remote.sin6_addr) ? a->remote.sin6_scope_id : 0;
+}
+
 /* Is the address ::ffff:a.b.c.d with a.b.c.d in 224.0.0.0/4, or ff00::/8? */
 bool evudp6__in6_is_multicast(const struct in6_addr *addr);
 

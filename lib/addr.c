@@ -56,13 +56,6 @@ static bool in6_is_unspecified(const struct in6_addr *addr)
 	return IN6_IS_ADDR_UNSPECIFIED(addr) || memcmp(addr->s6_addr, mapped_any, 16) == 0;
 }
 
-/* Scopes where an address means nothing without its interface (RFC 4007). */
-static bool in6_needs_zone(const struct in6_addr *addr)
-{
-	return IN6_IS_ADDR_LINKLOCAL(addr) || IN6_IS_ADDR_MC_NODELOCAL(addr) ||
-	       IN6_IS_ADDR_MC_LINKLOCAL(addr);
-}
-
 bool evudp6__in6_is_multicast(const struct in6_addr *addr)
 {
 	if (IN6_IS_ADDR_MULTICAST(addr))
@@ -210,7 +203,7 @@ int evudp6_addr_hostinfo_local(const struct evudp6_addr *a, char *buf, size_t le
 			buf[0] = '\0';
 		return -ENOENT;
 	}
-	uint32_t scope = in6_needs_zone(&a->local_addr) ? a->local_ifindex : 0;
+	uint32_t scope = evudp6__in6_needs_zone(&a->local_addr) ? a->local_ifindex : 0;
 	return hostinfo_text(&a->local_addr, scope, a->local_port, buf, len);
 }
 
@@ -260,16 +253,17 @@ bool evudp6_addr_equal(const struct evudp6_addr *a, const struct evudp6_addr *b)
 {
 	return memcmp(&a->remote.sin6_addr, &b->remote.sin6_addr, sizeof(struct in6_addr)) == 0 &&
 	       a->remote.sin6_port == b->remote.sin6_port &&
-	       a->remote.sin6_flowinfo == b->remote.sin6_flowinfo;
+	       evudp6__addr_scope_key(a) == evudp6__addr_scope_key(b);
 }
 
 uint32_t evudp6_addr_hash(const struct evudp6_addr *a)
 {
 	/* FNV-1a over exactly the fields evudp6_addr_equal() compares. */
 	uint8_t key[16 + 2 + 4];
+	uint32_t scope = evudp6__addr_scope_key(a);
 	memcpy(key, &a->remote.sin6_addr, 16);
 	memcpy(key + 16, &a->remote.sin6_port, 2);
-	memcpy(key + 18, &a->remote.sin6_flowinfo, 4);
+	memcpy(key + 18, &scope, 4);
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < sizeof(key); i++) {
 		h ^= key[i];

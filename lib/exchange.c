@@ -18,11 +18,12 @@
 
 /* ------------------------------------------------------------ tables */
 
-struct evudp6_exchange *evudp6__ent_find_sep(struct evudp6_messenger *m, uint16_t mid)
+struct evudp6_exchange *evudp6__ent_find_sep(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                             uint16_t mid, uint32_t hash)
 {
-	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->sep_tab, mid); n; n = n->next) {
+	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->sep_tab, hash); n; n = n->next) {
 		struct evudp6_exchange *e = ENT_OF(n, sep_node);
-		if (e->rsp_mid == mid)
+		if (n->hash == hash && e->rsp_mid == mid && evudp6_addr_equal(&e->remote, remote))
 			return e;
 	}
 	return NULL;
@@ -189,36 +190,45 @@ void evudp6__ent_remember_response(struct evudp6_messenger *m, const struct evud
 }
 
 bool evudp6__ent_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote)
+                        const struct evudp6_addr *remote, uint32_t hash)
 {
-	struct evudp6_exchange *e = evudp6__ent_find_sep(m, msg->mid);
-	if (!e || !evudp6_addr_equal(&e->remote, remote))
+	struct evudp6_exchange *e = evudp6__ent_find_sep(m, remote, msg->mid, hash);
+	if (!e)
 		return false;
 	ent_done(m, e);
 	return true;
 }
 
 bool evudp6__ent_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote)
+                        const struct evudp6_addr *remote, uint32_t hash)
 {
-	if (!evudp6__ent_on_ack(m, msg, remote))
+	if (!evudp6__ent_on_ack(m, msg, remote, hash))
 		return false;
 	m->st.rst_received++;
 	return true;
 }
 
-bool evudp6__ent_vet(struct evudp6_messenger *m, const struct evudp6_msg *h, const struct evudp6_addr *remote)
+struct evudp6_exchange *evudp6__ent_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                           const struct evudp6_addr *remote)
 {
 	if (h->type != EVUDP6_CON)
-		return false;
-	bool have_token = h->token != NULL;
-	struct evudp6_exchange *e = evudp6__ent_find_sep(m, h->mid);
-	if (!e || !evudp6_addr_equal(&e->remote, remote) ||
-	    (have_token && !evudp6__token_matches(h, e->token, e->tkl)))
-		return false;
-	/* The requester is gone: stop retransmitting to it. */
+		return NULL;
+	struct evudp6_exchange *e =
+	    evudp6__ent_find_sep(m, remote, h->mid, evudp6__msgr_key_hash(m, remote, h->mid));
+	if (!e || !evudp6__token_matches(h, e->token, e->tkl))
+		return NULL;
+	return e;
+}
+
+void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e)
+{
 	ent_done(m, e);
-	return true;
+}
+
+void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e)
+{
+	m->st.packet_too_big_resends++;
+	evudp6__msgr_reply(m, &e->remote, e->buf, e->len);
 }
 
 /* ------------------------------------------------------------ answering */
@@ -300,12 +310,13 @@ int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder
 		return rc;
 	uint8_t type;
 	uint16_t mid;
+	uint32_t mid_hash = 0;
 	if (e->con && !e->acked) {
 		type = EVUDP6_ACK;
 		mid = e->mid;
 	} else {
 		type = e->con ? EVUDP6_CON : EVUDP6_NON;
-		mid = evudp6__msgr_alloc_mid(m);
+		mid = evudp6__req_alloc_mid(m, &e->remote, &mid_hash);
 	}
 	b->type = type;
 	b->mid = mid;
@@ -323,7 +334,7 @@ int evudp6_exchange_respond(struct evudp6_exchange *e, struct evudp6_msg_builder
 		ent_done(m, e);
 	} else if (type == EVUDP6_CON) {
 		e->rsp_mid = mid;
-		evudp6__htab_insert(&m->sep_tab, &e->sep_node, mid);
+		evudp6__htab_insert(&m->sep_tab, &e->sep_node, mid_hash);
 		e->retransmits = 0;
 		e->timeout_us = evudp6__msgr_initial_timeout_us(m);
 		e->state = EVUDP6__ENT_SEPARATE;

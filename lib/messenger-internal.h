@@ -78,13 +78,19 @@ struct evudp6_request {
 	size_t len;
 };
 
-/* One remote with unicast requests pending: NSTART and ICMP failing. */
+/* One remote we send to: NSTART and ICMP failing while it has unicast
+ * requests pending, and the message ids we give our messages to it. A
+ * record without requests stays in the table (on m->peer_idle, least
+ * recently used first) so the remote's ids go on in sequence; it is
+ * reused for another remote only when no free one is left. */
 struct evudp6__peer {
 	struct evudp6_addr remote;
 	struct evudp6__hnode node;
 	struct evudp6__peer *free_next;
 	struct evudp6__link queued, sent;
+	struct evudp6__link idle; /* in m->peer_idle while it has no requests */
 	unsigned int nactive;
+	uint16_t next_mid;
 };
 
 enum evudp6__ent_state {
@@ -129,10 +135,12 @@ struct evudp6_messenger {
 	void *req_arg;
 	evudp6_messenger_ping_cb ping_cb;
 	void *ping_arg;
+	evudp6_messenger_icmp_cb icmp_cb;
+	void *icmp_arg;
 	struct evudp6_messenger_stats st;
-	struct evudp6__rng rng;
+	struct evudp6__rng rng;   /* jitter and leisure only */
+	struct evudp6__pool pool; /* tokens and message id starts */
 	uint64_t key[2];
-	uint16_t next_mid;
 	bool started, shut, free_pending;
 	unsigned int busy;
 
@@ -142,6 +150,8 @@ struct evudp6_messenger {
 	struct evudp6_request *req_free;
 	struct evudp6__htab tok_tab, mid_tab;
 	struct evudp6__peer *peers, *peer_free;
+	struct evudp6__link peer_idle;
+	size_t npeers;
 	struct evudp6__htab peer_tab;
 
 	/* server and deduplication: exchange.c */
@@ -183,12 +193,11 @@ static inline bool evudp6__retransmit_due(struct evudp6_messenger *m, unsigned i
 
 void evudp6__msgr_enter(struct evudp6_messenger *m);
 void evudp6__msgr_leave(struct evudp6_messenger *m);
-/* Hash of what evudp6_addr_equal() compares, plus a message id. */
+/* Hash of what evudp6_addr_equal() compares, plus a message id: the key
+ * of every lookup by (remote, message id). */
 uint32_t evudp6__msgr_key_hash(const struct evudp6_messenger *m, const struct evudp6_addr *a, uint16_t mid);
 /* First retransmission timeout: uniform in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]. */
 uint64_t evudp6__msgr_initial_timeout_us(struct evudp6_messenger *m);
-/* A message id not in use by any of our pending CON messages. */
-uint16_t evudp6__msgr_alloc_mid(struct evudp6_messenger *m);
 int evudp6__msgr_send(struct evudp6_messenger *m, const struct evudp6_addr *to, const void *buf, size_t len);
 /* Answer a received datagram: from the address it reached, or, if that
  * was a multicast group, from whatever unicast address the kernel picks. */
@@ -201,19 +210,29 @@ void evudp6__msgr_send_empty(struct evudp6_messenger *m, const struct evudp6_add
 
 int evudp6__req_pool_init(struct evudp6_messenger *m);
 void evudp6__req_pool_destroy(struct evudp6_messenger *m);
-/* Our pending CON/NON request with this message id, if any. */
-struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, uint16_t mid);
+/* Our pending unicast request to @p remote with this message id, if any;
+ * @p hash is evudp6__msgr_key_hash(m, remote, mid). */
+struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                            uint16_t mid, uint32_t hash);
+/* The next message id of ours to @p remote that no pending message to it
+ * uses (RFC 7252 4.4: a random start per remote, then in sequence), and
+ * its key hash. */
+uint16_t evudp6__req_alloc_mid(struct evudp6_messenger *m, const struct evudp6_addr *remote, uint32_t *hash);
 /* A response (CON/NON class 2, 4, 5) that arrived. */
 void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg *msg,
                              const struct evudp6_addr *remote, bool via_mcast);
-/* An ACK or RST: true when it concerned one of our requests. */
+/* An ACK or RST: true when it concerned one of our requests. @p hash is
+ * evudp6__msgr_key_hash(m, remote, msg->mid). */
 bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote);
+                        const struct evudp6_addr *remote, uint32_t hash);
 bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote);
-/* Does the quoted header @p h belong to a request pending to @p remote? */
-bool evudp6__req_vet(struct evudp6_messenger *m, const struct evudp6_msg *h,
-                     const struct evudp6_addr *remote);
+                        const struct evudp6_addr *remote, uint32_t hash);
+/* The request pending to @p remote that the quoted header @p h (token
+ * complete) is the start of: same type, message id and token. */
+struct evudp6_request *evudp6__req_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                          const struct evudp6_addr *remote);
+/* Send the request again now (after a Packet Too Big quoting it). */
+void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r);
 /* Fail every request to @p remote, sent or still queued. */
 void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_addr *remote, int err,
                              const struct evudp6_icmp *icmp);
@@ -225,8 +244,10 @@ void evudp6__req_shutdown_all(struct evudp6_messenger *m);
 
 int evudp6__ent_pool_init(struct evudp6_messenger *m);
 void evudp6__ent_pool_destroy(struct evudp6_messenger *m);
-/* Our separate CON response with this message id, if any. */
-struct evudp6_exchange *evudp6__ent_find_sep(struct evudp6_messenger *m, uint16_t mid);
+/* Our separate CON response to @p remote with this message id, if any;
+ * @p hash is evudp6__msgr_key_hash(m, remote, mid). */
+struct evudp6_exchange *evudp6__ent_find_sep(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                             uint16_t mid, uint32_t hash);
 /* A request (class 0, not Empty) that arrived. */
 void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg *msg,
                             const struct evudp6_addr *remote, bool via_mcast);
@@ -238,13 +259,17 @@ void evudp6__ent_remember_response(struct evudp6_messenger *m, const struct evud
                                    const struct evudp6_addr *remote, uint32_t hash, uint64_t now);
 /* An ACK or RST for one of our separate responses: true when handled. */
 bool evudp6__ent_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote);
+                        const struct evudp6_addr *remote, uint32_t hash);
 bool evudp6__ent_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote);
-/* Does the quoted header belong to a separate response to @p remote? If so
- * its retransmission stops: the requester is gone. */
-bool evudp6__ent_vet(struct evudp6_messenger *m, const struct evudp6_msg *h,
-                     const struct evudp6_addr *remote);
+                        const struct evudp6_addr *remote, uint32_t hash);
+/* The separate response retransmitted to @p remote that the quoted header
+ * @p h (token complete) is the start of. */
+struct evudp6_exchange *evudp6__ent_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                           const struct evudp6_addr *remote);
+/* The requester is gone: stop retransmitting the separate response. */
+void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e);
+/* Send the separate response again now (after a Packet Too Big). */
+void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e);
 void evudp6__ent_stop_timers(struct evudp6_messenger *m);
 
 bool evudp6__token_matches(const struct evudp6_msg *msg, const uint8_t *tok, uint8_t tkl);

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "addr-internal.h"
 #include "messenger-internal.h"
 #include "siphash-internal.h"
 
@@ -24,8 +25,8 @@ uint32_t evudp6__msgr_key_hash(const struct evudp6_messenger *m, const struct ev
 	uint64_t w0, w1;
 	memcpy(&w0, &a->remote.sin6_addr, 8);
 	memcpy(&w1, (const uint8_t *)&a->remote.sin6_addr + 8, 8);
-	uint64_t w2 =
-	    (uint64_t)a->remote.sin6_port | ((uint64_t)mid << 16) | ((uint64_t)a->remote.sin6_flowinfo << 32);
+	uint64_t w2 = (uint64_t)a->remote.sin6_port | ((uint64_t)mid << 16) |
+	              ((uint64_t)evudp6__addr_scope_key(a) << 32);
 	return (uint32_t)evudp6__siphash13_3w(m->key, w0, w1, w2);
 }
 
@@ -34,16 +35,6 @@ uint64_t evudp6__msgr_initial_timeout_us(struct evudp6_messenger *m)
 	uint64_t base = (uint64_t)m->cfg.ack_timeout_ms * 1000u;
 	uint64_t spread = (uint64_t)((double)base * (m->cfg.ack_random_factor - 1.0));
 	return base + evudp6__rng_upto(&m->rng, spread);
-}
-
-uint16_t evudp6__msgr_alloc_mid(struct evudp6_messenger *m)
-{
-	for (unsigned int i = 0; i < 65536u; i++) {
-		uint16_t mid = m->next_mid++;
-		if (!evudp6__req_find_mid(m, mid) && !evudp6__ent_find_sep(m, mid))
-			return mid;
-	}
-	return m->next_mid++;
 }
 
 int evudp6__msgr_send(struct evudp6_messenger *m, const struct evudp6_addr *to, const void *buf, size_t len)
@@ -102,13 +93,16 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 		return;
 	}
 	uint8_t cls = EVUDP6_CODE_CLASS(msg.code);
+	uint32_t hash;
 	switch (msg.type) {
 	case EVUDP6_ACK:
 		if (cls == 0 && msg.code != EVUDP6_EMPTY) {
 			m->st.malformed++;
 			return;
 		}
-		if (!evudp6__req_on_ack(m, &msg, remote) && !evudp6__ent_on_ack(m, &msg, remote))
+		/* Our message ids are per remote: look up (remote, id). */
+		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
+		if (!evudp6__req_on_ack(m, &msg, remote, hash) && !evudp6__ent_on_ack(m, &msg, remote, hash))
 			m->st.unmatched++;
 		return;
 	case EVUDP6_RST:
@@ -116,7 +110,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			m->st.malformed++;
 			return;
 		}
-		if (!evudp6__req_on_rst(m, &msg, remote) && !evudp6__ent_on_rst(m, &msg, remote))
+		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
+		if (!evudp6__req_on_rst(m, &msg, remote, hash) && !evudp6__ent_on_rst(m, &msg, remote, hash))
 			m->st.unmatched++;
 		return;
 	default:
@@ -162,15 +157,84 @@ static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t 
 
 /* ------------------------------------------------------------ errors */
 
+enum icmp_kind { ICMP_HARD, ICMP_TOO_BIG, ICMP_TIME_EXCEEDED, ICMP_PARAMETER_PROBLEM, ICMP_OTHER };
+
+/* Hard errors say the remote cannot be reached (unreachable, prohibited);
+ * soft ones concern one datagram on its way and fail nothing. */
+static enum icmp_kind icmp_kind(const struct evudp6_icmp *icmp)
+{
+	if (icmp->origin == EVUDP6_ORIGIN_ICMP6) {
+		switch (icmp->type) {
+		case 1:
+			return ICMP_HARD;
+		case 2:
+			return ICMP_TOO_BIG;
+		case 3:
+			return ICMP_TIME_EXCEEDED;
+		case 4:
+			return ICMP_PARAMETER_PROBLEM;
+		default:
+			return ICMP_OTHER;
+		}
+	}
+	switch (icmp->type) {
+	case 3:
+		return icmp->code == 4 ? ICMP_TOO_BIG : ICMP_HARD;
+	case 11:
+		return ICMP_TIME_EXCEEDED;
+	case 12:
+		return ICMP_PARAMETER_PROBLEM;
+	default:
+		return ICMP_OTHER;
+	}
+}
+
 /* RFC 7252 4.2: act on an ICMP error only if the datagram it quotes is
- * one we sent to that remote and still care about. */
-static bool vet(struct evudp6_messenger *m, const struct evudp6_addr *remote, const uint8_t *quoted,
-                size_t qlen)
+ * one we sent to that remote and still care about, and the quote reaches
+ * past its token: a message id alone is 16 bits anyone can guess. */
+static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                    const struct evudp6_addr *remote, const uint8_t *quoted, size_t qlen)
 {
 	struct evudp6_msg h;
-	if (!quoted || evudp6_msg_peek_header(&h, quoted, qlen) != 0)
-		return false;
-	return evudp6__req_vet(m, &h, remote) || evudp6__ent_vet(m, &h, remote);
+	struct evudp6_request *r = NULL;
+	struct evudp6_exchange *e = NULL;
+	if (quoted && evudp6_msg_peek_header(&h, quoted, qlen) == 0 && h.token) {
+		r = evudp6__req_quoted(m, &h, remote);
+		if (!r)
+			e = evudp6__ent_quoted(m, &h, remote);
+	}
+	if (!r && !e) {
+		m->st.icmp_vetted_out++;
+		return;
+	}
+	switch (icmp_kind(icmp)) {
+	case ICMP_HARD:
+		if (e)
+			evudp6__ent_give_up(m, e);
+		evudp6__req_fail_remote(m, remote, err, icmp);
+		break;
+	case ICMP_TOO_BIG:
+		/* The kernel has lowered the path MTU: the next copy fits (or
+		 * is fragmented to fit). */
+		m->st.icmp_packet_too_big++;
+		if (r)
+			evudp6__req_resend(m, r);
+		else
+			evudp6__ent_resend(m, e);
+		break;
+	case ICMP_TIME_EXCEEDED:
+		m->st.icmp_time_exceeded++;
+		break;
+	case ICMP_PARAMETER_PROBLEM:
+		m->st.icmp_parameter_problem++;
+		break;
+	case ICMP_OTHER:
+		return;
+	}
+	/* Last thing on this error: the callback may free m, which
+	 * enter()/leave() in on_error() defers. */
+	if (icmp_kind(icmp) != ICMP_HARD && m->icmp_cb && !m->shut)
+		m->icmp_cb(m, err, icmp, remote, m->icmp_arg);
 }
 
 static void on_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
@@ -181,18 +245,19 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 	if (m->shut)
 		return;
 	evudp6__msgr_enter(m);
-	if (icmp) {
-		m->st.icmp_errors++;
-		if (!vet(m, remote, quoted, quoted_len)) {
-			m->st.icmp_vetted_out++;
-			evudp6__msgr_leave(m);
-			return;
-		}
-	} else {
+	if (!icmp) {
 		/* Our own sendmsg() failed: nothing to vet. */
 		m->st.send_errors++;
+		evudp6__req_fail_remote(m, remote, err, NULL);
+	} else if (icmp->origin == EVUDP6_ORIGIN_LOCAL) {
+		/* It quotes nothing, and the send it came from has already
+		 * failed with the same error (returned, or reported above). */
+		m->st.icmp_errors++;
+		m->st.icmp_local_errors++;
+	} else {
+		m->st.icmp_errors++;
+		on_icmp(m, err, icmp, remote, quoted, quoted_len);
 	}
-	evudp6__req_fail_remote(m, remote, err, icmp);
 	evudp6__msgr_leave(m);
 }
 
@@ -263,8 +328,8 @@ int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
 	m->base = base;
 	m->cfg = cfg;
 	evudp6__rng_seed(&m->rng);
+	evudp6__pool_init(&m->pool);
 	evudp6__random_bytes(m->key, sizeof m->key);
-	m->next_mid = (uint16_t)evudp6__rng_next(&m->rng);
 	if (evudp6__req_pool_init(m) < 0 || evudp6__ent_pool_init(m) < 0) {
 		destroy(m);
 		return -ENOMEM;
@@ -306,6 +371,12 @@ void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_messenger_p
 {
 	m->ping_cb = cb;
 	m->ping_arg = arg;
+}
+
+void evudp6_messenger_set_icmp_cb(struct evudp6_messenger *m, evudp6_messenger_icmp_cb cb, void *arg)
+{
+	m->icmp_cb = cb;
+	m->icmp_arg = arg;
 }
 
 void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out)

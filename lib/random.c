@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "random-internal.h"
+#include "siphash-internal.h"
 
 static uint64_t rotl64(uint64_t x, int b)
 {
@@ -45,6 +46,40 @@ void evudp6__random_bytes(void *buf, size_t len)
 		size_t n = len - got < 8 ? len - got : 8;
 		memcpy(p + got, &w, n);
 	}
+}
+
+static void pool_refill(struct evudp6__pool *p)
+{
+	size_t got = 0;
+	while (got < sizeof p->buf) {
+		ssize_t n = getrandom(p->buf + got, sizeof p->buf - got, GRND_NONBLOCK);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	for (; got < sizeof p->buf; got += 8) {
+		uint64_t w = evudp6__siphash13_3w(p->key, p->ctr++, 0x706f6f6cULL, 0);
+		size_t n = sizeof p->buf - got < 8 ? sizeof p->buf - got : 8;
+		memcpy(p->buf + got, &w, n);
+	}
+	p->pos = 0;
+}
+
+void evudp6__pool_init(struct evudp6__pool *p)
+{
+	evudp6__random_bytes(p->key, sizeof p->key);
+	p->ctr = 0;
+	p->pos = sizeof p->buf;
+}
+
+void evudp6__pool_bytes(struct evudp6__pool *p, void *out, size_t len)
+{
+	if (sizeof p->buf - p->pos < len)
+		pool_refill(p);
+	memcpy(out, p->buf + p->pos, len);
+	/* What was handed out is not kept around to leak later. */
+	memset(p->buf + p->pos, 0, len);
+	p->pos += len;
 }
 
 void evudp6__rng_seed(struct evudp6__rng *r)

@@ -37,11 +37,12 @@ static struct evudp6_request *tok_find(struct evudp6_messenger *m, const uint8_t
 	return NULL;
 }
 
-struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, uint16_t mid)
+struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                            uint16_t mid, uint32_t hash)
 {
-	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->mid_tab, mid); n; n = n->next) {
+	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->mid_tab, hash); n; n = n->next) {
 		struct evudp6_request *r = REQ_OF(n, mid_node);
-		if (r->mid == mid)
+		if (n->hash == hash && r->mid == mid && evudp6_addr_equal(&r->remote, remote))
 			return r;
 	}
 	return NULL;
@@ -69,26 +70,58 @@ static struct evudp6__peer *peer_get(struct evudp6_messenger *m, const struct ev
 {
 	uint32_t hash = evudp6__msgr_key_hash(m, remote, 0);
 	struct evudp6__peer *p = peer_find(m, remote, hash);
-	if (p)
+	if (p) {
+		evudp6__list_del(&p->idle);
 		return p;
-	/* The pool has one record per request slot, so this cannot run out. */
+	}
+	/* The pool holds more records than there can be requests, so when
+	 * none is free an idle one is left: the least recently used. */
 	p = m->peer_free;
-	m->peer_free = p->free_next;
+	if (p) {
+		m->peer_free = p->free_next;
+	} else {
+		p = evudp6__container_of(m->peer_idle.next, struct evudp6__peer, idle);
+		evudp6__list_del(&p->idle);
+		evudp6__htab_remove(&m->peer_tab, &p->node);
+	}
 	p->remote = *remote;
+	evudp6_addr_clear_local(&p->remote);
 	p->nactive = 0;
 	evudp6__link_init(&p->queued);
 	evudp6__link_init(&p->sent);
+	evudp6__pool_bytes(&m->pool, &p->next_mid, sizeof p->next_mid);
 	evudp6__htab_insert(&m->peer_tab, &p->node, hash);
 	return p;
 }
 
+/* Without requests the record stays, idle, for the remote's next ids. */
 static void peer_put(struct evudp6_messenger *m, struct evudp6__peer *p)
 {
-	if (!evudp6__list_empty(&p->queued) || !evudp6__list_empty(&p->sent))
+	if (!evudp6__list_empty(&p->queued) || !evudp6__list_empty(&p->sent) || p->idle.next != &p->idle)
 		return;
-	evudp6__htab_remove(&m->peer_tab, &p->node);
-	p->free_next = m->peer_free;
-	m->peer_free = p;
+	evudp6__list_add_tail(&m->peer_idle, &p->idle);
+}
+
+/* Next id of @p p that none of our pending messages to it uses. */
+static uint16_t peer_next_mid(struct evudp6_messenger *m, struct evudp6__peer *p, uint32_t *hash)
+{
+	uint16_t mid = p->next_mid;
+	for (unsigned int i = 0; i < 65536u; i++) {
+		mid = p->next_mid++;
+		*hash = evudp6__msgr_key_hash(m, &p->remote, mid);
+		if (!evudp6__req_find_mid(m, &p->remote, mid, *hash) &&
+		    !evudp6__ent_find_sep(m, &p->remote, mid, *hash))
+			break;
+	}
+	return mid;
+}
+
+uint16_t evudp6__req_alloc_mid(struct evudp6_messenger *m, const struct evudp6_addr *remote, uint32_t *hash)
+{
+	struct evudp6__peer *p = peer_get(m, remote);
+	uint16_t mid = peer_next_mid(m, p, hash);
+	peer_put(m, p);
+	return mid;
 }
 
 /* ------------------------------------------------------------ sending */
@@ -250,16 +283,21 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 	if (ping) {
 		evudp6_msg_builder_set_token(b, NULL, 0);
 	} else {
-		do {
-			uint64_t w = evudp6__rng_next(&m->rng);
-			memcpy(token, &w, sizeof token);
-		} while (tok_find(m, token));
+		/* From the CSPRNG: a peer that sees our tokens must learn
+		 * nothing about those we send to others (RFC 7252 5.3.1). */
+		do
+			evudp6__pool_bytes(&m->pool, token, sizeof token);
+		while (tok_find(m, token));
 		evudp6_msg_builder_set_token(b, token, sizeof token);
 	}
-	b->mid = evudp6__msgr_alloc_mid(m);
+	struct evudp6__peer *p = peer_get(m, remote);
+	uint32_t mid_hash;
+	b->mid = peer_next_mid(m, p, &mid_hash);
 	ssize_t n = evudp6_msg_encode(b, r->buf, m->cfg.max_message);
-	if (n < 0)
+	if (n < 0) {
+		peer_put(m, p);
 		return (int)n;
+	}
 
 	m->req_free = r->free_next;
 	r->free_next = NULL;
@@ -286,10 +324,11 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 
 	int rc = 0;
 	if (mcast) {
+		/* Not held by NSTART nor failed by ICMP errors: no peer. */
+		peer_put(m, p);
 		rc = req_transmit_first(m, r);
 	} else {
-		evudp6__htab_insert(&m->mid_tab, &r->mid_node, r->mid);
-		struct evudp6__peer *p = peer_get(m, remote);
+		evudp6__htab_insert(&m->mid_tab, &r->mid_node, mid_hash);
 		r->peer = p;
 		if (p->nactive < m->cfg.nstart && evudp6__list_empty(&p->queued)) {
 			evudp6__list_add_tail(&p->sent, &r->plink);
@@ -370,11 +409,10 @@ void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg
 }
 
 bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote)
+                        const struct evudp6_addr *remote, uint32_t hash)
 {
-	struct evudp6_request *r = evudp6__req_find_mid(m, msg->mid);
-	if (!r || !r->con || !evudp6_addr_equal(&r->remote, remote) ||
-	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE))
+	struct evudp6_request *r = evudp6__req_find_mid(m, remote, msg->mid, hash);
+	if (!r || !r->con || (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE))
 		return false;
 	if (r->ping) {
 		req_finish(m, r, 0, msg, remote, NULL);
@@ -396,11 +434,10 @@ bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg
 }
 
 bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg,
-                        const struct evudp6_addr *remote)
+                        const struct evudp6_addr *remote, uint32_t hash)
 {
-	struct evudp6_request *r = evudp6__req_find_mid(m, msg->mid);
-	if (!r || !evudp6_addr_equal(&r->remote, remote) ||
-	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE))
+	struct evudp6_request *r = evudp6__req_find_mid(m, remote, msg->mid, hash);
+	if (!r || (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE))
 		return false;
 	m->st.rst_received++;
 	if (r->ping)
@@ -412,16 +449,28 @@ bool evudp6__req_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg
 
 /* ------------------------------------------------------------ errors */
 
-bool evudp6__req_vet(struct evudp6_messenger *m, const struct evudp6_msg *h, const struct evudp6_addr *remote)
+struct evudp6_request *evudp6__req_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
+                                          const struct evudp6_addr *remote)
 {
 	if (h->type != EVUDP6_CON && h->type != EVUDP6_NON)
-		return false;
-	/* A quote cut short inside the token leaves only the message id. */
-	bool have_token = h->token != NULL;
-	struct evudp6_request *r = evudp6__req_find_mid(m, h->mid);
-	return r && r->state != EVUDP6__REQ_QUEUED && r->con == (h->type == EVUDP6_CON) &&
-	       evudp6_addr_equal(&r->remote, remote) &&
-	       (!have_token || evudp6__token_matches(h, r->token, r->tkl));
+		return NULL;
+	struct evudp6_request *r =
+	    evudp6__req_find_mid(m, remote, h->mid, evudp6__msgr_key_hash(m, remote, h->mid));
+	if (!r || (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE) ||
+	    r->con != (h->type == EVUDP6_CON) || !evudp6__token_matches(h, r->token, r->tkl))
+		return NULL;
+	return r;
+}
+
+void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r)
+{
+	/* An acknowledged CON has arrived: the error was about a copy the
+	 * server did not need. */
+	if (r->con && r->state != EVUDP6__REQ_WAIT_ACK)
+		return;
+	/* Not a step of the RFC 7252 4.2 schedule: the timer runs on. */
+	m->st.packet_too_big_resends++;
+	evudp6__msgr_send(m, &r->remote, r->buf, r->len);
 }
 
 /* Multicast requests have no peer record and are never touched. */
@@ -460,12 +509,21 @@ void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_add
 int evudp6__req_pool_init(struct evudp6_messenger *m)
 {
 	size_t nreq = m->cfg.max_requests;
+	/* Twice as many remotes as requests (and a few more): the remotes
+	 * last sent to keep their message id sequence. */
+	m->npeers = 2 * nreq + 16;
+	evudp6__link_init(&m->peer_idle);
 	m->reqs = calloc(nreq, sizeof *m->reqs);
 	m->req_bufs = malloc(nreq * m->cfg.max_message);
-	m->peers = calloc(nreq, sizeof *m->peers);
+	m->peers = calloc(m->npeers, sizeof *m->peers);
 	if (!m->reqs || !m->req_bufs || !m->peers || evudp6__htab_init(&m->tok_tab, nreq) < 0 ||
-	    evudp6__htab_init(&m->mid_tab, nreq) < 0 || evudp6__htab_init(&m->peer_tab, nreq) < 0)
+	    evudp6__htab_init(&m->mid_tab, nreq) < 0 || evudp6__htab_init(&m->peer_tab, m->npeers) < 0)
 		return -ENOMEM;
+	for (size_t i = m->npeers; i-- > 0;) {
+		evudp6__link_init(&m->peers[i].idle);
+		m->peers[i].free_next = m->peer_free;
+		m->peer_free = &m->peers[i];
+	}
 	for (size_t i = nreq; i-- > 0;) {
 		struct evudp6_request *r = &m->reqs[i];
 		r->m = m;
@@ -476,8 +534,6 @@ int evudp6__req_pool_init(struct evudp6_messenger *m)
 			return -ENOMEM;
 		r->free_next = m->req_free;
 		m->req_free = r;
-		m->peers[i].free_next = m->peer_free;
-		m->peer_free = &m->peers[i];
 	}
 	return 0;
 }

@@ -609,11 +609,35 @@ END_TEST
 
 /* ----------------------------------------------------- equality and hash */
 
-START_TEST(addr_equal_ignores_scope)
+START_TEST(addr_equal_tells_link_local_interfaces_apart)
 {
+	/* fe80::1%eth0 and fe80::1%eth1 are two hosts. */
 	struct evudp6_addr a = mk("fe80::1", 5683, 1), b = mk("fe80::1", 5683, 2);
-	ck_assert(evudp6_addr_equal(&a, &b));
-	ck_assert_uint_eq(evudp6_addr_hash(&a), evudp6_addr_hash(&b));
+	ck_assert(!evudp6_addr_equal(&a, &b));
+	ck_assert_uint_ne(evudp6_addr_hash(&a), evudp6_addr_hash(&b));
+	struct evudp6_addr a2 = mk("fe80::1", 5683, 1);
+	ck_assert(evudp6_addr_equal(&a, &a2));
+	ck_assert_uint_eq(evudp6_addr_hash(&a), evudp6_addr_hash(&a2));
+	/* So do the other scoped ones: interface- and link-local groups. */
+	const char *scoped[] = {"ff01::1", "ff02::fd", "fe80::1234:5678"};
+	for (size_t i = 0; i < sizeof scoped / sizeof scoped[0]; i++) {
+		struct evudp6_addr x = mk(scoped[i], 5683, 3), y = mk(scoped[i], 5683, 4);
+		ck_assert_msg(!evudp6_addr_equal(&x, &y), "%s", scoped[i]);
+		ck_assert_uint_ne(evudp6_addr_hash(&x), evudp6_addr_hash(&y));
+	}
+}
+END_TEST
+
+START_TEST(addr_equal_ignores_scope_of_global_addresses)
+{
+	/* The kernel reports scope id 0 for a datagram from a global or
+	 * mapped address, whatever zone the request was sent with. */
+	const char *global[] = {"2001:db8::1", "ff05::fd", "ff0e::1", "::1"};
+	for (size_t i = 0; i < sizeof global / sizeof global[0]; i++) {
+		struct evudp6_addr a = mk(global[i], 5683, 2), b = mk(global[i], 5683, 0);
+		ck_assert_msg(evudp6_addr_equal(&a, &b), "%s", global[i]);
+		ck_assert_uint_eq(evudp6_addr_hash(&a), evudp6_addr_hash(&b));
+	}
 }
 END_TEST
 
@@ -631,22 +655,30 @@ START_TEST(addr_equal_ignores_local_part)
 }
 END_TEST
 
-START_TEST(addr_equal_compares_port_flowinfo_and_address)
+START_TEST(addr_equal_compares_port_and_address)
 {
 	struct evudp6_addr a = mk("2001:db8::7", 40000, 0);
 	struct evudp6_addr port = mk("2001:db8::7", 40001, 0);
-	struct evudp6_addr flow = a;
-	flow.remote.sin6_flowinfo = htonl(1);
 	struct evudp6_addr addr = mk("2001:db8::8", 40000, 0);
 	struct evudp6_addr v4 = mk("192.0.2.7", 40000, 0);
 	ck_assert(evudp6_addr_equal(&a, &a));
 	ck_assert(!evudp6_addr_equal(&a, &port));
-	ck_assert(!evudp6_addr_equal(&a, &flow));
 	ck_assert(!evudp6_addr_equal(&a, &addr));
 	ck_assert(!evudp6_addr_equal(&a, &v4));
 	ck_assert_uint_ne(evudp6_addr_hash(&a), evudp6_addr_hash(&port));
-	ck_assert_uint_ne(evudp6_addr_hash(&a), evudp6_addr_hash(&flow));
 	ck_assert_uint_ne(evudp6_addr_hash(&a), evudp6_addr_hash(&addr));
+}
+END_TEST
+
+START_TEST(addr_equal_ignores_flowinfo)
+{
+	/* Received datagrams carry flowinfo 0: a remote given with a flow
+	 * label must still be the peer that answers. */
+	struct evudp6_addr a = mk("2001:db8::7", 40000, 0), flow = a;
+	flow.remote.sin6_flowinfo = htonl(0x12345);
+	ck_assert(evudp6_addr_equal(&a, &flow));
+	ck_assert(evudp6_addr_equal(&flow, &a));
+	ck_assert_uint_eq(evudp6_addr_hash(&a), evudp6_addr_hash(&flow));
 }
 END_TEST
 
@@ -1096,9 +1128,11 @@ static Suite *addr_suite(void)
 	tcase_add_test(t, addr_is_multicast_locally_false_without_local);
 	tcase_add_test(t, addr_is_v4mapped_only_for_ffff_prefix);
 	tcase_add_test(t, addr_response_may_alias_its_input);
-	tcase_add_test(t, addr_equal_ignores_scope);
+	tcase_add_test(t, addr_equal_tells_link_local_interfaces_apart);
+	tcase_add_test(t, addr_equal_ignores_scope_of_global_addresses);
 	tcase_add_test(t, addr_equal_ignores_local_part);
-	tcase_add_test(t, addr_equal_compares_port_flowinfo_and_address);
+	tcase_add_test(t, addr_equal_compares_port_and_address);
+	tcase_add_test(t, addr_equal_ignores_flowinfo);
 	tcase_add_test(t, addr_hash_spreads_ports);
 	suite_add_tcase(s, t);
 

@@ -14,7 +14,12 @@
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1886,6 +1891,359 @@ START_TEST(messenger_multicast_client_collects_every_response_v4)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 9. remotes, tokens, message ids */
+
+/* Answer request datagram @p i of @p r with a piggybacked 2.05. */
+static void raw_ack_content(struct raw *r, int i)
+{
+	struct evudp6_msg req;
+	raw_decode(r, i, &req);
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	raw_reply(r, i, rsp, 12);
+}
+
+START_TEST(messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 2000;
+	c.nstart = 1;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr plain, flow;
+	lo_addr(&plain, false, r->port);
+	flow = plain;
+	flow.remote.sin6_flowinfo = htonl(0x12345);
+	struct rec x = {0}, y = {0};
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &flow, &b, 0, rec_cb, &x, NULL), 0);
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &plain, &b, 0, rec_cb, &y, NULL), 0);
+	/* One remote, whatever flow label it was given: NSTART 1 holds the
+	 * second request back. */
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 1);
+	/* The answer comes back with flowinfo 0, as every datagram does. */
+	raw_ack_content(r, 0);
+	ck_assert(RUN_UNTIL(x.calls == 1 && r->n == 2, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(y.calls, 0);
+	raw_ack_content(r, 1);
+	ck_assert(RUN_UNTIL(y.calls == 1, 2000));
+	ck_assert_int_eq(y.err, 0);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.unmatched, 0);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	ck_assert_uint_eq(st.requests_pending, 0);
+	evudp6_messenger_free(m);
+	raw_close(r);
+}
+END_TEST
+
+START_TEST(messenger_ack_from_another_address_does_not_match)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 2000;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open(), *other = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct rec x = {0};
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	struct evudp6_msg req;
+	raw_decode(r, 0, &req);
+	/* Another port of the same host answers with the right id and token,
+	 * piggybacked, then with an empty ACK and an RST: none is ours. */
+	uint8_t rsp[16] = {0x68, 0x45, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	memcpy(rsp + 4, req.token, 8);
+	raw_send(other, false, mport(m), rsp, 12);
+	const uint8_t ack[] = {0x60, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_send(other, false, mport(m), ack, sizeof ack);
+	const uint8_t rst[] = {0x70, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_send(other, false, mport(m), rst, sizeof rst);
+	ck_assert(RUN_UNTIL(mstats(m).unmatched == 3, 2000));
+	ck_assert_int_eq(x.calls, 0);
+	ck_assert_uint_eq(mstats(m).rst_received, 0);
+	/* The remote asked answers: that ends it. */
+	raw_ack_content(r, 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert(evudp6_addr_equal(&x.remote, &to));
+	ck_assert_uint_eq(mstats(m).unmatched, 3);
+	evudp6_messenger_free(m);
+	raw_close(r);
+	raw_close(other);
+}
+END_TEST
+
+/* xoshiro256** as an attacker models it: the output function
+ * rotl(s1 * 5, 7) * 9 is invertible and the update is linear, so four
+ * consecutive outputs give the whole state. */
+static uint64_t rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t inverse_mod_2_64(uint64_t x)
+{
+	uint64_t inv = x; /* right to 3 bits for odd x; Newton doubles that */
+	for (int i = 0; i < 5; i++)
+		inv *= 2 - x * inv;
+	return inv;
+}
+
+static uint64_t xoshiro_next(uint64_t s[4])
+{
+	uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl64(s[3], 45);
+	return out;
+}
+
+/* The fifth output predicted from the first four. */
+static uint64_t xoshiro_predict(const uint64_t out[4])
+{
+	uint64_t b[4];
+	for (int i = 0; i < 4; i++)
+		b[i] = rotl64(out[i] * inverse_mod_2_64(9), 57) * inverse_mod_2_64(5);
+	uint64_t a_c = b[0] ^ b[1];
+	uint64_t c_d = b[2] ^ b[1] ^ (b[0] << 17) ^ b[0];
+	uint64_t d1 = b[3] ^ b[2] ^ a_c ^ (b[0] << 17) ^ (b[1] << 17) ^ b[1];
+	uint64_t d = rotl64(d1, 19) ^ b[0];
+	uint64_t c = c_d ^ d;
+	uint64_t s[4] = {a_c ^ c, b[0], c, d};
+	for (int i = 0; i < 4; i++)
+		xoshiro_next(s);
+	return xoshiro_next(s);
+}
+
+START_TEST(messenger_tokens_cannot_be_predicted_from_earlier_ones)
+{
+	/* The model is right: it predicts a real xoshiro256** stream. */
+	uint64_t s[4] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL, 42, 7}, seen[4];
+	for (int i = 0; i < 4; i++)
+		seen[i] = xoshiro_next(s);
+	ck_assert_uint_eq(xoshiro_predict(seen), xoshiro_next(s));
+
+	/* An attacker who sees five consecutive requests of ours. */
+	struct evudp6_messenger_config c = cfg_fast();
+	c.nstart = 8;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct rec x[5] = {{0}};
+	struct evudp6_msg_builder b;
+	for (int i = 0; i < 5; i++) {
+		builder_get(&b, EVUDP6_NON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x[i], NULL), 0);
+	}
+	ck_assert(RUN_UNTIL(r->n == 5, 2000));
+	uint64_t tok[5];
+	for (int i = 0; i < 5; i++) {
+		struct evudp6_msg req;
+		raw_decode(r, i, &req);
+		ck_assert_uint_eq(req.tkl, 8);
+		memcpy(&tok[i], req.token, 8);
+	}
+	ck_assert_msg(xoshiro_predict(tok) != tok[4], "the fifth token follows from the first four");
+	evudp6_messenger_free(m);
+	raw_close(r);
+}
+END_TEST
+
+/* In a child whose getrandom() fails (a seccomp filter answers ENOSYS, as
+ * an old kernel would): send 5 NON requests and write their tokens to
+ * @p out. Exit status 0, or which step failed. */
+static int tokens_without_getrandom(int out)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrandom, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return 2;
+	uint8_t probe[8];
+	if (getrandom(probe, sizeof probe, GRND_NONBLOCK) != -1 || errno != ENOSYS)
+		return 3;
+	struct event_base *b = event_base_new();
+	struct evudp6_messenger_config c = cfg_fast();
+	c.nstart = 8;
+	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_messenger *m;
+	if (!b || evudp6_messenger_new(&m, b, &tc, &c) != 0 || evudp6_messenger_start(m) != 0)
+		return 4;
+	int sink = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	socklen_t sl = sizeof sa;
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(sink, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (bind(sink, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(sink, (struct sockaddr *)&sa, &sl) != 0)
+		return 5;
+	struct evudp6_addr to;
+	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
+	struct rec x = {0};
+	for (int i = 0; i < 5; i++) {
+		struct evudp6_msg_builder bld;
+		evudp6_msg_builder_init(&bld, EVUDP6_NON, EVUDP6_GET, 0);
+		if (evudp6_messenger_request(m, &to, &bld, 0, rec_cb, &x, NULL) != 0)
+			return 6;
+		uint8_t d[64];
+		if (recv(sink, d, sizeof d, 0) != 12 || (d[0] & 0x0f) != 8 || write(out, d + 4, 8) != 8)
+			return 7;
+	}
+	evudp6_messenger_free(m);
+	event_base_free(b);
+	return 0;
+}
+
+START_TEST(messenger_tokens_stay_unpredictable_without_getrandom)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(tokens_without_getrandom(fds[1]));
+	}
+	close(fds[1]);
+	uint64_t tok[5];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof tok && (n = read(fds[0], (uint8_t *)tok + got, sizeof tok - got)) > 0)
+		got += (size_t)n;
+	close(fds[0]);
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0, "child failed at step %d", WEXITSTATUS(status));
+	ck_assert_uint_eq(got, sizeof tok);
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < i; j++)
+			ck_assert(tok[i] != tok[j]);
+	ck_assert_msg(xoshiro_predict(tok) != tok[4], "the fifth token follows from the first four");
+}
+END_TEST
+
+#define MID_REMOTES  4
+#define MID_MESSAGES 70000
+
+START_TEST(messenger_message_ids_keep_their_sequence_for_the_last_remotes)
+{
+	/* max_requests 1: 2 * 1 + 16 = 18 remote records. Remote 0 keeps its
+	 * sequence while 17 others are sent to in between; 40 remotes in turn
+	 * recycle the records (least recently used first) without a fault. */
+	struct evudp6_messenger_config c = cfg_fast();
+	c.max_requests = 1;
+	struct evudp6_messenger *m = mk(&c);
+	enum { N = 40 };
+	int fd[N];
+	struct evudp6_addr to[N];
+	for (int k = 0; k < N; k++) {
+		fd[k] = testnet_socket(AF_INET6, "::1");
+		struct sockaddr_in6 sa;
+		socklen_t sl = sizeof sa;
+		ck_assert_int_eq(getsockname(fd[k], (struct sockaddr *)&sa, &sl), 0);
+		lo_addr(&to[k], false, ntohs(sa.sin6_port));
+	}
+	struct rec x = {0};
+	int last = -1;
+	for (int round = 0; round < 3; round++)
+		for (int k = 0; k < (round < 2 ? 18 : N); k++) {
+			struct evudp6_request *req;
+			struct evudp6_msg_builder b;
+			builder_get(&b, EVUDP6_NON, "hello");
+			ck_assert_int_eq(evudp6_messenger_request(m, &to[k], &b, 0, rec_cb, &x, &req), 0);
+			evudp6_request_cancel(req);
+			uint8_t d[64];
+			ck_assert_int_ge(recv(fd[k], d, sizeof d, 0), 4);
+			int mid = d[2] << 8 | d[3];
+			if (k == 0 && last >= 0)
+				ck_assert_int_eq(mid, (last + 1) & 0xffff);
+			if (k == 0)
+				last = mid;
+		}
+	ck_assert_uint_eq(mstats(m).requests_sent, 18 + 18 + N);
+	for (int k = 0; k < N; k++)
+		close(fd[k]);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own)
+{
+	/* Remote 0 gets every 4th message: with one counter for all remotes
+	 * its ids would repeat after 16 384 of its own. */
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	int fd[MID_REMOTES];
+	struct evudp6_addr to[MID_REMOTES];
+	for (int k = 0; k < MID_REMOTES; k++) {
+		fd[k] = testnet_socket(AF_INET6, "::1");
+		struct sockaddr_in6 sa;
+		socklen_t sl = sizeof sa;
+		ck_assert_int_eq(getsockname(fd[k], (struct sockaddr *)&sa, &sl), 0);
+		lo_addr(&to[k], false, ntohs(sa.sin6_port));
+	}
+	static uint8_t seen[65536];
+	memset(seen, 0, sizeof seen);
+	unsigned int own = 0;
+	uint16_t first[MID_REMOTES] = {0}, last[MID_REMOTES] = {0};
+	unsigned int count[MID_REMOTES] = {0};
+	struct rec x = {0};
+	struct evudp6_msg_builder b;
+	for (unsigned int i = 0; i < MID_MESSAGES; i++) {
+		int k = i % 4 == 0 ? 0 : 1 + (int)(i % 3);
+		struct evudp6_request *req;
+		builder_get(&b, EVUDP6_NON, "hello");
+		ck_assert_int_eq(evudp6_messenger_request(m, &to[k], &b, 0, rec_cb, &x, &req), 0);
+		evudp6_request_cancel(req);
+		uint8_t d[64];
+		ssize_t n = recv(fd[k], d, sizeof d, 0);
+		ck_assert_int_ge(n, 4);
+		uint16_t mid = (uint16_t)(d[2] << 8 | d[3]);
+		if (count[k] == 0)
+			first[k] = mid;
+		else
+			ck_assert_msg(mid == (uint16_t)(last[k] + 1), "remote %d: id %u after %u", k, mid,
+			              last[k]);
+		last[k] = mid;
+		count[k]++;
+		if (k == 0) {
+			ck_assert_msg(!seen[mid], "remote 0: id %u repeated after %u of its own", mid, own);
+			seen[mid] = 1;
+			own++;
+		}
+	}
+	ck_assert_uint_eq(own, MID_MESSAGES / 4);
+	ck_assert_uint_eq(x.calls, 0);
+	/* Each remote starts somewhere of its own, not where the last left off. */
+	bool consecutive = true;
+	for (int k = 1; k < MID_REMOTES; k++)
+		consecutive &= first[k] == (uint16_t)(first[0] + k);
+	ck_assert(!consecutive);
+	for (int k = 0; k < MID_REMOTES; k++)
+		close(fd[k]);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("messenger");
@@ -1924,6 +2282,12 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+	tcase_add_test(tc, messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart);
+	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
+	tcase_add_test(tc, messenger_tokens_cannot_be_predicted_from_earlier_ones);
+	tcase_add_test(tc, messenger_tokens_stay_unpredictable_without_getrandom);
+	tcase_add_test(tc, messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own);
+	tcase_add_test(tc, messenger_message_ids_keep_their_sequence_for_the_last_remotes);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 #else

@@ -8,10 +8,20 @@
  *       per request. Resources: /.well-known/core, /hello, /whoami, /echo
  *       (POST/PUT), /slow (separate response), /error (5.00); else 4.04.
  *
- *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] [-a ACK_TIMEOUT_MS] HOST[%IF] PORT
- * [PATH[?QUERY]] prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT" per response and
- * "end ok" or "end ERRORNAME after MS ms [details]"; a request refused at once prints "refused ERRORNAME".
- * Exit 0 if a response came, 1 if none, 2 on usage errors, 3 if the request was refused.
+ *   messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-s PAYLOAD_BYTES]
+ *                         [-w WAIT_MS] [-a ACK_TIMEOUT_MS] [-H HOPS] [-X] [-R MS]
+ *                         HOST[%IF] PORT [PATH[?QUERY]]
+ *       prints "response CODE from HOSTINFO after MS ms type TYPE payload TEXT"
+ *       per response, "icmp ERRORNAME after MS ms DETAILS" per soft ICMP
+ *       error (the request goes on), and "end ok" or "end ERRORNAME after
+ *       MS ms [details]"; a request refused at once prints "refused
+ *       ERRORNAME"; last "stats KEY=VALUE..." (ICMP and retransmission
+ *       counters). -s sends a payload of that many bytes ('x'); -H sets the
+ *       unicast hop limit (TTL); -X adds to IPv6 datagrams a hop-by-hop
+ *       option no router knows (action "discard and send Parameter
+ *       Problem"); -R undoes -H and -X that many ms after the request left.
+ *       Exit 0 if a response came, 1 if none, 2 on usage errors, 3 if the
+ *       request was refused.
  */
 #include "config.h"
 
@@ -36,8 +46,8 @@ __attribute__((noreturn)) static void usage(void)
 {
 	fprintf(stderr, "usage: messenger_peer server [-b BIND] [-j GROUP%%IF]... [-l LEISURE_MS] [-n NAME] "
 	                "[-t SECONDS]\n"
-	                "       messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-w WAIT_MS] "
-	                "[-a ACK_TIMEOUT_MS] HOST[%%IF] PORT [PATH]\n");
+	                "       messenger_peer client [-N] [-P] [-m METHOD] [-e TEXT] [-s PAYLOAD_BYTES] "
+	                "[-w WAIT_MS] [-a ACK_TIMEOUT_MS] [-H HOPS] [-X] [-R MS] HOST[%%IF] PORT [PATH]\n");
 	exit(2);
 }
 
@@ -274,13 +284,54 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 	fflush(stdout);
 }
 
+/* An IPv6 hop-by-hop header with one option of unknown type 0x9e: its
+ * top bits (10) tell a router to drop the datagram and answer with an
+ * ICMPv6 Parameter Problem (RFC 8200 4.2). */
+static const uint8_t unknown_hbh[8] = {0, 0, 0x9e, 4, 0, 0, 0, 0};
+
+static void restore_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evudp6_transport *t = arg;
+	(void)fd;
+	(void)what;
+	evudp6_transport_set_unicast_hops(t, -1);
+	setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_HOPOPTS, NULL, 0);
+}
+
+/* A soft ICMP error the messenger vetted. */
+static void soft_icmp_cb(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                         const struct evudp6_addr *remote, void *arg)
+{
+	char why[EVUDP6_ICMP_DESCRIBE_MAX] = "";
+	(void)m;
+	(void)remote;
+	(void)arg;
+	evudp6_icmp_describe(icmp, why, sizeof why);
+	printf("icmp %s after %ld ms %s\n", evudp6_strerror_name(err), elapsed_ms(), why);
+}
+
+static void print_client_stats(const struct evudp6_messenger *m)
+{
+	struct evudp6_messenger_stats st;
+	evudp6_messenger_stats(m, &st);
+	printf("stats icmp_errors=%llu icmp_vetted_out=%llu exchanges_failed=%llu retransmissions=%llu "
+	       "icmp_packet_too_big=%llu packet_too_big_resends=%llu icmp_time_exceeded=%llu "
+	       "icmp_parameter_problem=%llu\n",
+	       (unsigned long long)st.icmp_errors, (unsigned long long)st.icmp_vetted_out,
+	       (unsigned long long)st.exchanges_failed, (unsigned long long)st.retransmissions,
+	       (unsigned long long)st.icmp_packet_too_big, (unsigned long long)st.packet_too_big_resends,
+	       (unsigned long long)st.icmp_time_exceeded, (unsigned long long)st.icmp_parameter_problem);
+}
+
 static int run_client(int argc, char **argv)
 {
-	bool non = false, ping = false;
+	bool non = false, ping = false, hbh = false;
 	const char *method = "get", *payload = NULL;
-	unsigned int wait_ms = 0, ack_timeout = 0;
+	unsigned int wait_ms = 0, ack_timeout = 0, restore_ms = 0;
+	size_t fill = 0;
+	int hops = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "NPm:e:w:a:")) != -1) {
+	while ((opt = getopt(argc, argv, "NPm:e:s:w:a:H:XR:")) != -1) {
 		switch (opt) {
 		case 'N':
 			non = true;
@@ -300,10 +351,24 @@ static int run_client(int argc, char **argv)
 		case 'a':
 			ack_timeout = (unsigned int)atol(optarg);
 			break;
+		case 's':
+			fill = (size_t)atol(optarg);
+			break;
+		case 'H':
+			hops = atoi(optarg);
+			break;
+		case 'X':
+			hbh = true;
+			break;
+		case 'R':
+			restore_ms = (unsigned int)atol(optarg);
+			break;
 		default:
 			usage();
 		}
 	}
+	if (fill > 60000)
+		usage();
 	if (argc - optind < 2)
 		usage();
 	char host[128], path[256] = "";
@@ -339,6 +404,8 @@ static int run_client(int argc, char **argv)
 	evudp6_messenger_config_init(&c);
 	if (ack_timeout)
 		c.ack_timeout_ms = ack_timeout;
+	if (fill)
+		c.max_message = fill + 512;
 	struct evudp6_messenger *m;
 	int rc = evudp6_messenger_new(&m, base, NULL, &c);
 	if (rc == 0)
@@ -347,8 +414,20 @@ static int run_client(int argc, char **argv)
 		fprintf(stderr, "messenger: %s\n", evudp6_strerror(rc));
 		return 1;
 	}
+	evudp6_messenger_set_icmp_cb(m, soft_icmp_cb, NULL);
+	struct evudp6_transport *t = evudp6_messenger_transport(m);
 	if (evudp6_addr_is_multicast(&to))
-		evudp6_transport_set_multicast_loop(evudp6_messenger_transport(m), true);
+		evudp6_transport_set_multicast_loop(t, true);
+	if (hops && evudp6_transport_set_unicast_hops(t, hops) < 0) {
+		fprintf(stderr, "hop limit %d refused\n", hops);
+		return 2;
+	}
+	if (hbh && setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_HOPOPTS, unknown_hbh,
+	                      sizeof unknown_hbh) < 0) {
+		perror("IPV6_HOPOPTS");
+		return 2;
+	}
+	static char filler[60000];
 
 	uint8_t code = EVUDP6_GET;
 	if (strcmp(method, "post") == 0)
@@ -367,8 +446,12 @@ static int run_client(int argc, char **argv)
 			evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, seg, strlen(seg));
 		for (char *q = query ? strtok(query, "&") : NULL; q; q = strtok(NULL, "&"))
 			evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, q, strlen(q));
-		if (payload)
+		if (payload) {
 			evudp6_msg_builder_set_payload(&b, payload, strlen(payload));
+		} else if (fill) {
+			memset(filler, 'x', fill);
+			evudp6_msg_builder_set_payload(&b, filler, fill);
+		}
 	}
 	bool mcast = evudp6_addr_is_multicast(&to);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -378,7 +461,16 @@ static int run_client(int argc, char **argv)
 		evudp6_messenger_free(m);
 		return 3;
 	}
+	struct event *restore = NULL;
+	if (restore_ms) {
+		restore = evtimer_new(base, restore_cb, t);
+		struct timeval tv = {restore_ms / 1000, (restore_ms % 1000) * 1000};
+		evtimer_add(restore, &tv);
+	}
 	event_base_dispatch(base);
+	print_client_stats(m);
+	if (restore)
+		event_free(restore);
 	evudp6_messenger_free(m);
 	return responses > 0 ? 0 : 1;
 }

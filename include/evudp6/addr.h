@@ -124,9 +124,14 @@ EVUDP6_API void evudp6_addr_response(const struct evudp6_addr *a, struct evudp6_
 EVUDP6_API int evudp6_addr_netif(const struct evudp6_addr *a, char *buf, size_t len);
 
 /**
- * Equality as a remote: address, port and flowinfo. The scope id and the
- * local part do not take part (a response to a multicast request comes
- * from another local address, but it is the same peer).
+ * Equality as a remote, as the kernel reports remotes: address, port and,
+ * for scoped addresses (link-local unicast fe80::/10, interface- and
+ * link-local multicast ff01::/16 and ff02::/16), the scope id, so
+ * fe80::1%eth0 and fe80::1%eth1 differ. Not the flowinfo (received
+ * datagrams carry 0, so a caller-set flow label would make a remote never
+ * match its own answers), not the scope id of other addresses (the kernel
+ * reports 0 for them) and not the local part (a response to a multicast
+ * request comes from another local address, but it is the same peer).
  */
 EVUDP6_API bool evudp6_addr_equal(const struct evudp6_addr *a, const struct evudp6_addr *b);
 

@@ -6,8 +6,11 @@
  * the caller, assigns their message id and token, retransmits confirmable
  * ones on the RFC 7252 schedule, matches piggybacked, separate and
  * non-confirmable responses, and fails every pending exchange to a remote
- * at once when an ICMP error (vetted against the datagram it quotes) or a
- * send error says the remote is unreachable. As a server it deduplicates
+ * at once when a hard ICMP error (vetted: its quote must hold the header
+ * and token of a message pending to that remote) or a send error says the
+ * remote is unreachable; soft ICMP errors (Packet Too Big, Time Exceeded,
+ * Parameter Problem) are counted and fail nothing, and a Packet Too Big
+ * sends the quoted message again at once. As a server it deduplicates
  * requests, answers pings, acknowledges slow confirmable requests with an
  * empty ACK and sends their response separately, answers multicast
  * requests from a unicast address after a random leisure, suppresses error
@@ -142,13 +145,16 @@ struct evudp6_messenger_stats {
 	uint64_t retransmissions;
 	/** CON messages given up after MAX_RETRANSMIT, and unicast response waits that ran out. */
 	uint64_t timeouts;
-	/** Error-queue (ICMP) errors reported by the transport. */
+	/** Error-queue entries (ICMP, ICMPv6 and local) reported by the transport. */
 	uint64_t icmp_errors;
 	/** sendmsg() errors reported by the transport. */
 	uint64_t send_errors;
-	/** ICMP errors ignored because the datagram they quote matches nothing pending (RFC 7252 4.2). */
+	/**
+	 * ICMP errors ignored because their quote does not hold the whole
+	 * header and token of a message pending to that remote (RFC 7252 4.2).
+	 */
 	uint64_t icmp_vetted_out;
-	/** Requests failed by an ICMP or send error. */
+	/** Requests failed by a hard ICMP error or a send error. */
 	uint64_t exchanges_failed;
 	/** Dedup entries forgotten before their lifetime to make room for new ones. */
 	uint64_t dedup_evicted;
@@ -162,6 +168,25 @@ struct evudp6_messenger_stats {
 	uint64_t dedup_cap;
 	/** Client requests pending now. */
 	uint64_t requests_pending;
+	/**
+	 * Soft ICMP errors that passed vetting, by kind. They fail no exchange:
+	 * Packet Too Big (ICMPv6 type 2, ICMP type 3 code 4: the kernel has
+	 * lowered the path MTU, and the quoted message is sent again at once),
+	 * Time Exceeded (ICMPv6 3, ICMP 11), Parameter Problem (ICMPv6 4,
+	 * ICMP 12).
+	 */
+	uint64_t icmp_packet_too_big;
+	uint64_t icmp_time_exceeded;
+	uint64_t icmp_parameter_problem;
+	/** Messages sent again at once after a Packet Too Big quoting them. */
+	uint64_t packet_too_big_resends;
+	/**
+	 * Error-queue entries of local origin (EMSGSIZE for a datagram larger
+	 * than the path MTU). They quote nothing; the send that caused each
+	 * has already failed with the same error (returned, or reported as a
+	 * send error), so they fail nothing more. Also counted in icmp_errors.
+	 */
+	uint64_t icmp_local_errors;
 };
 
 /**
@@ -173,8 +198,9 @@ struct evudp6_messenger_stats {
  *                 answer after all retransmissions or within the wait; for
  *                 a multicast request this is its normal end),
  *                 -ECONNRESET (the remote answered with RST), a negative
- *                 errno from an ICMP error (@p icmp set) or a send error
- *                 (@p icmp NULL), or -EVUDP6_E_SHUTDOWN.
+ *                 errno from a hard ICMP error (@p icmp set; soft ones
+ *                 fail nothing) or a send error (@p icmp NULL), or
+ *                 -EVUDP6_E_SHUTDOWN.
  * @param rsp      the response (for a ping: the RST, or an empty ACK);
  *                 a view valid only during the call
  * @param remote   who answered (with the local address the answer reached);
@@ -225,6 +251,27 @@ typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct e
 typedef void (*evudp6_messenger_ping_cb)(struct evudp6_messenger *m, const struct evudp6_msg *ping,
                                          const struct evudp6_addr *remote, void *arg);
 
+/**
+ * A soft ICMP error arrived for one of our messages and was vetted: Packet
+ * Too Big (ICMPv6 type 2, ICMP type 3 code 4), Time Exceeded (ICMPv6 3,
+ * ICMP 11) or Parameter Problem (ICMPv6 4, ICMP 12). It fails no exchange;
+ * after a Packet Too Big the quoted message has already been sent again
+ * (the kernel has lowered the path MTU, @p icmp's @c info holds the new
+ * one). Hard errors are not reported here: they end the requests they
+ * concern, through their response callbacks.
+ *
+ * @param err     the negative errno the kernel gave it (-EMSGSIZE,
+ *                -EHOSTUNREACH, -EPROTO)
+ * @param icmp    the details (type, code, info, the router as offender);
+ *                valid during the call
+ * @param remote  the destination of the quoted message; valid during the
+ *                call
+ *
+ * The callback may send, shut down or free the messenger.
+ */
+typedef void (*evudp6_messenger_icmp_cb)(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                                         const struct evudp6_addr *remote, void *arg);
+
 /** Fill @p cfg with the RFC 7252 defaults (EVUDP6_MESSENGER_DEFAULT_*). */
 EVUDP6_API void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg);
 
@@ -273,13 +320,27 @@ EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_
                                              void *arg);
 
 /**
+ * Set (or with NULL clear) the function told of each vetted soft ICMP
+ * error (see evudp6_messenger_icmp_cb). They are counted whether or not
+ * one is set (icmp_packet_too_big, icmp_time_exceeded,
+ * icmp_parameter_problem in evudp6_messenger_stats()).
+ */
+EVUDP6_API void evudp6_messenger_set_icmp_cb(struct evudp6_messenger *m, evudp6_messenger_icmp_cb cb,
+                                             void *arg);
+
+/**
  * Send a request.
  *
  * The caller fills @p b: type EVUDP6_CON or EVUDP6_NON, a request code
  * (0.01 to 0.31), options and payload; or type CON with code 0.00 for a
  * CoAP ping. The messenger writes the message id and the token into @p b
- * (8 random bytes; none for a ping) and encodes it; @p b is not needed
- * after the call.
+ * and encodes it; @p b is not needed after the call. The token is 8 bytes
+ * from the kernel's CSPRNG (getrandom(), drawn in bulk), so the tokens a
+ * server sees tell nothing about those sent to others; a ping has none.
+ * Message ids are counted per remote from a random start, so none repeats
+ * to a remote before 65 536 messages to that remote (the 2 * max_requests
+ * + 16 remotes sent to last keep their sequence; an older one starts
+ * afresh at random).
  *
  * A confirmable request is retransmitted until acknowledged; a multicast
  * @p remote (which may carry an interface-only local part, see
