@@ -70,6 +70,7 @@ static const struct code_text codes[] = {
      "confirmable requests cannot go to a multicast address"},
     {EVUDP6_E_NO_PKTINFO, "EVUDP6_E_NO_PKTINFO",
      "kernel refuses IPV6_RECVPKTINFO: evudp6 cannot learn datagram destinations"},
+    {EVUDP6_E_DEADLINE, "EVUDP6_E_DEADLINE", "the request's deadline passed"},
 };
 
 static const struct code_text *find_code(int err)

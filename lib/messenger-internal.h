@@ -72,6 +72,12 @@ struct evudp6_request {
 	unsigned int retransmits;
 	uint64_t timeout_us;
 	unsigned int wait_ms;
+	/* Per-request settings (evudp6_messenger_request_ex()). */
+	unsigned int ack_timeout_ms, max_retransmit;
+	double random_factor;
+	bool acked; /* an empty ACK came: the response is separate */
+	struct event *deadline;
+	evudp6_request_ack_cb ack_cb;
 	evudp6_messenger_response_cb cb;
 	void *arg;
 	uint8_t *buf;
@@ -135,6 +141,8 @@ struct evudp6_messenger {
 	void *req_arg;
 	evudp6_messenger_ping_cb ping_cb;
 	void *ping_arg;
+	evudp6_messenger_unmatched_cb unmatched_cb;
+	void *unmatched_arg;
 	evudp6_messenger_icmp_cb icmp_cb;
 	void *icmp_arg;
 	struct evudp6_messenger_stats st;
@@ -178,15 +186,22 @@ static inline void evudp6__timer_add_us(struct event *ev, uint64_t us)
 
 /* One step of the RFC 7252 4.2 schedule: true, with the count raised and
  * the timeout doubled, while another transmission is due. */
-static inline bool evudp6__retransmit_due(struct evudp6_messenger *m, unsigned int *count,
-                                          uint64_t *timeout_us)
+static inline bool evudp6__retransmit_due_max(struct evudp6_messenger *m, unsigned int max,
+                                              unsigned int *count, uint64_t *timeout_us)
 {
-	if (*count >= m->cfg.max_retransmit)
+	if (*count >= max)
 		return false;
 	(*count)++;
 	*timeout_us *= 2;
 	m->st.retransmissions++;
 	return true;
+}
+
+/* The same with the configuration's MAX_RETRANSMIT. */
+static inline bool evudp6__retransmit_due(struct evudp6_messenger *m, unsigned int *count,
+                                          uint64_t *timeout_us)
+{
+	return evudp6__retransmit_due_max(m, m->cfg.max_retransmit, count, timeout_us);
 }
 
 /* ------------------------------------------------------------ messenger.c */
@@ -198,6 +213,8 @@ void evudp6__msgr_leave(struct evudp6_messenger *m);
 uint32_t evudp6__msgr_key_hash(const struct evudp6_messenger *m, const struct evudp6_addr *a, uint16_t mid);
 /* First retransmission timeout: uniform in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]. */
 uint64_t evudp6__msgr_initial_timeout_us(struct evudp6_messenger *m);
+/* The same for other values than the configuration's. */
+uint64_t evudp6__msgr_timeout_us(struct evudp6_messenger *m, unsigned int ack_timeout_ms, double factor);
 int evudp6__msgr_send(struct evudp6_messenger *m, const struct evudp6_addr *to, const void *buf, size_t len);
 /* Answer a received datagram: from the address it reached, or, if that
  * was a multicast group, from whatever unicast address the kernel picks. */
@@ -205,11 +222,17 @@ int evudp6__msgr_reply(struct evudp6_messenger *m, const struct evudp6_addr *rec
                        size_t len);
 void evudp6__msgr_send_empty(struct evudp6_messenger *m, const struct evudp6_addr *received_from,
                              uint8_t type, uint16_t mid);
+/* Count a datagram that matched no exchange and tell the application.
+ * Must be the last thing done with the datagram: the callback may free m. */
+void evudp6__msgr_unmatched(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                            const struct evudp6_addr *remote);
 
 /* ------------------------------------------------------------ request.c */
 
 int evudp6__req_pool_init(struct evudp6_messenger *m);
 void evudp6__req_pool_destroy(struct evudp6_messenger *m);
+/* Our pending request whose token @p msg carries, if any. */
+struct evudp6_request *evudp6__req_find_token(struct evudp6_messenger *m, const struct evudp6_msg *msg);
 /* Our pending unicast request to @p remote with this message id, if any;
  * @p hash is evudp6__msgr_key_hash(m, remote, mid). */
 struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, const struct evudp6_addr *remote,

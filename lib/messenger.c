@@ -30,11 +30,16 @@ uint32_t evudp6__msgr_key_hash(const struct evudp6_messenger *m, const struct ev
 	return (uint32_t)evudp6__siphash13_3w(m->key, w0, w1, w2);
 }
 
+uint64_t evudp6__msgr_timeout_us(struct evudp6_messenger *m, unsigned int ack_timeout_ms, double factor)
+{
+	uint64_t base = (uint64_t)ack_timeout_ms * 1000u;
+	uint64_t spread = (uint64_t)((double)base * (factor - 1.0));
+	return base + evudp6__rng_upto(&m->rng, spread);
+}
+
 uint64_t evudp6__msgr_initial_timeout_us(struct evudp6_messenger *m)
 {
-	uint64_t base = (uint64_t)m->cfg.ack_timeout_ms * 1000u;
-	uint64_t spread = (uint64_t)((double)base * (m->cfg.ack_random_factor - 1.0));
-	return base + evudp6__rng_upto(&m->rng, spread);
+	return evudp6__msgr_timeout_us(m, m->cfg.ack_timeout_ms, m->cfg.ack_random_factor);
 }
 
 int evudp6__msgr_send(struct evudp6_messenger *m, const struct evudp6_addr *to, const void *buf, size_t len)
@@ -80,6 +85,23 @@ void evudp6__msgr_leave(struct evudp6_messenger *m)
 
 /* ------------------------------------------------------------ receiving */
 
+void evudp6__msgr_unmatched(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                            const struct evudp6_addr *remote)
+{
+	m->st.unmatched++;
+	if (m->unmatched_cb)
+		m->unmatched_cb(m, msg, remote, evudp6__req_find_token(m, msg), m->unmatched_arg);
+}
+
+void evudp6_messenger_set_unmatched_cb(struct evudp6_messenger *m, evudp6_messenger_unmatched_cb cb,
+                                       void *arg)
+{
+	if (!m)
+		return;
+	m->unmatched_cb = cb;
+	m->unmatched_arg = cb ? arg : NULL;
+}
+
 static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, size_t len,
                             const struct evudp6_addr *remote)
 {
@@ -103,7 +125,7 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 		/* Our message ids are per remote: look up (remote, id). */
 		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
 		if (!evudp6__req_on_ack(m, &msg, remote, hash) && !evudp6__ent_on_ack(m, &msg, remote, hash))
-			m->st.unmatched++;
+			evudp6__msgr_unmatched(m, &msg, remote);
 		return;
 	case EVUDP6_RST:
 		if (msg.code != EVUDP6_EMPTY) {
@@ -112,7 +134,7 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 		}
 		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
 		if (!evudp6__req_on_rst(m, &msg, remote, hash) && !evudp6__ent_on_rst(m, &msg, remote, hash))
-			m->st.unmatched++;
+			evudp6__msgr_unmatched(m, &msg, remote);
 		return;
 	default:
 		break;

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,11 @@ static struct evudp6_request *tok_find(struct evudp6_messenger *m, const uint8_t
 			return r;
 	}
 	return NULL;
+}
+
+struct evudp6_request *evudp6__req_find_token(struct evudp6_messenger *m, const struct evudp6_msg *msg)
+{
+	return msg->tkl == EVUDP6__TOKEN_LEN ? tok_find(m, msg->token) : NULL;
 }
 
 struct evudp6_request *evudp6__req_find_mid(struct evudp6_messenger *m, const struct evudp6_addr *remote,
@@ -126,6 +132,11 @@ uint16_t evudp6__req_alloc_mid(struct evudp6_messenger *m, const struct evudp6_a
 
 /* ------------------------------------------------------------ sending */
 
+static uint64_t req_initial_timeout_us(struct evudp6_messenger *m, const struct evudp6_request *r)
+{
+	return evudp6__msgr_timeout_us(m, r->ack_timeout_ms, r->random_factor);
+}
+
 static int req_transmit_first(struct evudp6_messenger *m, struct evudp6_request *r)
 {
 	int rc = evudp6__msgr_send(m, &r->remote, r->buf, r->len);
@@ -143,7 +154,7 @@ static int req_transmit_first(struct evudp6_messenger *m, struct evudp6_request 
 	if (r->con) {
 		r->state = EVUDP6__REQ_WAIT_ACK;
 		r->retransmits = 0;
-		r->timeout_us = evudp6__msgr_initial_timeout_us(m);
+		r->timeout_us = req_initial_timeout_us(m, r);
 		evudp6__timer_add_us(r->timer, r->timeout_us);
 	} else {
 		r->state = EVUDP6__REQ_WAIT_RESPONSE;
@@ -166,7 +177,7 @@ static void peer_pump(struct evudp6_messenger *m, struct evudp6__peer *p)
 			r->active = true;
 			p->nactive++;
 			r->state = r->con ? EVUDP6__REQ_WAIT_ACK : EVUDP6__REQ_WAIT_RESPONSE;
-			r->timeout_us = evudp6__msgr_initial_timeout_us(m);
+			r->timeout_us = req_initial_timeout_us(m, r);
 			evudp6__timer_add_us(r->timer, r->con ? r->timeout_us : (uint64_t)r->wait_ms * 1000u);
 		}
 	}
@@ -195,6 +206,7 @@ static void req_release(struct evudp6_messenger *m, struct evudp6_request *r)
 static void req_unlink(struct evudp6_messenger *m, struct evudp6_request *r)
 {
 	event_del(r->timer);
+	event_del(r->deadline);
 	evudp6__htab_remove(&m->tok_tab, &r->tok_node);
 	evudp6__htab_remove(&m->mid_tab, &r->mid_node);
 	evudp6__list_del(&r->plink);
@@ -235,7 +247,7 @@ static void req_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evudp6__msgr_enter(m);
 	switch (r->state) {
 	case EVUDP6__REQ_WAIT_ACK:
-		if (evudp6__retransmit_due(m, &r->retransmits, &r->timeout_us)) {
+		if (evudp6__retransmit_due_max(m, r->max_retransmit, &r->retransmits, &r->timeout_us)) {
 			evudp6__msgr_send(m, &r->remote, r->buf, r->len);
 			evudp6__timer_add_us(r->timer, r->timeout_us);
 			break;
@@ -257,12 +269,64 @@ static void req_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evudp6__msgr_leave(m);
 }
 
+static void req_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evudp6_request *r = arg;
+	struct evudp6_messenger *m = r->m;
+	(void)fd;
+	(void)what;
+	if (m->shut || r->state == EVUDP6__REQ_FREE || r->state == EVUDP6__REQ_ENDED)
+		return;
+	evudp6__msgr_enter(m);
+	m->st.timeouts++;
+	req_finish(m, r, -EVUDP6_E_DEADLINE, NULL, NULL, NULL);
+	evudp6__msgr_leave(m);
+}
+
+/* Options fields a caller built against this struct's first release has. */
+#define REQ_OPTS_HAS(o, field)                                                                               \
+	((o)->size >= offsetof(struct evudp6_request_options, field) + sizeof((o)->field))
+
+void evudp6_request_options_init(struct evudp6_request_options *o)
+{
+	if (!o)
+		return;
+	memset(o, 0, sizeof *o);
+	o->size = sizeof *o;
+	o->max_retransmit = -1;
+}
+
 int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                              struct evudp6_msg_builder *b, unsigned int wait_ms,
                              evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
 {
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	o.wait_ms = wait_ms;
+	return evudp6_messenger_request_ex(m, remote, b, &o, cb, arg, out);
+}
+
+int evudp6_messenger_request_ex(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                struct evudp6_msg_builder *b, const struct evudp6_request_options *opts,
+                                evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
+{
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	if (opts) {
+		if (!REQ_OPTS_HAS(opts, ack_cb))
+			return -EINVAL;
+		/* Copy only what the caller's struct has; the rest keeps its default. */
+		memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+		o.size = sizeof o;
+	}
 	if (!m || !remote || !b || !cb)
 		return -EINVAL;
+	if (o.ack_random_factor != 0.0 &&
+	    (!(o.ack_random_factor >= 1.0) || o.ack_random_factor > EVUDP6__RANDOM_FACTOR_LIMIT))
+		return -EINVAL;
+	if (o.max_retransmit > (int)EVUDP6__MAX_RETRANSMIT_LIMIT)
+		return -EINVAL;
+	unsigned int wait_ms = o.wait_ms;
 	if (m->shut)
 		return -EVUDP6_E_SHUTDOWN;
 	if (!m->started)
@@ -314,6 +378,11 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 	evudp6__link_init(&r->plink);
 	r->retransmits = 0;
 	r->wait_ms = wait_ms ? wait_ms : (mcast ? m->cfg.multicast_wait_ms : m->cfg.response_timeout_ms);
+	r->ack_timeout_ms = o.ack_timeout_ms ? o.ack_timeout_ms : m->cfg.ack_timeout_ms;
+	r->random_factor = o.ack_random_factor != 0.0 ? o.ack_random_factor : m->cfg.ack_random_factor;
+	r->max_retransmit = o.max_retransmit >= 0 ? (unsigned int)o.max_retransmit : m->cfg.max_retransmit;
+	r->acked = false;
+	r->ack_cb = o.ack_cb;
 	r->cb = cb;
 	r->arg = arg;
 	r->len = (size_t)n;
@@ -342,6 +411,8 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
 		req_release(m, r);
 		return rc;
 	}
+	if (o.deadline_ms)
+		evudp6__timer_add_us(r->deadline, (uint64_t)o.deadline_ms * 1000u);
 	if (out)
 		*out = r;
 	return 0;
@@ -365,6 +436,11 @@ const struct evudp6_addr *evudp6_request_remote(const struct evudp6_request *r)
 unsigned int evudp6_request_retransmissions(const struct evudp6_request *r)
 {
 	return r->retransmits;
+}
+
+bool evudp6_request_acknowledged(const struct evudp6_request *r)
+{
+	return r->acked;
 }
 
 /* ------------------------------------------------------------ receiving */
@@ -393,10 +469,10 @@ void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg
 	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE &&
 	     r->state != EVUDP6__REQ_MULTICAST) ||
 	    (!r->mcast && !evudp6_addr_equal(&r->remote, remote))) {
-		m->st.unmatched++;
 		/* RFC 7252 8.1: no RST to anything that came via multicast. */
 		if (msg->type == EVUDP6_CON && !via_mcast)
 			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg->mid);
+		evudp6__msgr_unmatched(m, msg, remote);
 		return;
 	}
 	evudp6__ent_remember_response(m, msg, remote, hash, now);
@@ -422,13 +498,22 @@ bool evudp6__req_on_ack(struct evudp6_messenger *m, const struct evudp6_msg *msg
 			 * request no longer holds an NSTART slot. */
 			event_del(r->timer);
 			r->state = EVUDP6__REQ_WAIT_RESPONSE;
+			r->acked = true;
 			evudp6__timer_add_us(r->timer, (uint64_t)r->wait_ms * 1000u);
 			req_deactivate(m, r);
+			if (r->ack_cb) {
+				/* The callback may cancel the request: released here then. */
+				r->in_cb = true;
+				r->ack_cb(r, remote, r->arg);
+				r->in_cb = false;
+				if (r->state == EVUDP6__REQ_ENDED)
+					req_release(m, r);
+			}
 		}
 	} else if (evudp6__token_matches(msg, r->token, r->tkl)) {
 		req_finish(m, r, 0, msg, remote, NULL);
 	} else {
-		m->st.unmatched++;
+		evudp6__msgr_unmatched(m, msg, remote);
 	}
 	return true;
 }
@@ -530,7 +615,8 @@ int evudp6__req_pool_init(struct evudp6_messenger *m)
 		r->buf = m->req_bufs + i * m->cfg.max_message;
 		evudp6__link_init(&r->plink);
 		r->timer = event_new(m->base, -1, 0, req_timer_cb, r);
-		if (!r->timer)
+		r->deadline = event_new(m->base, -1, 0, req_deadline_cb, r);
+		if (!r->timer || !r->deadline)
 			return -ENOMEM;
 		r->free_next = m->req_free;
 		m->req_free = r;
@@ -541,9 +627,12 @@ int evudp6__req_pool_init(struct evudp6_messenger *m)
 void evudp6__req_pool_destroy(struct evudp6_messenger *m)
 {
 	if (m->reqs)
-		for (size_t i = 0; i < m->cfg.max_requests; i++)
+		for (size_t i = 0; i < m->cfg.max_requests; i++) {
 			if (m->reqs[i].timer)
 				event_free(m->reqs[i].timer);
+			if (m->reqs[i].deadline)
+				event_free(m->reqs[i].deadline);
+		}
 	free(m->reqs);
 	free(m->req_bufs);
 	free(m->peers);
@@ -554,8 +643,10 @@ void evudp6__req_pool_destroy(struct evudp6_messenger *m)
 
 void evudp6__req_stop_timers(struct evudp6_messenger *m)
 {
-	for (size_t i = 0; i < m->cfg.max_requests; i++)
+	for (size_t i = 0; i < m->cfg.max_requests; i++) {
 		event_del(m->reqs[i].timer);
+		event_del(m->reqs[i].deadline);
+	}
 }
 
 void evudp6__req_shutdown_all(struct evudp6_messenger *m)

@@ -30,7 +30,7 @@
 #include "addr-internal.h"
 
 /* Enough for every address a name usually has; more are ignored. */
-#define MAX_CANDIDATES 16
+#define MAX_CANDIDATES EVUDP6_RESOLVE_MAX_CANDIDATES
 
 /*
  * evdns_getaddrinfo() reports every DNS failure but NXDOMAIN as
@@ -49,6 +49,7 @@ struct evudp6_resolve {
 	TAILQ_ENTRY(evudp6_resolve) link;
 	struct evudp6_resolver *r;
 	evudp6_resolve_done_cb cb;
+	evudp6_resolve_all_cb all_cb; /* instead of cb: every candidate */
 	void *arg;
 	/* Delivers a result from the loop (made active), or times out the
 	 * classifying question (added as a timer). */
@@ -95,9 +96,11 @@ int evudp6_resolver_new(struct evudp6_resolver **out, struct event_base *base, s
  * it is cancelled there and freed when evdns calls back (which libevent
  * does from the loop, or possibly at once).
  */
-static void complete(struct evudp6_resolve *q, int result, const struct evudp6_addr *addr)
+static void complete_all(struct evudp6_resolve *q, int result, const struct evudp6_addr *addr,
+                         const struct evudp6_resolve_candidate *cand, size_t n)
 {
 	evudp6_resolve_done_cb cb = q->cb;
+	evudp6_resolve_all_cb all_cb = q->all_cb;
 	void *arg = q->arg;
 
 	if (q->r) {
@@ -120,7 +123,15 @@ static void complete(struct evudp6_resolve *q, int result, const struct evudp6_a
 		evdns_cancel_request(q->dns, q->classify);
 		break;
 	}
-	cb(result, addr, arg);
+	if (all_cb)
+		all_cb(result, n ? cand : NULL, n, arg);
+	else
+		cb(result, addr, arg);
+}
+
+static void complete(struct evudp6_resolve *q, int result, const struct evudp6_addr *addr)
+{
+	complete_all(q, result, addr, NULL, 0);
 }
 
 void evudp6_resolve_cancel(struct evudp6_resolve *q)
@@ -188,18 +199,26 @@ static int make_addr(struct evudp6_addr *a, const struct sockaddr_in6 *sa, unsig
 static void finish(struct evudp6_resolve *q)
 {
 	struct evudp6_addr addr;
+	struct evudp6_resolve_candidate all[MAX_CANDIDATES];
+	size_t nall = 0;
 	int result = q->result;
 	int first_err = 0;
 	bool found = false;
 
-	for (size_t i = 0; result == 0 && i < q->ncand && !found; i++) {
+	/* The first that passes is the answer; with all_cb every one is
+	 * checked and kept. */
+	for (size_t i = 0; result == 0 && i < q->ncand && (!found || q->all_cb); i++) {
 		int rc = route_check(&q->cand[i]);
-		if (rc == 0) {
+		if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) {
+			result = rc; /* our trouble, not the candidate's */
+			break;
+		}
+		if (q->all_cb && make_addr(&all[nall].addr, &q->cand[i], q->zone_ifindex) == 0)
+			all[nall++].route = rc;
+		if (rc == 0 && !found) {
 			result = make_addr(&addr, &q->cand[i], q->zone_ifindex);
 			found = result == 0;
-		} else if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) {
-			result = rc; /* our trouble, not the candidate's */
-		} else if (!first_err) {
+		} else if (rc != 0 && !first_err) {
 			first_err = rc;
 		}
 	}
@@ -211,7 +230,7 @@ static void finish(struct evudp6_resolve *q)
 		else
 			result = first_err;
 	}
-	complete(q, result, result == 0 ? &addr : NULL);
+	complete_all(q, result, result == 0 ? &addr : NULL, all, nall);
 }
 
 static void deliver_cb(evutil_socket_t fd, short what, void *arg)
@@ -360,13 +379,14 @@ static void gai_cb(int err, struct evutil_addrinfo *res, void *arg)
 
 /* Common start: @host without brackets, @zone without '%' (or empty). */
 static int start(struct evudp6_resolver *r, const char *host, const char *zone, uint16_t port,
-                 evudp6_resolve_done_cb cb, void *arg, struct evudp6_resolve **out)
+                 evudp6_resolve_done_cb cb, evudp6_resolve_all_cb all_cb, void *arg,
+                 struct evudp6_resolve **out)
 {
 	unsigned int ifindex = 0;
 	struct evudp6_addr lit;
 	int rc;
 
-	if (!r || !cb)
+	if (!r || (!cb && !all_cb))
 		return -EINVAL;
 	if (r->freeing)
 		return -EVUDP6_E_SHUTDOWN;
@@ -395,6 +415,7 @@ static int start(struct evudp6_resolver *r, const char *host, const char *zone, 
 	q->r = r;
 	q->dns = r->dns;
 	q->cb = cb;
+	q->all_cb = all_cb;
 	q->arg = arg;
 	q->port = port;
 	q->zone_ifindex = ifindex;
@@ -441,7 +462,15 @@ int evudp6_resolve_uri(struct evudp6_resolver *r, const struct evudp6_uri *u, ev
 {
 	if (!u)
 		return -EINVAL;
-	return start(r, u->host, u->zone, u->port, cb, arg, req);
+	return start(r, u->host, u->zone, u->port, cb, NULL, arg, req);
+}
+
+int evudp6_resolve_uri_all(struct evudp6_resolver *r, const struct evudp6_uri *u, evudp6_resolve_all_cb cb,
+                           void *arg, struct evudp6_resolve **req)
+{
+	if (!u || !cb)
+		return -EINVAL;
+	return start(r, u->host, u->zone, u->port, NULL, cb, arg, req);
 }
 
 int evudp6_resolve_remote(struct evudp6_resolver *r, const char *hostport, evudp6_resolve_done_cb cb,
@@ -458,7 +487,7 @@ int evudp6_resolve_remote(struct evudp6_resolver *r, const char *hostport, evudp
 	                                 &port, EVUDP6_DEFAULT_PORT, &is_literal);
 	if (rc < 0)
 		return rc;
-	return start(r, host, zone, port, cb, arg, req);
+	return start(r, host, zone, port, cb, NULL, arg, req);
 }
 
 int evudp6_resolve_msg(struct evudp6_resolver *r, const struct evudp6_msg *m, evudp6_resolve_done_cb cb,
@@ -504,7 +533,7 @@ int evudp6_resolve_msg(struct evudp6_resolver *r, const struct evudp6_msg *m, ev
 			return -EVUDP6_E_PORT;
 		port = (uint16_t)v;
 	}
-	return start(r, host, zone, port, cb, arg, req);
+	return start(r, host, zone, port, cb, NULL, arg, req);
 }
 
 bool evudp6_resolve_recognize_remote(const struct evudp6_transport *t, const struct evudp6_addr *a)

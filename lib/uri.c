@@ -344,9 +344,12 @@ static int parse_path(struct evudp6_uri *u, const char *s, size_t n)
 	return 0;
 }
 
-/* Step 9: every "&"-separated argument is a Uri-Query, empty ones too. */
+/* Step 9: if the query is not empty, every "&"-separated argument is a
+ * Uri-Query, empty ones too; a bare "?" has none. */
 static int parse_query(struct evudp6_uri *u, const char *s, size_t n)
 {
+	if (n == 0)
+		return 0;
 	const char *p = s;
 	const char *end = s + n;
 	for (;;) {

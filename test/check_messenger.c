@@ -2244,6 +2244,365 @@ START_TEST(messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_ow
 }
 END_TEST
 
+/* ------------------------------------------------------------ per-request options, ACK event, unmatched */
+
+struct ackrec {
+	struct rec x;
+	int acks;
+	double t_ack;
+	struct evudp6_addr ack_from;
+	bool cancel_on_ack;
+	bool acked_at_end; /* evudp6_request_acknowledged() in the final callback */
+};
+
+static void ack_rec_cb(struct evudp6_request *r, const struct evudp6_addr *remote, void *arg)
+{
+	struct ackrec *a = arg;
+	a->acks++;
+	a->t_ack = now_ms();
+	a->ack_from = *remote;
+	ck_assert(evudp6_request_acknowledged(r));
+	if (a->cancel_on_ack)
+		evudp6_request_cancel(r);
+}
+
+static void ack_final_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
+                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	struct ackrec *a = arg;
+	rec_cb(r, err, rsp, remote, icmp, &a->x);
+	a->acked_at_end = evudp6_request_acknowledged(r);
+}
+
+static void empty_ack_for(struct raw *r, int i)
+{
+	struct evudp6_msg req;
+	raw_decode(r, i, &req);
+	const uint8_t ack[] = {0x60, 0x00, (uint8_t)(req.mid >> 8), (uint8_t)req.mid};
+	raw_reply(r, i, ack, sizeof ack);
+}
+
+START_TEST(messenger_empty_ack_is_told_once_then_separate_response)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "slow");
+	struct ackrec a = {0};
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	ck_assert_uint_eq(o.size, sizeof o);
+	ck_assert_int_eq(o.max_retransmit, -1);
+	o.ack_cb = ack_rec_cb;
+	struct evudp6_request *req;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, ack_final_cb, &a, &req), 0);
+	ck_assert(!evudp6_request_acknowledged(req));
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	empty_ack_for(r, 0);
+	/* A duplicate of the ACK is not a second event. */
+	empty_ack_for(r, 0);
+	ck_assert(RUN_UNTIL(a.acks == 1, 2000));
+	run_for(100);
+	ck_assert_int_eq(a.acks, 1);
+	ck_assert_int_eq(a.x.calls, 0);
+	ck_assert_int_eq(r->n, 1); /* acknowledged: no retransmission */
+	ck_assert(evudp6_addr_equal(&a.ack_from, &to));
+	ck_assert_uint_eq(evudp6_addr_port(&a.ack_from), r->port);
+	struct evudp6_msg q;
+	raw_decode(r, 0, &q);
+	uint8_t rsp[32] = {0x58, 0x45, 0x70, 0x01};
+	memcpy(rsp + 4, q.token, 8);
+	memcpy(rsp + 12,
+	       "\xff"
+	       "late",
+	       5);
+	raw_reply(r, 0, rsp, 17);
+	ck_assert(RUN_UNTIL(a.x.calls == 1, 2000));
+	ck_assert_int_eq(a.x.err, 0);
+	ck_assert_str_eq(a.x.payload, "late");
+	ck_assert(a.acked_at_end);
+	ck_assert_int_eq(a.acks, 1);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_ack_cb_may_cancel_the_request)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, true, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "slow");
+	struct ackrec a = {.cancel_on_ack = true};
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	o.ack_cb = ack_rec_cb;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, ack_final_cb, &a, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	empty_ack_for(r, 0);
+	ck_assert(RUN_UNTIL(a.acks == 1, 2000));
+	run_for(100);
+	ck_assert_int_eq(a.x.calls, 0);
+	ck_assert_uint_eq(mstats(m).requests_pending, 0);
+	/* The slot is free again and works. */
+	builder_get(&b, EVUDP6_CON, "again");
+	struct rec x = {0};
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_request_options_set_its_own_retransmission)
+{
+	/* The messenger says 20 ms and 4 retransmissions; this request says
+	 * 50 ms and 2: three transmissions 50 and 100 ms apart, given up
+	 * 200 ms after the last (350 ms in all). */
+	struct evudp6_messenger_config c = cfg_fast();
+	c.max_retransmit = 4;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	o.ack_timeout_ms = 50;
+	o.ack_random_factor = 1.0;
+	o.max_retransmit = 2;
+	double t0 = now_ms();
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 3000));
+	ck_assert_int_eq(x.err, -EVUDP6_E_TIMEOUT);
+	ck_assert_int_eq(r->n, 3);
+	ck_assert_uint_eq(x.retransmissions, 2);
+	const double nominal[2] = {50, 100};
+	for (int i = 1; i < 3; i++) {
+		double gap = r->d[i].kt - r->d[i - 1].kt;
+		ck_assert_msg(gap >= nominal[i - 1] - 3 && gap <= nominal[i - 1] + 30,
+		              "gap %d is %.1f ms, want %.0f", i, gap, nominal[i - 1]);
+	}
+	double total = x.t - t0;
+	ck_assert_msg(total >= 345 && total <= 430, "gave up after %.1f ms, want 350", total);
+	/* max_retransmit 0 is taken literally: one transmission. */
+	evudp6_request_options_init(&o);
+	o.max_retransmit = 0;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec y = {0};
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &y, NULL), 0);
+	ck_assert(RUN_UNTIL(y.calls == 1, 3000));
+	ck_assert_int_eq(y.err, -EVUDP6_E_TIMEOUT);
+	ck_assert_int_eq(r->n, 4);
+	ck_assert_uint_eq(mstats(m).retransmissions, 2);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_request_deadline_ends_it_whatever_its_state)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.max_retransmit = 10;
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	o.ack_timeout_ms = 30;
+	o.ack_random_factor = 1.0;
+	o.deadline_ms = 120;
+	double t0 = now_ms();
+	/* Retransmitting: sent at 0, 30 and 90 ms, ended at 120. */
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(x.calls == 1, 3000));
+	ck_assert_int_eq(x.err, -EVUDP6_E_DEADLINE);
+	double total = x.t - t0;
+	ck_assert_msg(total >= 118 && total <= 170, "ended after %.1f ms, want 120", total);
+	ck_assert_int_eq(r->n, 3);
+	run_for(200);
+	ck_assert_int_eq(r->n, 3);
+	ck_assert_int_eq(x.calls, 1);
+	ck_assert_uint_eq(mstats(m).timeouts, 1);
+	/* Acknowledged and waiting for the separate response (2 s): the
+	 * deadline still ends it, and the final callback can tell. */
+	builder_get(&b, EVUDP6_CON, "slow");
+	struct ackrec a = {0};
+	evudp6_request_options_init(&o);
+	o.ack_cb = ack_rec_cb;
+	o.deadline_ms = 150;
+	t0 = now_ms();
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, ack_final_cb, &a, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 4, 2000));
+	empty_ack_for(r, 3);
+	ck_assert(RUN_UNTIL(a.x.calls == 1, 3000));
+	ck_assert_int_eq(a.acks, 1);
+	ck_assert_int_eq(a.x.err, -EVUDP6_E_DEADLINE);
+	ck_assert(a.acked_at_end);
+	total = a.x.t - t0;
+	ck_assert_msg(total >= 148 && total <= 200, "ended after %.1f ms, want 150", total);
+	/* Queued behind NSTART: the deadline counts from the call. */
+	builder_get(&b, EVUDP6_CON, "first");
+	struct rec first = {0}, second = {0};
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &first, NULL), 0);
+	builder_get(&b, EVUDP6_CON, "second");
+	evudp6_request_options_init(&o);
+	o.deadline_ms = 50;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &second, NULL), 0);
+	ck_assert(RUN_UNTIL(second.calls == 1, 2000));
+	ck_assert_int_eq(second.err, -EVUDP6_E_DEADLINE);
+	ck_assert_int_eq(first.calls, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(messenger_request_ex_rejects_bad_options)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk(&c);
+	struct raw *r = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	struct evudp6_request_options o;
+	evudp6_request_options_init(&o);
+	o.size = offsetof(struct evudp6_request_options, ack_cb);
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
+	evudp6_request_options_init(&o);
+	o.ack_random_factor = 0.5;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
+	o.ack_random_factor = 17.0;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
+	evudp6_request_options_init(&o);
+	o.max_retransmit = 17;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
+	ck_assert_uint_eq(mstats(m).requests_pending, 0);
+	ck_assert_uint_eq(mstats(m).requests_sent, 0);
+	/* A caller built with a larger struct than ours is fine: the rest is ignored. */
+	struct {
+		struct evudp6_request_options o;
+		uint64_t later;
+	} bigger;
+	evudp6_request_options_init(&bigger.o);
+	bigger.o.size = sizeof bigger;
+	bigger.later = ~0ull;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &bigger.o, rec_cb, &x, NULL), 0);
+	/* NULL options are the defaults. */
+	builder_get(&b, EVUDP6_CON, "hello");
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, NULL, rec_cb, &x, NULL), 0);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	ck_assert_int_eq(x.calls, 0);
+	raw_close(r);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+struct unm {
+	int calls;
+	struct evudp6_request *owner[4];
+	struct evudp6_addr from[4];
+	uint8_t type[4];
+	size_t len[4];
+};
+
+static void unm_cb(struct evudp6_messenger *m, const struct evudp6_msg *msg, const struct evudp6_addr *remote,
+                   struct evudp6_request *owner, void *arg)
+{
+	(void)m;
+	struct unm *u = arg;
+	if (u->calls < 4) {
+		u->owner[u->calls] = owner;
+		u->from[u->calls] = *remote;
+		u->type[u->calls] = msg->type;
+		u->len[u->calls] = msg->len;
+	}
+	u->calls++;
+}
+
+START_TEST(messenger_unmatched_cb_tells_answer_from_another_address)
+{
+	struct evudp6_messenger_config c = cfg_fast();
+	c.ack_timeout_ms = 200;
+	struct evudp6_messenger *m = mk(&c);
+	struct unm u = {0};
+	evudp6_messenger_set_unmatched_cb(m, unm_cb, &u);
+	struct raw *asked = raw_open(), *other = raw_open();
+	struct evudp6_addr to;
+	lo_addr(&to, false, asked->port);
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "hello");
+	struct rec x = {0};
+	struct evudp6_request *req;
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &x, &req), 0);
+	ck_assert(RUN_UNTIL(asked->n == 1, 2000));
+	struct evudp6_msg q;
+	raw_decode(asked, 0, &q);
+	/* The piggybacked answer, sent from another socket (another address
+	 * for the messenger): dropped, counted, and told with its owner. */
+	uint8_t rsp[32] = {0x68, 0x45, (uint8_t)(q.mid >> 8), (uint8_t)q.mid};
+	memcpy(rsp + 4, q.token, 8);
+	memcpy(rsp + 12,
+	       "\xff"
+	       "hi",
+	       3);
+	raw_send(other, false, mport(m), rsp, 15);
+	ck_assert(RUN_UNTIL(u.calls == 1, 2000));
+	ck_assert_ptr_eq(u.owner[0], req);
+	ck_assert_uint_eq(u.type[0], EVUDP6_ACK);
+	ck_assert_uint_eq(u.len[0], 15);
+	ck_assert_uint_eq(evudp6_addr_port(&u.from[0]), other->port);
+	ck_assert_int_eq(x.calls, 0);
+	/* A separate CON response from there too: RST, and told. */
+	rsp[0] = 0x48;
+	raw_send(other, false, mport(m), rsp, 15);
+	ck_assert(RUN_UNTIL(u.calls == 2 && other->n == 1, 2000));
+	ck_assert_ptr_eq(u.owner[1], req);
+	struct evudp6_msg rst;
+	raw_decode(other, 0, &rst);
+	ck_assert_uint_eq(rst.type, EVUDP6_RST);
+	/* A token that is none of ours: told without an owner. */
+	rsp[0] = 0x58;
+	rsp[4] ^= 0xff;
+	raw_send(other, false, mport(m), rsp, 15);
+	ck_assert(RUN_UNTIL(u.calls == 3, 2000));
+	ck_assert_ptr_null(u.owner[2]);
+	ck_assert_uint_eq(mstats(m).unmatched, 3);
+	ck_assert_int_eq(x.calls, 0);
+	/* The request is untouched: the right address still completes it. */
+	rsp[0] = 0x68;
+	rsp[4] ^= 0xff;
+	raw_reply(asked, 0, rsp, 15);
+	ck_assert(RUN_UNTIL(x.calls == 1, 2000));
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_str_eq(x.payload, "hi");
+	ck_assert_int_eq(u.calls, 3);
+	/* Cleared: only counted. */
+	evudp6_messenger_set_unmatched_cb(m, NULL, NULL);
+	raw_send(other, false, mport(m), rsp, 15);
+	run_for(50);
+	ck_assert_int_eq(u.calls, 3);
+	ck_assert_uint_eq(mstats(m).unmatched, 4);
+	raw_close(asked);
+	raw_close(other);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("messenger");
@@ -2290,6 +2649,12 @@ int main(void)
 	tcase_add_test(tc, messenger_message_ids_keep_their_sequence_for_the_last_remotes);
 #if COUNT_ALLOCS
 	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
+	tcase_add_test(tc, messenger_empty_ack_is_told_once_then_separate_response);
+	tcase_add_test(tc, messenger_ack_cb_may_cancel_the_request);
+	tcase_add_test(tc, messenger_request_options_set_its_own_retransmission);
+	tcase_add_test(tc, messenger_request_deadline_ends_it_whatever_its_state);
+	tcase_add_test(tc, messenger_request_ex_rejects_bad_options);
+	tcase_add_test(tc, messenger_unmatched_cb_tells_answer_from_another_address);
 #else
 	fprintf(
 	    stderr,

@@ -1003,6 +1003,96 @@ END_TEST
 
 /* A name with a global IPv6 and an IPv4 address, in a namespace with no
  * IPv6 route: the route check skips the IPv6 address. */
+/* What an evudp6_resolve_uri_all() callback saw. */
+struct all_result {
+	int calls;
+	int rc;
+	size_t n;
+	struct evudp6_resolve_candidate cand[EVUDP6_RESOLVE_MAX_CANDIDATES];
+};
+
+static void all_cb(int result, const struct evudp6_resolve_candidate *cand, size_t n, void *arg)
+{
+	struct all_result *res = arg;
+	res->calls++;
+	res->rc = result;
+	res->n = n;
+	ck_assert(n <= EVUDP6_RESOLVE_MAX_CANDIDATES);
+	ck_assert(n == 0 ? cand == NULL : cand != NULL);
+	for (size_t i = 0; i < n; i++)
+		res->cand[i] = cand[i];
+}
+
+static void resolve_all(const char *uri, struct all_result *res)
+{
+	struct evudp6_uri u;
+	memset(res, 0, sizeof(*res));
+	ck_assert_int_eq(evudp6_uri_parse(&u, uri), 0);
+	ck_assert_int_eq(evudp6_resolve_uri_all(fx.r, &u, all_cb, res, NULL), 0);
+	ck_assert_int_eq(res->calls, 0);
+	bool late = false;
+	struct event *deadline = evtimer_new(fx.base, deadline_cb, &late);
+	struct timeval tv = {5, 0};
+	evtimer_add(deadline, &tv);
+	while (res->calls == 0 && !late)
+		event_base_loop(fx.base, EVLOOP_ONCE);
+	event_free(deadline);
+	ck_assert_int_eq(res->calls, 1);
+}
+
+START_TEST(resolve_all_gives_every_candidate_in_order)
+{
+	struct all_result res;
+	/* Hosts file: IPv6 first, then IPv4 mapped, with the URI's port. */
+	resolve_all("coap://both.test:5684/x", &res);
+	ck_assert_int_eq(res.rc, 0);
+	ck_assert_uint_eq(res.n, 2);
+	assert_addr(&res.cand[0].addr, "::1", 5684, 0);
+	ck_assert_int_eq(res.cand[0].route, 0);
+	assert_addr(&res.cand[1].addr, "::ffff:127.0.0.3", 5684, 0);
+	ck_assert_int_eq(res.cand[1].route, 0);
+	/* DNS: the same order. */
+	resolve_all("coap://dual.test/", &res);
+	ck_assert_int_eq(res.rc, 0);
+	ck_assert_uint_eq(res.n, 2);
+	assert_addr(&res.cand[0].addr, "::1", 5683, 0);
+	assert_addr(&res.cand[1].addr, "::ffff:127.0.0.1", 5683, 0);
+	/* A literal is its one candidate. */
+	resolve_all("coap://127.0.0.1:9/", &res);
+	ck_assert_int_eq(res.rc, 0);
+	ck_assert_uint_eq(res.n, 1);
+	assert_addr(&res.cand[0].addr, "::ffff:127.0.0.1", 9, 0);
+	/* Failures come with no candidate. */
+	resolve_all("coap://nx.test/", &res);
+	ck_assert_int_eq(res.rc, -EVUDP6_E_RESOLVE_NXDOMAIN);
+	ck_assert_uint_eq(res.n, 0);
+	/* The single-answer call is unchanged. */
+	struct result one;
+	resolve_remote_ok("both.test", &one);
+	assert_addr(&one.addr, "::1", 5683, 0);
+}
+END_TEST
+
+START_TEST(resolve_all_refuses_what_resolve_uri_refuses)
+{
+	struct evudp6_uri u;
+	struct all_result res = {0};
+	ck_assert_int_eq(evudp6_uri_parse(&u, "coap://both.test/"), 0);
+	ck_assert_int_eq(evudp6_resolve_uri_all(fx.r, &u, NULL, &res, NULL), -EINVAL);
+	ck_assert_int_eq(evudp6_resolve_uri_all(fx.r, NULL, all_cb, &res, NULL), -EINVAL);
+	strcpy(u.zone, "no-such-if0");
+	ck_assert_int_eq(evudp6_resolve_uri_all(fx.r, &u, all_cb, &res, NULL), -EVUDP6_E_ZONE_UNKNOWN);
+	/* Cancelled: called once, without candidates. */
+	struct evudp6_resolve *q;
+	u.zone[0] = '\0';
+	ck_assert_int_eq(evudp6_resolve_uri_all(fx.r, &u, all_cb, &res, &q), 0);
+	evudp6_resolve_cancel(q);
+	ck_assert_int_eq(res.calls, 1);
+	ck_assert_int_eq(res.rc, -EVUDP6_E_CANCELLED);
+	ck_assert_uint_eq(res.n, 0);
+}
+END_TEST
+
 START_TEST(ns_route_check_skips_unroutable_ipv6)
 {
 	struct result res;
@@ -1012,6 +1102,23 @@ START_TEST(ns_route_check_skips_unroutable_ipv6)
 	resolve_remote_ok("dual.test:5684", &res); /* DNS */
 	assert_addr(&res.addr, "::ffff:192.0.2.1", 5684, 0);
 	ck_assert_int_eq(fx.queries, 2);
+}
+END_TEST
+
+START_TEST(ns_resolve_all_keeps_unroutable_candidates_with_their_error)
+{
+	struct all_result res;
+	resolve_all("coap://hdual.test/", &res);
+	ck_assert_int_eq(res.rc, 0);
+	ck_assert_uint_eq(res.n, 2);
+	assert_addr(&res.cand[0].addr, "2001:db8::1", 5683, 0);
+	ck_assert_int_eq(res.cand[0].route, -ENETUNREACH);
+	assert_addr(&res.cand[1].addr, "::ffff:192.0.2.1", 5683, 0);
+	ck_assert_int_eq(res.cand[1].route, 0);
+	resolve_all("coap://hv6only.test/", &res);
+	ck_assert_int_eq(res.rc, -EVUDP6_E_RESOLVE_NOROUTE);
+	ck_assert_uint_eq(res.n, 1);
+	ck_assert_int_eq(res.cand[0].route, -ENETUNREACH);
 }
 END_TEST
 
@@ -1080,6 +1187,8 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, resolve_uri_name_uses_uri_port);
 	tcase_add_test(tc, resolve_explicit_zone_applies_to_name_results);
 	tcase_add_test(tc, resolve_msg_uses_uri_host_and_uri_port);
+	tcase_add_test(tc, resolve_all_gives_every_candidate_in_order);
+	tcase_add_test(tc, resolve_all_refuses_what_resolve_uri_refuses);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cancel");
@@ -1109,6 +1218,7 @@ static Suite *ns_suite(void)
 	tcase_add_checked_fixture(tc, ns_setup, fixture_down);
 	tcase_add_test(tc, ns_route_check_skips_unroutable_ipv6);
 	tcase_add_test(tc, ns_name_with_only_unroutable_addresses_is_noroute);
+	tcase_add_test(tc, ns_resolve_all_keeps_unroutable_candidates_with_their_error);
 	tcase_add_test(tc, ns_unroutable_literal_is_enetunreach);
 	tcase_add_test(tc, ns_link_local_zone_by_name_and_number);
 	suite_add_tcase(s, tc);

@@ -154,13 +154,19 @@ START_TEST(uri_empty_segments_are_kept)
 }
 END_TEST
 
-/* RFC 7252 6.4 step 9: every '&'-separated argument, empty ones too. */
+/* RFC 7252 6.4 step 9: a query that is not empty gives every
+ * '&'-separated argument, empty ones too; a bare '?' gives none. */
 START_TEST(uri_query_arguments_split_on_ampersand_only)
 {
 	struct evudp6_uri u;
 	parse_ok(&u, "coap://h?");
-	ck_assert_str_eq(parts(&u), "Q:");
-	ck_assert_str_eq(fmt(&u), "coap://h/?");
+	ck_assert_str_eq(parts(&u), "");
+	ck_assert_str_eq(fmt(&u), "coap://h/");
+	parse_ok(&u, "coap://h/p?");
+	ck_assert_str_eq(parts(&u), "P:p");
+	parse_ok(&u, "coap://h/?&");
+	ck_assert_str_eq(parts(&u), "Q:|Q:");
+	ck_assert_str_eq(fmt(&u), "coap://h/?&");
 	parse_ok(&u, "coap://h/?a&&b");
 	ck_assert_str_eq(parts(&u), "Q:a|Q:|Q:b");
 	ck_assert_str_eq(fmt(&u), "coap://h/?a&&b");
@@ -830,7 +836,7 @@ START_TEST(uri_round_trip_through_a_message)
 	    "coap://[::1]:5684/a/b%2Fc?x=1&y",
 	    "coap://example.com/~sensors/temp.xml",
 	    "coap://example.com:61616/.well-known/core?rt=core.s&if=sensor",
-	    "coap://192.0.2.1/a//b/?",
+	    "coap://192.0.2.1/a//b/?&",
 	};
 	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
 		struct evudp6_uri u, back;

@@ -75,7 +75,8 @@ silent=$(cat "$tmp/silent")
 {
 	"$probe" --demo --json
 	"$probe" --json -T 0.3 "coap://[::1]:$silent/x"
-	"$probe" --json "coap://[fe80::1%no-such-if0]/"
+	# a name server nobody runs: a resolution error within -T
+	"$probe" --json -T 0.3 --dns "[::1]:$closed" "coap://no-server.test/"
 	"$probe" --json "coap://[::1]:$odd/rst"
 	"$probe" --json "coap://[::1]:$odd/odd"
 	"$probe" --json --ping -c 1 "coap://[::1]:$closed"

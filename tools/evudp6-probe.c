@@ -29,8 +29,11 @@ static const char usage_text[] =
     "                          for uint options, or 0xHEX\n"
     "  -N, --non               non-confirmable (multicast always is)\n"
     "  -T, --timeout S         give up after S seconds (ping: per ping, default 2)\n"
+    "      --ack-timeout S     first retransmission after S s (default 2, doubling)\n"
+    "      --retransmit N      retransmissions before giving up, 0..16 (default 4)\n"
     "  -w, --wait S            multicast: collect responses for S s (default 2)\n"
-    "  -I, --interface IF      interface for a multicast group without a zone\n"
+    "  -I, --interface IF      interface for a link-local or multicast address\n"
+    "                          without a zone (%IF in the URI)\n"
     "  -b, --bind ADDR         local address of the client socket ([::]:0)\n"
     "      --dns SERVER        name server to ask instead of /etc/resolv.conf\n"
     "Ping:\n"
@@ -45,13 +48,25 @@ static const char usage_text[] =
     "Output:\n"
     "      --json              one JSON object per event\n"
     "  -q, --quiet             payload only (errors on standard error)\n"
+    "      --raw               payloads as they came: no CBOR diagnostic notation,\n"
+    "                          JSON indenting or one link per line\n"
     "  -v, --verbose           more detail\n"
     "  -h, --help   -V, --version\n"
     "Exit: 0 success, 1 error response, 2 timeout, 3 network error (ICMP, send,\n"
     "no route), 4 resolution error, 64 usage, 66 unreadable payload file,\n"
     "71 socket or join failed. Details: man evudp6-probe\n";
 
-enum { OPT_PING = 256, OPT_DNS, OPT_JOIN_COAP, OPT_LEISURE, OPT_DEMO, OPT_JSON };
+enum {
+	OPT_PING = 256,
+	OPT_DNS,
+	OPT_JOIN_COAP,
+	OPT_LEISURE,
+	OPT_DEMO,
+	OPT_JSON,
+	OPT_ACK_TIMEOUT,
+	OPT_RETRANSMIT,
+	OPT_RAW
+};
 
 static const struct option long_opts[] = {
     {"method", required_argument, NULL, 'm'},
@@ -62,6 +77,8 @@ static const struct option long_opts[] = {
     {"non", no_argument, NULL, 'N'},
     {"timeout", required_argument, NULL, 'T'},
     {"wait", required_argument, NULL, 'w'},
+    {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+    {"retransmit", required_argument, NULL, OPT_RETRANSMIT},
     {"interface", required_argument, NULL, 'I'},
     {"bind", required_argument, NULL, 'b'},
     {"dns", required_argument, NULL, OPT_DNS},
@@ -74,6 +91,7 @@ static const struct option long_opts[] = {
     {"leisure", required_argument, NULL, OPT_LEISURE},
     {"demo", no_argument, NULL, OPT_DEMO},
     {"json", no_argument, NULL, OPT_JSON},
+    {"raw", no_argument, NULL, OPT_RAW},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -313,6 +331,7 @@ int main(int argc, char **argv)
 	o.mode = PROBE_REQUEST;
 	o.method = EVUDP6_GET;
 	o.content_format = o.accept = -1;
+	o.max_retransmit = -1;
 	o.count = 4;
 	o.interval_s = 1.0;
 	o.wait_s = 2.0;
@@ -349,6 +368,20 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, &o.timeout_s) < 0 || o.timeout_s <= 0)
 				rc = usage_error("-T %s: expected seconds > 0", optarg);
 			break;
+		case OPT_ACK_TIMEOUT:
+			if (parse_seconds(optarg, &o.ack_timeout_s) < 0 || o.ack_timeout_s < 0.001 ||
+			    o.ack_timeout_s > 3600)
+				rc = usage_error("--ack-timeout %s: expected seconds from 0.001 to 3600",
+				                 optarg);
+			break;
+		case OPT_RETRANSMIT: {
+			unsigned int n;
+			if (parse_count(optarg, &n) < 0 || n > 16)
+				rc = usage_error("--retransmit %s: expected a count 0..16", optarg);
+			else
+				o.max_retransmit = (int)n;
+			break;
+		}
 		case 'w':
 			if (parse_seconds(optarg, &o.wait_s) < 0 || o.wait_s <= 0)
 				rc = usage_error("-w %s: expected seconds > 0", optarg);
@@ -398,6 +431,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			o.json = true;
+			break;
+		case OPT_RAW:
+			o.raw = true;
 			break;
 		case 'q':
 			o.quiet = true;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <net/if.h>
@@ -43,6 +44,12 @@ struct probe_job {
 	struct evudp6_addr direct_addr;
 	bool direct_set;
 	double t_start, t_sent;
+	/* every address the name resolved to, and the next to try */
+	struct evudp6_resolve_candidate cand[EVUDP6_RESOLVE_MAX_CANDIDATES];
+	size_t ncand, next_cand;
+	bool acked;                 /* an empty ACK came */
+	bool con;                   /* the request was confirmable */
+	unsigned int transmissions; /* of the request, once it ended */
 	bool ended;
 	int code;
 	/* multicast */
@@ -58,7 +65,17 @@ struct probe_job {
 	void *arg;
 };
 
+static void unmatched_cb(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                         const struct evudp6_addr *remote, struct evudp6_request *owner, void *arg);
+static bool fall_back(struct probe_job *j, int err, const struct evudp6_icmp *icmp);
+
 /* ------------------------------------------------------------ set-up */
+
+static void libevent_log_cb(int severity, const char *msg)
+{
+	if (severity > EVENT_LOG_DEBUG)
+		probe_out_dns_log(severity >= EVENT_LOG_WARN, msg);
+}
 
 int probe_client_init(struct probe_client *c, struct event_base *base, const struct probe_opts *o)
 {
@@ -66,6 +83,13 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 	c->base = base;
 	c->o = o;
 
+	/* evdns's own log lines ("[msg] Nameserver ... has failed", "[warn]
+	 * Unable to parse ...") would land on standard error beside, and
+	 * sometimes against, the probe's verdict: they become the probe's
+	 * own messages. evdns logs through libevent's log unless given a
+	 * function of its own, which would also receive its debug lines
+	 * without a severity to tell them apart: libevent's callback has it. */
+	event_set_log_callback(libevent_log_cb);
 	/* Names resolve through evdns without blocking the loop; the flag
 	 * keeps an idle resolver from holding the loop open. */
 	int flags = EVDNS_BASE_DISABLE_WHEN_INACTIVE;
@@ -107,6 +131,8 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 	rc = evudp6_messenger_new(&c->m, base, &tcfg, &mcfg);
 	if (rc == 0)
 		rc = evudp6_messenger_start(c->m);
+	if (rc == 0)
+		evudp6_messenger_set_unmatched_cb(c->m, unmatched_cb, c);
 	if (rc < 0) {
 		probe_warn("cannot open the client socket on %s: %s", tcfg.bind, evudp6_strerror(rc));
 		bool bad_bind = rc <= -EVUDP6_E_NOT_MINE && rc > -EVUDP6_E_RESOLVE_NXDOMAIN;
@@ -128,6 +154,8 @@ void probe_client_free(struct probe_client *c)
 
 static void job_free(struct probe_job *j)
 {
+	if (j->c->job == j)
+		j->c->job = NULL;
 	if (j->direct_set)
 		event_del(&j->direct);
 	if (j->deadline)
@@ -170,6 +198,26 @@ static void job_end(struct probe_job *j, int code)
 	event_add(j->finish, &now);
 }
 
+/* " [::1]:53" or " 192.0.2.53 and 1 more" for messages; "" when unknown. */
+static const char *name_servers(const struct probe_client *c, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	int n = c->dns ? evdns_base_count_nameservers(c->dns) : 0;
+	struct sockaddr_storage ss;
+	if (n <= 0 || evdns_base_get_nameserver_addr(c->dns, 0, (struct sockaddr *)&ss, sizeof(ss)) <= 0)
+		return buf;
+	struct evudp6_addr a;
+	char t[EVUDP6_HOSTINFO_MAX];
+	if (evudp6_addr_from_sockaddr(&a, (struct sockaddr *)&ss, sizeof(ss)) < 0)
+		return buf;
+	probe_remote_text(&a, t, sizeof(t));
+	if (n > 1)
+		snprintf(buf, len, " %s (and %d more)", t, n - 1);
+	else
+		snprintf(buf, len, " %s", t);
+	return buf;
+}
+
 /* Resolution results: a failed route check is the network's word, the rest the resolver's. */
 static void report_resolve_error(struct probe_job *j, int err)
 {
@@ -182,8 +230,43 @@ static void report_resolve_error(struct probe_job *j, int err)
 	    .detail = route ? "no route to the destination, found before sending" : NULL,
 	    .seq = -1,
 	};
+	char ns[96], detail[160];
+	if (err == -EVUDP6_E_RESOLVE_FAILED) {
+		snprintf(detail, sizeof(detail), "no usable answer from the name server%s",
+		         name_servers(j->c, ns, sizeof(ns)));
+		e.detail = detail;
+	}
 	probe_out_error(&e);
 	job_end(j, route ? PROBE_EXIT_NETWORK : PROBE_EXIT_RESOLVE);
+}
+
+/* Which timeout it was, in words (into @p b) and as the JSON kind. */
+static const char *timeout_text(const struct probe_job *j, int err, int seq, struct sb *b)
+{
+	unsigned int sent = j->transmissions;
+	const char *kind;
+	if (seq >= 0) {
+		sb_puts(b, "no response");
+		return "retransmissions";
+	}
+	if (err == -EVUDP6_E_DEADLINE) {
+		kind = "limit";
+		sb_puts(b, "no response before the --timeout limit");
+		if (j->acked)
+			sb_puts(b, " (acknowledged, the separate response did not come)");
+		else if (sent)
+			sb_printf(b, " (%u transmission%s, none acknowledged)", sent, sent == 1 ? "" : "s");
+	} else if (j->acked) {
+		kind = "separate_response";
+		sb_puts(b, "acknowledged, but no separate response came");
+	} else if (!j->con) {
+		kind = "non_response";
+		sb_puts(b, "no response to the non-confirmable request");
+	} else {
+		kind = "retransmissions";
+		sb_printf(b, "no answer after %u transmission%s", sent, sent == 1 ? "" : "s");
+	}
+	return kind;
 }
 
 /* An error that ended an exchange: ICMP, send error, timeout or RST. */
@@ -199,8 +282,11 @@ static int report_exchange_error(struct probe_job *j, int err, const struct evud
 	    .seq = seq,
 	};
 	int code;
-	if (err == -EVUDP6_E_TIMEOUT) {
+	struct sb text = {0};
+	if (err == -EVUDP6_E_TIMEOUT || err == -EVUDP6_E_DEADLINE) {
 		e.kind = "timeout";
+		e.timeout = timeout_text(j, err, seq, &text);
+		e.text = text.s;
 		code = PROBE_EXIT_TIMEOUT;
 	} else if (err == -ECONNRESET && !icmp) {
 		e.kind = "reset";
@@ -212,6 +298,7 @@ static int report_exchange_error(struct probe_job *j, int err, const struct evud
 		code = PROBE_EXIT_NETWORK;
 	}
 	probe_out_error(&e);
+	sb_free(&text);
 	return code;
 }
 
@@ -222,6 +309,15 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	double waited = probe_now_ms() - j->t_start;
 	const char *detail =
 	    j->resolving ? "--timeout reached while resolving the name" : "--timeout reached";
+	char text[160];
+	if (j->resolving) {
+		char ns[96];
+		snprintf(text, sizeof(text), "no answer from the name server%s before the --timeout limit",
+		         name_servers(j->c, ns, sizeof(ns)));
+	} else {
+		snprintf(text, sizeof(text), "no response before the --timeout limit");
+	}
+	bool resolving = j->resolving != NULL;
 	if (j->resolving) {
 		struct evudp6_resolve *r = j->resolving;
 		j->resolving = NULL;
@@ -233,17 +329,20 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evudp6_request_cancel(j->req);
 		j->req = NULL;
 	}
+	/* A name that did not resolve in time is a resolution error. */
 	struct probe_err_info e = {
-	    .kind = "timeout",
+	    .kind = resolving ? "resolve" : "timeout",
 	    .uri = j->uri,
 	    .err = -EVUDP6_E_TIMEOUT,
 	    .remote = j->dest.remote.sin6_family ? &j->dest : NULL,
 	    .elapsed_ms = waited,
 	    .detail = detail,
 	    .seq = -1,
+	    .text = text,
+	    .timeout = "limit",
 	};
 	probe_out_error(&e);
-	job_end(j, PROBE_EXIT_TIMEOUT);
+	job_end(j, resolving ? PROBE_EXIT_RESOLVE : PROBE_EXIT_TIMEOUT);
 }
 
 /* ------------------------------------------------------------ request */
@@ -261,10 +360,10 @@ static bool seen_responder(struct probe_job *j, const struct evudp6_addr *a)
 static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
-	(void)r;
 	struct probe_job *j = arg;
 	if (j->ended || err == -EVUDP6_E_SHUTDOWN)
 		return;
+	j->transmissions = evudp6_request_retransmissions(r) + 1;
 	double now = probe_now_ms();
 	if (j->multicast) {
 		if (err == 0) {
@@ -292,6 +391,8 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		return;
 	}
 	j->req = NULL;
+	if (err != 0 && fall_back(j, err, icmp))
+		return;
 	if (err == 0) {
 		struct probe_rsp_info info = {
 		    .uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
@@ -300,6 +401,69 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		return;
 	}
 	job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
+}
+
+/* RFC 7967: does the request's No-Response option suppress every class
+ * (2.xx, 4.xx and 5.xx: bits 2, 8 and 16)? */
+static bool no_response_to_anything(const struct probe_opts *o)
+{
+	for (size_t i = 0; i < o->nextra; i++) {
+		const struct probe_extra_opt *x = &o->extra[i];
+		if (x->number != EVUDP6_OPT_NO_RESPONSE)
+			continue;
+		uint32_t v = 0;
+		for (size_t k = 0; k < x->len; k++)
+			v = v << 8 | x->value[k];
+		return (v & 26u) == 26u;
+	}
+	return false;
+}
+
+/* An empty ACK: the server has the request. */
+static void ack_cb(struct evudp6_request *r, const struct evudp6_addr *remote, void *arg)
+{
+	struct probe_job *j = arg;
+	if (j->ended)
+		return;
+	j->acked = true;
+	probe_out_ack(j->uri, remote, probe_now_ms() - j->t_sent);
+	if (no_response_to_anything(j->o)) {
+		/* RFC 7967: the ACK is all that will come. */
+		probe_out_note("%s: done; No-Response asks for no answer", j->uri);
+		evudp6_request_cancel(r);
+		j->req = NULL;
+		job_end(j, PROBE_EXIT_OK);
+	}
+}
+
+/* A response with our token from another address than the one asked:
+ * the messenger drops it, the operator must hear of it. */
+static void unmatched_cb(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                         const struct evudp6_addr *remote, struct evudp6_request *owner, void *arg)
+{
+	(void)m;
+	struct probe_client *c = arg;
+	struct probe_job *j = c->job;
+	if (!j || j->ended || !owner || owner != j->req || j->multicast || EVUDP6_CODE_CLASS(msg->code) == 0)
+		return;
+	struct sb text = {0};
+	char code[EVUDP6_CODE_STR_MAX];
+	probe_wrong_source_text(&text, &j->dest, remote);
+	sb_printf(&text, " (%s)", evudp6_code_str(msg->code, code));
+	struct probe_err_info e = {
+	    .kind = "wrong_source",
+	    .uri = j->uri,
+	    .err = 0,
+	    .remote = &j->dest,
+	    .elapsed_ms = probe_now_ms() - j->t_sent,
+	    .seq = -1,
+	    .text = text.s,
+	};
+	probe_out_error(&e);
+	sb_free(&text);
+	evudp6_request_cancel(j->req);
+	j->req = NULL;
+	job_end(j, PROBE_EXIT_NETWORK);
 }
 
 /* A failed first send: the messenger returns it and never calls back. */
@@ -318,17 +482,13 @@ static void verbose_request(struct probe_job *j, const struct evudp6_msg_builder
 {
 	if (!j->o->verbose || j->o->json || j->o->quiet)
 		return;
-	char code[EVUDP6_CODE_STR_MAX], to[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX] = "";
-	probe_remote_text(&j->dest, to, sizeof(to));
-	evudp6_addr_netif(&j->dest, ifn, sizeof(ifn));
-	printf("-> %s %s to %s%s%s (mid 0x%04x, token ", evudp6_msg_type_name(b->type),
-	       evudp6_code_str(b->code, code), to, ifn[0] ? " on " : "", ifn, b->mid);
-	if (!b->tkl)
-		printf("none");
-	for (size_t i = 0; i < b->tkl; i++)
-		printf("%02x", b->token[i]);
-	printf(", %zu option%s, %zu payload bytes)\n", b->nopts, b->nopts == 1 ? "" : "s", b->payload_len);
-	fflush(stdout);
+	/* Encoded again here, as the messenger did, to show what left. */
+	static uint8_t wire[EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE];
+	struct evudp6_msg m;
+	ssize_t n = evudp6_msg_encode(b, wire, sizeof(wire));
+	if (n < 0 || evudp6_msg_decode(&m, wire, (size_t)n) != 0)
+		return;
+	probe_out_request_sent(&m, &j->dest);
 }
 
 static void send_request(struct probe_job *j)
@@ -365,14 +525,49 @@ static void send_request(struct probe_job *j)
 		wait_ms = (unsigned int)lround(o->wait_s * 1000.0);
 	if (wait_ms == 0 && j->multicast)
 		wait_ms = 1;
+	struct evudp6_request_options ro;
+	evudp6_request_options_init(&ro);
+	ro.wait_ms = wait_ms;
+	ro.ack_cb = ack_cb;
+	if (o->ack_timeout_s > 0 || o->max_retransmit >= 0) {
+		/* RFC 7252 4.8.2: MAX_TRANSMIT_WAIT of these parameters also
+		 * bounds the wait for a NON or a separate response. */
+		double ack = o->ack_timeout_s > 0 ? o->ack_timeout_s * 1000.0
+		                                  : EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS;
+		int n =
+		    o->max_retransmit >= 0 ? o->max_retransmit : (int)EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT;
+		ro.ack_timeout_ms = (unsigned int)lround(ack);
+		ro.max_retransmit = n;
+		double wait =
+		    ack * (double)((1u << (n + 1)) - 1) * EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR;
+		if (!j->multicast)
+			ro.wait_ms =
+			    wait < 86400e3 ? (unsigned int)lround(wait) : 86400000u; /* a day at most */
+	}
+	if (!j->multicast && o->timeout_s > 0) {
+		/* The rest of -T bounds the exchange in the library, which
+		 * then says what the request was doing when it ran out. */
+		double left = o->timeout_s * 1000.0 - (probe_now_ms() - j->t_start);
+		ro.deadline_ms = left < 1.0 ? 1u : (unsigned int)lround(left);
+		event_del(j->deadline);
+	}
+	j->con = !non;
 	j->t_sent = probe_now_ms();
-	rc = evudp6_messenger_request(j->c->m, &j->dest, &b, wait_ms, response_cb, j, &j->req);
+	rc = evudp6_messenger_request_ex(j->c->m, &j->dest, &b, &ro, response_cb, j, &j->req);
 	if (rc < 0) {
 		j->req = NULL;
 		job_end(j, send_failed(j, rc, -1));
 		return;
 	}
+	j->c->job = j;
 	verbose_request(j, &b);
+	if (!j->multicast && no_response_to_anything(o) && non) {
+		/* RFC 7967: nothing will come back; the request is done. */
+		probe_out_note("%s: sent; No-Response asks for no answer", j->uri);
+		evudp6_request_cancel(j->req);
+		j->req = NULL;
+		job_end(j, PROBE_EXIT_OK);
+	}
 }
 
 /* ------------------------------------------------------------ ping */
@@ -503,6 +698,68 @@ static void sigint_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ start */
 
+static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg);
+
+/* The next candidate that passed its route check, from next_cand on;
+ * each one skipped is said, with its reason. NULL when none is left. */
+static const struct evudp6_addr *next_candidate(struct probe_job *j, const char *why)
+{
+	const struct evudp6_addr *failed = j->next_cand ? &j->cand[j->next_cand - 1].addr : NULL;
+	while (j->next_cand < j->ncand) {
+		const struct evudp6_resolve_candidate *c = &j->cand[j->next_cand++];
+		if (c->route == 0) {
+			if (failed)
+				probe_out_fallback(j->uri, failed, why, &c->addr);
+			return &c->addr;
+		}
+		if (failed)
+			probe_out_fallback(j->uri, failed, why, &c->addr);
+		failed = &c->addr;
+		why =
+		    c->route == -ENETUNREACH || c->route == -EHOSTUNREACH ? "no route" : strerror(-c->route);
+	}
+	return NULL;
+}
+
+/* After a hard error (ICMP or send) on one of a name's addresses, the
+ * request goes to the next that has a route: true when it did. */
+static bool fall_back(struct probe_job *j, int err, const struct evudp6_icmp *icmp)
+{
+	if (j->multicast || j->o->mode != PROBE_REQUEST || err == -EVUDP6_E_TIMEOUT ||
+	    err == -EVUDP6_E_DEADLINE || err == -EVUDP6_E_SHUTDOWN || (err == -ECONNRESET && !icmp))
+		return false;
+	bool more = false;
+	for (size_t i = j->next_cand; i < j->ncand && !more; i++)
+		more = j->cand[i].route == 0;
+	if (!more)
+		return false;
+	struct sb why = {0};
+	sb_puts(&why, evudp6_strerror(err));
+	char d[EVUDP6_ICMP_DESCRIBE_MAX];
+	if (icmp && evudp6_icmp_describe(icmp, d, sizeof(d)) >= 0)
+		sb_printf(&why, " (%s)", d);
+	const struct evudp6_addr *next = next_candidate(j, why.s);
+	sb_free(&why);
+	j->acked = false;
+	resolved_cb(0, next, j);
+	return true;
+}
+
+/* Every address of the name: the first with a route is asked first. */
+static void resolved_all_cb(int result, const struct evudp6_resolve_candidate *cand, size_t n, void *arg)
+{
+	struct probe_job *j = arg;
+	j->ncand = n < EVUDP6_RESOLVE_MAX_CANDIDATES ? n : EVUDP6_RESOLVE_MAX_CANDIDATES;
+	if (j->ncand)
+		memcpy(j->cand, cand, j->ncand * sizeof(*cand));
+	j->next_cand = 0;
+	if (result < 0) {
+		resolved_cb(result, NULL, arg);
+		return;
+	}
+	resolved_cb(0, next_candidate(j, NULL), arg);
+}
+
 static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg)
 {
 	struct probe_job *j = arg;
@@ -560,6 +817,39 @@ static bool literal_group(struct probe_job *j, const char *ifname)
 	return true;
 }
 
+/* Destinations the probe refuses before anything is sent (exit 64): port
+ * 0, an unknown interface (as -I or as the URI's zone), and a link-local
+ * or link-scoped multicast address with neither. */
+static int destination_usable(struct probe_job *j, const struct probe_opts *o)
+{
+	if (j->u.port == 0) {
+		probe_warn("%s: port 0 cannot be a destination", j->uri);
+		return PROBE_EXIT_USAGE;
+	}
+	if (o->ifname && if_nametoindex(o->ifname) == 0) {
+		probe_warn("--interface %s: no such interface", o->ifname);
+		return PROBE_EXIT_USAGE;
+	}
+	if (j->u.zone[0]) {
+		char *end;
+		unsigned long n = strtoul(j->u.zone, &end, 10);
+		bool numeric = !*end && n > 0 && n <= 0xffffffffu;
+		if (numeric ? if_indextoname((unsigned int)n, (char[IF_NAMESIZE]){0}) == NULL
+		            : if_nametoindex(j->u.zone) == 0) {
+			probe_warn("%s: zone %%%s: no such interface", j->uri, j->u.zone);
+			return PROBE_EXIT_USAGE;
+		}
+	}
+	struct in6_addr a;
+	if (j->u.host_is_literal && !j->u.zone[0] && !o->ifname && inet_pton(AF_INET6, j->u.host, &a) == 1 &&
+	    (IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_MC_LINKLOCAL(&a) || IN6_IS_ADDR_MC_NODELOCAL(&a))) {
+		probe_warn("%s: %s is %s address: it needs %%IF in the URI or -I IF", j->uri, j->u.host,
+		           IN6_IS_ADDR_MULTICAST(&a) ? "a link-scoped multicast" : "a link-local");
+		return PROBE_EXIT_USAGE;
+	}
+	return 0;
+}
+
 static void direct_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -610,12 +900,12 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 			return PROBE_EXIT_USAGE;
 		}
 	}
+	rc = destination_usable(j, o);
+	if (rc) {
+		job_free(j);
+		return rc;
+	}
 	if (o->ifname) {
-		if (if_nametoindex(o->ifname) == 0) {
-			probe_warn("--interface %s: no such interface", o->ifname);
-			job_free(j);
-			return PROBE_EXIT_USAGE;
-		}
 		/* An IPv6 literal without a zone takes the named interface. */
 		if (j->u.host_is_literal && strchr(j->u.host, ':') && !j->u.zone[0])
 			snprintf(j->u.zone, sizeof(j->u.zone), "%s", o->ifname);
@@ -640,7 +930,7 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 		event_active(&j->direct, 0, 0);
 		return 0;
 	}
-	rc = evudp6_resolve_uri(c->resolver, &j->u, resolved_cb, j, &j->resolving);
+	rc = evudp6_resolve_uri_all(c->resolver, &j->u, resolved_all_cb, j, &j->resolving);
 	if (rc < 0) {
 		j->resolving = NULL;
 		if (rc == -EVUDP6_E_ZONE_UNKNOWN || rc == -EVUDP6_E_NOT_LITERAL) {

@@ -227,32 +227,6 @@ static void opt_json(struct jw *w, const struct evudp6_opt *o)
 
 /* ------------------------------------------------------------ payload */
 
-/* Links of a link-format document: split at commas outside <...> and quotes. */
-static size_t next_link(const uint8_t *p, size_t n, size_t start, size_t *end)
-{
-	bool angle = false, quote = false;
-	size_t i = start;
-	for (; i < n; i++) {
-		uint8_t c = p[i];
-		if (quote) {
-			if (c == '\\' && i + 1 < n)
-				i++;
-			else if (c == '"')
-				quote = false;
-		} else if (c == '"') {
-			quote = true;
-		} else if (c == '<') {
-			angle = true;
-		} else if (c == '>') {
-			angle = false;
-		} else if (c == ',' && !angle) {
-			break;
-		}
-	}
-	*end = i;
-	return i < n ? i + 1 : n;
-}
-
 static void hexdump(struct sb *b, const uint8_t *p, size_t n)
 {
 	for (size_t off = 0; off < n; off += 16) {
@@ -295,17 +269,14 @@ static void payload_human(struct sb *b, const uint8_t *p, size_t n, int cf)
 {
 	if (n == 0)
 		return;
-	if (cf == 40 && probe_is_text(p, n)) {
-		for (size_t i = 0; i < n;) {
-			size_t end;
-			size_t next = next_link(p, n, i, &end);
-			sb_putn(b, (const char *)p + i, end - i);
-			if (next < n || end < n)
-				sb_putc(b, ',');
-			sb_putc(b, '\n');
-			i = next;
-		}
-	} else if (payload_is_text(p, n, cf)) {
+	if (probe_o->raw) {
+		/* --raw: the bytes as they came, nothing added. */
+		sb_putn(b, (const char *)p, n);
+		return;
+	}
+	if (probe_render_payload(b, p, n, cf) == 0)
+		return;
+	if (payload_is_text(p, n, cf)) {
 		sb_putn(b, (const char *)p, n);
 		if (p[n - 1] != '\n')
 			sb_putc(b, '\n');
@@ -344,8 +315,8 @@ static void payload_json(struct jw *w, const uint8_t *p, size_t n, int cf)
 		if (cf == 40) {
 			jw_arr(w, "links");
 			for (size_t i = 0; i < n;) {
-				size_t end;
-				size_t next = next_link(p, n, i, &end);
+				size_t end = probe_link_part_end(p, n, i, ',');
+				size_t next = end < n ? end + 1 : n;
 				jw_strn(w, NULL, p + i, end - i);
 				i = next;
 			}
@@ -353,6 +324,10 @@ static void payload_json(struct jw *w, const uint8_t *p, size_t n, int cf)
 		}
 	} else {
 		jw_hex(w, "payload_hex", p, n);
+		struct sb diag = {0};
+		if (probe_cf_is_cbor(cf) && probe_cbor_diag(&diag, p, n, false) == 0)
+			jw_str(w, "payload_diag", diag.s);
+		sb_free(&diag);
 	}
 }
 
@@ -372,6 +347,56 @@ static void addr_json(struct jw *w, const struct evudp6_addr *a)
 		jw_str(w, "interface", ifn);
 	else
 		jw_null(w, "interface");
+}
+
+/* -q: a success's payload alone on standard output, as the data; an
+ * error response on standard error with its code, so that a script that
+ * keeps standard output gets no error text as data. */
+static void quiet_response(const struct probe_rsp_info *r, int cf)
+{
+	const struct evudp6_msg *m = r->rsp;
+	if (EVUDP6_CODE_CLASS(m->code) == 2) {
+		if (m->payload_len)
+			fwrite(m->payload, 1, m->payload_len, stdout);
+		fflush(stdout);
+		return;
+	}
+	char code[EVUDP6_CODE_STR_MAX], from[EVUDP6_HOSTINFO_MAX];
+	struct sb b = {0};
+	probe_remote_text(r->from, from, sizeof(from));
+	sb_printf(&b, "evudp6-probe: %s from %s", evudp6_code_str(m->code, code), from);
+	if (m->payload_len) {
+		sb_puts(&b, ": ");
+		payload_oneline(&b, m->payload, m->payload_len, cf);
+	}
+	sb_putc(&b, '\n');
+	fwrite(b.s, 1, b.len, stderr);
+	fflush(stderr);
+	sb_free(&b);
+}
+
+/* -v: the request as it left, every option shown as a response's are. */
+void probe_out_request_sent(const struct evudp6_msg *m, const struct evudp6_addr *to)
+{
+	char code[EVUDP6_CODE_STR_MAX], dest[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX];
+	struct evudp6_opt_iter it;
+	struct evudp6_opt o;
+	struct sb b = {0};
+	probe_remote_text(to, dest, sizeof(dest));
+	netif_text(to, ifn, sizeof(ifn));
+	sb_printf(&b, "-> %s %s to %s%s%s (mid 0x%04x, token ", evudp6_msg_type_name(m->type),
+	          evudp6_code_str(m->code, code), dest, ifn[0] ? " on " : "", ifn, m->mid);
+	if (m->tkl == 0)
+		sb_puts(&b, "none");
+	for (size_t i = 0; i < m->tkl; i++)
+		sb_printf(&b, "%02x", m->token[i]);
+	sb_printf(&b, ", %zu payload byte%s)\n", m->payload_len, m->payload_len == 1 ? "" : "s");
+	evudp6_opt_iter_init(&it, m);
+	while (evudp6_opt_iter_next(&it, &o) == 1)
+		opt_human(&b, &o);
+	fwrite(b.s, 1, b.len, stdout);
+	fflush(stdout);
+	sb_free(&b);
 }
 
 void probe_out_response(const struct probe_rsp_info *r)
@@ -408,9 +433,7 @@ void probe_out_response(const struct probe_rsp_info *r)
 		return;
 	}
 	if (probe_o->quiet) {
-		if (m->payload_len)
-			fwrite(m->payload, 1, m->payload_len, stdout);
-		fflush(stdout);
+		quiet_response(r, cf);
 		return;
 	}
 	struct sb b = {0};
@@ -447,6 +470,10 @@ void probe_out_response(const struct probe_rsp_info *r)
 /* "Connection refused (ICMPv6 port unreachable from ::1)" and the like. */
 static void error_text(struct sb *b, const struct probe_err_info *e)
 {
+	if (e->text) {
+		sb_puts(b, e->text);
+		return;
+	}
 	if (strcmp(e->kind, "timeout") == 0) {
 		sb_puts(b, "no response");
 	} else if (strcmp(e->kind, "reset") == 0) {
@@ -481,10 +508,15 @@ void probe_out_error(const struct probe_err_info *e)
 		else
 			jw_null(&jw, "remote");
 		int err = e->err < 0 ? -e->err : e->err;
-		jw_str(&jw, "error", evudp6_strerror_name(e->err));
+		if (e->err)
+			jw_str(&jw, "error", evudp6_strerror_name(e->err));
+		else
+			jw_null(&jw, "error"); /* a diagnosis, not an error code */
 		if (err > 0 && err < EVUDP6_E_FIRST)
 			jw_int(&jw, "errno", err);
-		jw_str(&jw, "message", evudp6_strerror(e->err));
+		jw_str(&jw, "message", e->text ? e->text : evudp6_strerror(e->err));
+		if (e->timeout)
+			jw_str(&jw, "timeout", e->timeout);
 		if (e->icmp) {
 			char t[INET6_ADDRSTRLEN + IF_NAMESIZE + 2], what[96];
 			jw_obj(&jw, "icmp");
@@ -516,8 +548,8 @@ void probe_out_error(const struct probe_err_info *e)
 			fprintf(f, "%s: seq=%d %s after %s\n", e->remote ? who : e->uri, e->seq, text.s,
 			        fmt_ms(e->elapsed_ms, ms));
 		else
-			fprintf(f, "%s: %s after %s\n", e->remote ? who : e->uri, text.s,
-			        fmt_ms(e->elapsed_ms, ms));
+			fprintf(f, "%s: %s %s %s\n", e->remote ? who : e->uri, text.s,
+			        e->timeout ? "in" : "after", fmt_ms(e->elapsed_ms, ms));
 		fflush(f);
 	}
 	sb_free(&text);
@@ -644,9 +676,44 @@ static void wall_clock(char *when, size_t len)
 	snprintf(when + wl, len - wl, ".%03ld", now.tv_nsec / 1000000);
 }
 
+/* The request's path and query as a URI writes them (RFC 7252 6.5,
+ * percent-encoded where needed), so that the log shows every byte and
+ * nothing else: "/%22%0A%01%FF" and "a=1&b%26c". False when the request
+ * holds more than a URI can (then the caller's text is shown). */
+static bool logged_target(const struct evudp6_msg *m, char *path, size_t plen, const char **query)
+{
+	static const char prefix[] = "coap://x";
+	struct evudp6_uri u;
+	struct evudp6_addr any;
+	char text[3 * EVUDP6_URI_VALUES_MAX + 2 * EVUDP6_URI_MAX_OPTS + 32];
+	if (evudp6_addr_from_literal(&any, "::1", EVUDP6_DEFAULT_PORT, 0) < 0 ||
+	    evudp6_uri_from_msg(&u, m, &any) < 0)
+		return false;
+	/* Only the path and the query: the authority is logged apart. */
+	snprintf(u.host, sizeof(u.host), "x");
+	u.zone[0] = '\0';
+	u.host_is_literal = false;
+	u.port = EVUDP6_DEFAULT_PORT;
+	int n = evudp6_uri_format(&u, text, sizeof(text));
+	if (n < (int)sizeof(prefix) - 1 || (size_t)n - (sizeof(prefix) - 1) >= plen)
+		return false;
+	memcpy(path, text + sizeof(prefix) - 1, (size_t)n - (sizeof(prefix) - 1) + 1);
+	char *q = strchr(path, '?');
+	*query = "";
+	if (q) {
+		*q = '\0';
+		*query = q + 1;
+	}
+	return true;
+}
+
 void probe_out_request(const struct probe_req_log *l)
 {
 	const struct evudp6_msg *m = l->req;
+	char target[3 * EVUDP6_URI_VALUES_MAX + 2 * EVUDP6_URI_MAX_OPTS + 32];
+	const char *path = l->path, *query = l->query;
+	if (logged_target(m, target, sizeof(target), &query))
+		path = target;
 	char from[EVUDP6_HOSTINFO_MAX], to[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX];
 	char code[EVUDP6_CODE_STR_MAX], method[EVUDP6_CODE_STR_MAX], when[40];
 	wall_clock(when, sizeof(when));
@@ -666,9 +733,9 @@ void probe_out_request(const struct probe_req_log *l)
 		jw_str(&jw, "method", mname);
 		jw_int(&jw, "mid", m->mid);
 		jw_hex(&jw, "token", m->token, m->tkl);
-		jw_strn(&jw, "path", l->path, strlen(l->path));
-		if (l->query && *l->query)
-			jw_strn(&jw, "query", l->query, strlen(l->query));
+		jw_str(&jw, "path", path);
+		if (query && *query)
+			jw_str(&jw, "query", query);
 		jw_int(&jw, "payload_len", (long long)m->payload_len);
 		if (l->code) {
 			snprintf(code, sizeof(code), "%u.%02u", EVUDP6_CODE_CLASS(l->code),
@@ -687,7 +754,7 @@ void probe_out_request(const struct probe_req_log *l)
 		return;
 	printf("%s%s %s -> %s%s%s%s %s %s %s%s%s", l->prefix ? l->prefix : "", when, from, to,
 	       ifn[0] ? " on " : "", ifn, l->multicast ? " (multicast)" : "", evudp6_msg_type_name(m->type),
-	       mname, l->path, l->query && *l->query ? "?" : "", l->query ? l->query : "");
+	       mname, path, query && *query ? "?" : "", query ? query : "");
 	if (m->payload_len)
 		printf(" [%zu bytes]", m->payload_len);
 	if (l->code)

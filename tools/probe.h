@@ -53,7 +53,9 @@ struct probe_opts {
 	int accept;         /* -1: none */
 	struct probe_extra_opt extra[PROBE_MAX_EXTRA_OPTS];
 	size_t nextra;
-	double timeout_s; /* 0: the protocol's own limits */
+	double timeout_s;     /* 0: the protocol's own limits */
+	double ack_timeout_s; /* ACK_TIMEOUT of requests; 0: RFC 7252's 2 s */
+	int max_retransmit;   /* MAX_RETRANSMIT of requests; -1: RFC 7252's 4 */
 	unsigned int count;
 	double interval_s;
 	double wait_s;
@@ -68,6 +70,7 @@ struct probe_opts {
 	size_t njoin_coap;
 	double leisure_s;
 	bool json, quiet;
+	bool raw; /* payloads as they came, not rendered for people */
 	int verbose;
 	const char *log_prefix; /* before each human request log line */
 };
@@ -123,6 +126,23 @@ int probe_option_number_parse(const char *text, uint32_t *out);
 bool probe_utf8_valid(const uint8_t *p, size_t n);
 bool probe_is_text(const uint8_t *p, size_t n);
 
+/* ------------------------------------------------------------ rendering */
+
+/* Is the content format CBOR or built on it (by its registered name)? */
+bool probe_cf_is_cbor(int cf);
+/* CBOR in diagnostic notation (RFC 8949 8) appended to @p b; with
+ * @p sequence, one line per item. -1 (and @p b unchanged) when it is not
+ * well-formed or nests too deep. */
+int probe_cbor_diag(struct sb *b, const uint8_t *p, size_t n, bool sequence);
+/* A payload for people (CBOR, JSON, link format) appended to @p b, ending
+ * in a newline: 0, or -1 when the format has no rendering or the payload
+ * does not parse (@p b unchanged). */
+int probe_render_payload(struct sb *b, const uint8_t *p, size_t n, int cf);
+/* In a link-format document, the end of the part that starts at @p i:
+ * the first @p sep (',' between links, ';' between attributes) outside
+ * <...> and quoted strings, or @p n. */
+size_t probe_link_part_end(const uint8_t *p, size_t n, size_t i, uint8_t sep);
+
 /* ------------------------------------------------------------ output */
 
 extern struct probe_opts *probe_o;
@@ -143,6 +163,8 @@ struct probe_rsp_info {
 	bool multicast; /* one of many: one line per responder */
 };
 void probe_out_response(const struct probe_rsp_info *r);
+/* -v: a request as it left (@p m decoded from what was sent) and its destination. */
+void probe_out_request_sent(const struct evudp6_msg *m, const struct evudp6_addr *to);
 
 /* What an error event says. kind: "network", "timeout", "resolve", "reset", "local". */
 struct probe_err_info {
@@ -154,8 +176,25 @@ struct probe_err_info {
 	double elapsed_ms;
 	const char *detail; /* extra words, may be NULL */
 	int seq;            /* ping sequence number, or -1 */
+	/* For people and the JSON "message": replaces the library's text. */
+	const char *text;
+	/* A timeout's kind ("retransmissions", "separate_response",
+	 * "non_response", "limit"), or NULL. */
+	const char *timeout;
 };
 void probe_out_error(const struct probe_err_info *e);
+
+/* ------------------------------------------------------------ diagnoses */
+
+/* "acknowledged by X after N ms, waiting for the separate response" */
+void probe_out_ack(const char *uri, const struct evudp6_addr *from, double elapsed_ms);
+/* "a response with our token came from B, not from A that was asked" */
+void probe_wrong_source_text(struct sb *b, const struct evudp6_addr *asked, const struct evudp6_addr *from);
+/* The name's next address is tried after @p failed failed for @p why. */
+void probe_out_fallback(const char *uri, const struct evudp6_addr *failed, const char *why,
+                        const struct evudp6_addr *next);
+/* A line libevent (mostly evdns) logged: a "log" event, or with -v a line on stderr. */
+void probe_out_dns_log(bool warning, const char *msg);
 
 void probe_out_ping(const char *uri, int seq, const struct evudp6_msg *rsp, const struct evudp6_addr *from,
                     double rtt_ms);
@@ -193,6 +232,7 @@ struct probe_client {
 	struct evudp6_resolver *resolver;
 	struct evudp6_messenger *m;
 	const struct probe_opts *o;
+	struct probe_job *job; /* the one running now, for the unmatched hook */
 };
 
 int probe_client_init(struct probe_client *c, struct event_base *base, const struct probe_opts *o);

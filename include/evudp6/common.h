@@ -75,6 +75,7 @@ enum evudp6_error {
 	EVUDP6_E_TIMEOUT,          /**< no answer after all retransmissions */
 	EVUDP6_E_MULTICAST_CON,    /**< confirmable request to a multicast address */
 	EVUDP6_E_NO_PKTINFO,       /**< IPV6_RECVPKTINFO not available */
+	EVUDP6_E_DEADLINE,         /**< a request's overall deadline passed */
 
 	EVUDP6_E_LAST
 };

@@ -143,7 +143,8 @@ struct evudp6_messenger_stats {
 	uint64_t requests_sent;
 	/** CON retransmissions, of requests and of separate responses. */
 	uint64_t retransmissions;
-	/** CON messages given up after MAX_RETRANSMIT, and unicast response waits that ran out. */
+	/** CON messages given up after MAX_RETRANSMIT, unicast response waits that ran out, and request
+	 * deadlines. */
 	uint64_t timeouts;
 	/** Error-queue entries (ICMP, ICMPv6 and local) reported by the transport. */
 	uint64_t icmp_errors;
@@ -199,7 +200,9 @@ struct evudp6_messenger_stats {
  *                 a multicast request this is its normal end),
  *                 -ECONNRESET (the remote answered with RST), a negative
  *                 errno from a hard ICMP error (@p icmp set; soft ones
- *                 fail nothing) or a send error (@p icmp NULL), or
+ *                 fail nothing) or a send error (@p icmp NULL),
+ *                 -EVUDP6_E_DEADLINE (the deadline of
+ *                 evudp6_messenger_request_ex() passed), or
  *                 -EVUDP6_E_SHUTDOWN.
  * @param rsp      the response (for a ping: the RST, or an empty ACK);
  *                 a view valid only during the call
@@ -250,6 +253,78 @@ typedef void (*evudp6_messenger_request_cb)(struct evudp6_messenger *m, struct e
  */
 typedef void (*evudp6_messenger_ping_cb)(struct evudp6_messenger *m, const struct evudp6_msg *ping,
                                          const struct evudp6_addr *remote, void *arg);
+
+/**
+ * A confirmable request was acknowledged by an empty ACK: the server has
+ * it and will send the response separately (RFC 7252 5.2.2). The request
+ * goes on: its response callback is called later with the response or
+ * the end. Called at most once per request, and never for a piggybacked
+ * response or a ping.
+ *
+ * @param r       the request; the callback may cancel it
+ * @param remote  who acknowledged (with the local address the ACK
+ *                reached); valid during the call
+ * @param arg     the request's @c arg (as given to the request call)
+ */
+typedef void (*evudp6_request_ack_cb)(struct evudp6_request *r, const struct evudp6_addr *remote, void *arg);
+
+/**
+ * Settings of one request, for evudp6_messenger_request_ex(). Fill it
+ * with evudp6_request_options_init() first: that sets @c size (so that
+ * fields added later are taken as their defaults from callers built
+ * before them) and every field to "as the messenger's configuration
+ * says", then change what you need. The struct is read during the call
+ * only.
+ */
+struct evudp6_request_options {
+	/** sizeof(struct evudp6_request_options) as the caller was built; set by the _init function. */
+	size_t size;
+	/**
+	 * Multicast: how long to collect responses; unicast NON or after an
+	 * empty ACK: how long to wait for the response. 0: the
+	 * configuration's multicast_wait_ms or response_timeout_ms.
+	 */
+	unsigned int wait_ms;
+	/**
+	 * Overall limit in milliseconds from the call, whatever the request
+	 * is doing then (queued behind NSTART, retransmitting, waiting for a
+	 * separate response): the request ends with -EVUDP6_E_DEADLINE.
+	 * 0: none.
+	 */
+	unsigned int deadline_ms;
+	/** ACK_TIMEOUT of this request; 0: the configuration's. */
+	unsigned int ack_timeout_ms;
+	/** ACK_RANDOM_FACTOR of this request, 1.0 to 16.0; 0: the configuration's. */
+	double ack_random_factor;
+	/** MAX_RETRANSMIT of this request, 0 to 16; negative: the configuration's. */
+	int max_retransmit;
+	/** Told when an empty ACK arrives (see evudp6_request_ack_cb); NULL: not told. */
+	evudp6_request_ack_cb ack_cb;
+};
+
+/**
+ * A datagram that matched no exchange: a response, ACK or RST that the
+ * messenger dropped (and counted as unmatched) because no request or
+ * separate response of ours was waiting for it from that remote. For
+ * diagnosis: a server that answers from another address than the one
+ * asked, a late answer after a request ended, a stray peer.
+ *
+ * @param msg     the decoded datagram (msg->data and msg->len hold its
+ *                bytes); a view valid only during the call
+ * @param remote  its sender, with the local address it reached; valid
+ *                during the call
+ * @param owner   when the datagram carries the token of one of our
+ *                pending requests (so that it is an answer to it from
+ *                the wrong address, or a response of the wrong kind):
+ *                that request, else NULL. The callback may cancel it.
+ *
+ * Whatever the messenger does with the datagram (an RST for an unknown
+ * confirmable response) is done before the call. The callback may send,
+ * shut down or free the messenger.
+ */
+typedef void (*evudp6_messenger_unmatched_cb)(struct evudp6_messenger *m, const struct evudp6_msg *msg,
+                                              const struct evudp6_addr *remote, struct evudp6_request *owner,
+                                              void *arg);
 
 /**
  * A soft ICMP error arrived for one of our messages and was vetted: Packet
@@ -320,6 +395,14 @@ EVUDP6_API void evudp6_messenger_set_ping_cb(struct evudp6_messenger *m, evudp6_
                                              void *arg);
 
 /**
+ * Set (or with NULL clear) the function told of each datagram that
+ * matched no exchange (see evudp6_messenger_unmatched_cb). Without one
+ * such datagrams are only counted (unmatched in evudp6_messenger_stats()).
+ */
+EVUDP6_API void evudp6_messenger_set_unmatched_cb(struct evudp6_messenger *m,
+                                                  evudp6_messenger_unmatched_cb cb, void *arg);
+
+/**
  * Set (or with NULL clear) the function told of each vetted soft ICMP
  * error (see evudp6_messenger_icmp_cb). They are counted whether or not
  * one is set (icmp_packet_too_big, icmp_time_exceeded,
@@ -367,6 +450,40 @@ EVUDP6_API int evudp6_messenger_request(struct evudp6_messenger *m, const struct
                                         struct evudp6_msg_builder *b, unsigned int wait_ms,
                                         evudp6_messenger_response_cb cb, void *arg,
                                         struct evudp6_request **out);
+
+/**
+ * Fill @p o with the defaults: @c size set, @c max_retransmit -1, every
+ * other field 0 or NULL (the messenger's configuration, no deadline, no
+ * ACK callback).
+ */
+EVUDP6_API void evudp6_request_options_init(struct evudp6_request_options *o);
+
+/**
+ * Send a request with per-request settings: as evudp6_messenger_request()
+ * (same @p b, @p cb, @p arg and @p out, same errors), with the wait, an
+ * overall deadline, the retransmission parameters and an ACK callback
+ * taken from @p opts.
+ *
+ * @param opts  filled by evudp6_request_options_init() and then changed;
+ *              NULL for the defaults. Read during the call only.
+ * @return as evudp6_messenger_request(); also -EINVAL for an
+ *         @p opts->size smaller than the first release's struct, an
+ *         @c ack_random_factor outside 1.0..16.0 (0 aside) or a
+ *         @c max_retransmit above 16.
+ */
+EVUDP6_API int evudp6_messenger_request_ex(struct evudp6_messenger *m, const struct evudp6_addr *remote,
+                                           struct evudp6_msg_builder *b,
+                                           const struct evudp6_request_options *opts,
+                                           evudp6_messenger_response_cb cb, void *arg,
+                                           struct evudp6_request **out);
+
+/**
+ * Has the request been acknowledged by an empty ACK (so that the server
+ * has it and its response is to come separately)? Valid while the request
+ * is, so also in its final callback: a -EVUDP6_E_TIMEOUT there with this
+ * true means the separate response never came.
+ */
+EVUDP6_API bool evudp6_request_acknowledged(const struct evudp6_request *r);
 
 /**
  * Cancel a request: no more transmissions, its callback is not called

@@ -105,7 +105,8 @@ struct evudp6_uri {
  * The scheme is matched without regard to case; any other scheme
  * (coaps, coap+tcp, http, ...) is "not mine". Dot segments are removed
  * (RFC 3986 5.2.4). Empty path segments and empty query arguments are
- * kept as empty values; "coap://h" and "coap://h/" have no Uri-Path. A
+ * kept as empty values; "coap://h" and "coap://h/" have no Uri-Path, and
+ * a bare "?" (an empty query) has no Uri-Query ("?&" has two empty ones). A
  * zone in an IPv6 literal may be written "%25eth0" (RFC 6874) or, as
  * browsers accept, "%eth0". The zone is only stored here: the resolver
  * maps it to an interface.
@@ -259,6 +260,40 @@ EVUDP6_API void evudp6_resolver_free(struct evudp6_resolver *r);
  */
 EVUDP6_API int evudp6_resolve_uri(struct evudp6_resolver *r, const struct evudp6_uri *u,
                                   evudp6_resolve_done_cb cb, void *arg, struct evudp6_resolve **req);
+
+/** Most candidates one resolution keeps (more addresses are ignored). */
+#define EVUDP6_RESOLVE_MAX_CANDIDATES 16
+
+/** One address a host resolved to, with what the route check said of it. */
+struct evudp6_resolve_candidate {
+	/** The address, as evudp6_resolve_done_cb would get it (scope, local part). */
+	struct evudp6_addr addr;
+	/** 0, or the negative errno of its route check (-ENETUNREACH, -EINVAL, ...). */
+	int route;
+};
+
+/**
+ * Result of evudp6_resolve_uri_all(): every candidate, in the order they
+ * are to be tried (IPv6 first, then IPv4 mapped, each family in the
+ * order of the answer).
+ * @param result  0 when at least one candidate passed its route check;
+ *                otherwise the code evudp6_resolve_done_cb would get
+ *                (-EVUDP6_E_RESOLVE_NOROUTE, -ENETUNREACH, NXDOMAIN, ...)
+ * @param cand    @p n candidates, also those that failed the route check
+ *                (so that the caller can say why), valid only during the
+ *                call; NULL when @p n is 0 (no answer, cancelled)
+ */
+typedef void (*evudp6_resolve_all_cb)(int result, const struct evudp6_resolve_candidate *cand, size_t n,
+                                      void *arg);
+
+/**
+ * Resolve as evudp6_resolve_uri() does, and deliver every candidate
+ * rather than the first that passes the route check: for a caller that
+ * falls back to the next address when the first fails (an ICMP error,
+ * no answer). Same rules for @p req, errors and when @p cb runs.
+ */
+EVUDP6_API int evudp6_resolve_uri_all(struct evudp6_resolver *r, const struct evudp6_uri *u,
+                                      evudp6_resolve_all_cb cb, void *arg, struct evudp6_resolve **req);
 
 /**
  * Resolve an "unresolved remote" in URI-authority form: "host",
