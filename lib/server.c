@@ -65,6 +65,7 @@ struct evudp6_resource {
 	size_t nattr;
 	uint16_t ct[EVUDP6_RESOURCE_MAX_FORMATS];
 	size_t nct;
+	size_t ct_pos; /* ct is listed among attr[] where it was first set */
 	char ct_text[EVUDP6_RESOURCE_MAX_FORMATS * 6 + 1];
 	uint16_t accept[EVUDP6_RESOURCE_MAX_FORMATS];
 	size_t naccept;
@@ -291,6 +292,8 @@ int evudp6_resource_set_attr(struct evudp6_resource *res, const char *name, cons
 			memmove(&res->attr[i], &res->attr[i + 1],
 			        (res->nattr - i - 1) * sizeof(res->attr[0]));
 			res->nattr--;
+			if (res->nct && i < res->ct_pos)
+				res->ct_pos--;
 		}
 		return 0;
 	}
@@ -332,6 +335,8 @@ int evudp6_resource_add_content_format(struct evudp6_resource *res, uint32_t cf)
 {
 	if (!res)
 		return -EINVAL;
+	if (res->nct == 0)
+		res->ct_pos = res->nattr;
 	int rc = add_format(res->ct, &res->nct, cf);
 	if (rc < 0)
 		return rc;
@@ -728,10 +733,12 @@ static void core_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 			continue;
 		struct evudp6__link_attr a[EVUDP6_RESOURCE_MAX_ATTRS + 2];
 		size_t na = 0;
-		for (size_t k = 0; k < r->nattr; k++)
-			a[na++] = (struct evudp6__link_attr){r->attr[k].name, r->attr[k].value};
-		if (r->nct)
-			a[na++] = (struct evudp6__link_attr){"ct", r->ct_text};
+		for (size_t k = 0; k <= r->nattr; k++) {
+			if (r->nct && k == r->ct_pos)
+				a[na++] = (struct evudp6__link_attr){"ct", r->ct_text};
+			if (k < r->nattr)
+				a[na++] = (struct evudp6__link_attr){r->attr[k].name, r->attr[k].value};
+		}
 		if (r->flags & EVUDP6_RESOURCE_OBSERVABLE)
 			a[na++] = (struct evudp6__link_attr){"obs", NULL};
 		struct evudp6__link l = {r->href, a, na};

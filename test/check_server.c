@@ -530,6 +530,23 @@ START_TEST(server_well_known_core_lists_resources_in_link_format)
 	ck_assert_int_eq(evudp6_resource_set_attr(l, "", "x"), -EINVAL);
 	ck_assert_int_eq(evudp6_resource_set_attr(l, "a;b", "x"), -EINVAL);
 	ck_assert_int_eq(evudp6_resource_set_attr(l, "x", "line\nbreak"), -EINVAL);
+	/* attributes keep the order they were first set in, ct included */
+	struct evudp6_resource *o;
+	ck_assert_int_eq(evudp6_server_add(srv, "/order", EVUDP6_METHOD_GET, hello_cb, "o", &o), 0);
+	ck_assert_int_eq(evudp6_resource_set_attr(o, "rt", "r"), 0);
+	ck_assert_int_eq(evudp6_resource_add_content_format(o, 0), 0);
+	ck_assert_int_eq(evudp6_resource_set_attr(o, "title", "t"), 0);
+	ck_assert_int_eq(evudp6_resource_add_content_format(o, 50), 0);
+	ck_assert_int_eq(evudp6_resource_set_attr(o, "rt", "r2"), 0);
+	core_query("href=/order", NULL, &m);
+	assert_payload(&m, "</order>;rt=\"r2\";ct=\"0 50\";title=\"t\"");
+	ck_assert_int_eq(evudp6_resource_set_attr(o, "rt", NULL), 0);
+	evudp6_resource_set_flags(o, EVUDP6_RESOURCE_OBSERVABLE);
+	core_query("href=/order", NULL, &m);
+	assert_payload(&m, "</order>;ct=\"0 50\";title=\"t\";obs");
+	ck_assert_int_eq(evudp6_resource_set_attr(o, "title", NULL), 0);
+	core_query("href=/order", NULL, &m);
+	assert_payload(&m, "</order>;ct=\"0 50\";obs");
 	/* the built-in resource cannot go */
 	ck_assert_int_eq(evudp6_resource_remove(evudp6_server_find(srv, "/.well-known/core")), -EPERM);
 }

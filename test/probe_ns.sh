@@ -127,7 +127,7 @@ expect "responder log: the request reached ff02::fd on e0, via multicast" "$(cat
 # request whose filter matches nothing, like any error, gets no answer.
 run $req "filtered discovery ?rt=evudp6.whoami" 0 --json -w 1.5 "coap://[ff02::fd%br0]/.well-known/core?rt=evudp6.whoami"
 expect "filtered discovery: three responses of the one link" \
-	"$(count "$out" '"event":"response".*"links":\["</whoami>;rt=\\"evudp6.whoami\\";title=\\"who am I\\";ct=\\"0 50\\""\]')" "^3\$"
+	"$(count "$out" '"event":"response".*"links":\["</whoami>;rt=\\"evudp6.whoami\\";ct=\\"0 50\\";title=\\"who am I\\""\]')" "^3\$"
 run $req "filtered discovery matching nothing" 2 --json -w 0.5 "coap://[ff02::fd%br0]/.well-known/core?rt=nothing"
 expect "matching nothing: no responder answers" "$out" '"responses":0,"responders":0'
 expect "matching nothing: the responder logs it unsent" "$(cat "$tmp/r1")" \

@@ -132,8 +132,8 @@ static int add_resources(struct evudp6_server *srv, struct probe_server *s)
 	evudp6_resource_set_flags(r, EVUDP6_RESOURCE_HIDDEN);
 	if ((rc = evudp6_server_add(srv, "/hello", EVUDP6_METHOD_GET, hello_cb, s, &r)) < 0 ||
 	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.hello")) < 0 ||
-	    (rc = evudp6_resource_set_attr(r, "title", "hello")) < 0 ||
-	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0)
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "hello")) < 0)
 		return rc;
 	if ((rc = evudp6_server_add(srv, "/echo",
 	                            EVUDP6_METHOD_GET | EVUDP6_METHOD_PUT | EVUDP6_METHOD_POST |
@@ -144,9 +144,9 @@ static int add_resources(struct evudp6_server *srv, struct probe_server *s)
 		return rc;
 	if ((rc = evudp6_server_add(srv, "/whoami", EVUDP6_METHOD_GET, whoami_cb, s, &r)) < 0 ||
 	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.whoami")) < 0 ||
-	    (rc = evudp6_resource_set_attr(r, "title", "who am I")) < 0 ||
 	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
-	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_JSON)) < 0)
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_JSON)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "who am I")) < 0)
 		return rc;
 	return 0;
 }

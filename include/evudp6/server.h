@@ -193,7 +193,9 @@ EVUDP6_API void evudp6_resource_set_flags(struct evudp6_resource *res, unsigned 
 
 /**
  * Set a link attribute for /.well-known/core: "rt", "if", "title", "sz"
- * or any other RFC 6690 link parameter name. A number is written bare
+ * or any other RFC 6690 link parameter name. Attributes are listed in the
+ * order they were first set ("ct" where the first Content-Format was
+ * added, "obs" last). A number is written bare
  * (sz=1024), anything else quoted (rt="temperature core.s"). @p value
  * NULL removes the attribute. Both are copied. Use
  * evudp6_resource_add_content_format() for "ct" and the
