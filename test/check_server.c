@@ -944,41 +944,40 @@ START_TEST(server_freed_inside_the_log_callback_goes_after_it)
 }
 END_TEST
 
+/* A test case of this suite: a fresh server on a fresh messenger each test. */
+static TCase *server_case(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
-	TCase *tc = tcase_create("routing");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	TCase *tc = server_case(s, "routing");
 	tcase_add_test(tc, server_routes_exact_paths_to_their_handlers);
 	tcase_add_test(tc, server_answers_4_04_for_an_unknown_path);
 	tcase_add_test(tc, server_prefix_resource_gets_the_rest_of_the_path);
 	tcase_add_test(tc, server_answers_4_05_for_a_method_not_allowed);
 	tcase_add_test(tc, server_calls_the_handler_of_each_method);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("options");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = server_case(s, "options");
 	tcase_add_test(tc, server_answers_4_02_for_an_unrecognised_critical_option);
 	tcase_add_test(tc, server_answers_4_02_for_an_option_length_outside_its_range);
 	tcase_add_test(tc, server_answers_5_05_for_a_proxy_request);
 	tcase_add_test(tc, server_answers_4_15_for_a_content_format_not_accepted);
 	tcase_add_test(tc, server_answers_4_06_for_an_accept_it_cannot_serve);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("discovery");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = server_case(s, "discovery");
 	tcase_add_test(tc, server_well_known_core_lists_resources_in_link_format);
 	tcase_add_test(tc, server_well_known_core_filters_by_query);
 	tcase_add_test(tc, server_well_known_core_too_large_for_one_message_is_an_error);
 	tcase_add_test(tc, server_observe_request_is_answered_without_observe);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("response");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = server_case(s, "response");
 	tcase_add_test(tc, server_handler_answers_with_code_options_and_body);
 	tcase_add_test(tc, server_response_carries_what_the_handler_set);
 	tcase_add_test(tc, server_deferred_answer_leaves_separately);
@@ -988,7 +987,6 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, server_and_messenger_freed_inside_a_handler);
 	tcase_add_test(tc, server_add_refuses_bad_paths_and_duplicates);
 	tcase_add_test(tc, server_log_cb_reports_each_answer);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
