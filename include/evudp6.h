@@ -12,6 +12,7 @@
 #include <evudp6/transport.h>
 #include <evudp6/resolve.h>
 #include <evudp6/messenger.h>
+#include <evudp6/block.h>
 #include <evudp6/server.h>
 
 #endif /* EVUDP6_H */

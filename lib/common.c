@@ -70,6 +70,15 @@ static const struct code_text codes[] = {
      "confirmable requests cannot go to a multicast address"},
     {EVUDP6_E_NO_PKTINFO, "EVUDP6_E_NO_PKTINFO",
      "kernel refuses IPV6_RECVPKTINFO: evudp6 cannot learn datagram destinations"},
+
+    {EVUDP6_E_BLOCK_TOO_LARGE, "EVUDP6_E_BLOCK_TOO_LARGE",
+     "4.13 Request Entity Too Large: the server refuses a body this large"},
+    {EVUDP6_E_BLOCK_INCOMPLETE, "EVUDP6_E_BLOCK_INCOMPLETE",
+     "4.08 Request Entity Incomplete: the server lost track of the upload"},
+    {EVUDP6_E_BLOCK_BODY_LIMIT, "EVUDP6_E_BLOCK_BODY_LIMIT", "response body larger than max_body"},
+    {EVUDP6_E_BLOCK_CHANGED, "EVUDP6_E_BLOCK_CHANGED",
+     "the resource kept changing (ETag) during the block-wise transfer"},
+    {EVUDP6_E_BLOCK_INVALID, "EVUDP6_E_BLOCK_INVALID", "invalid block-wise response (Block2/Block1, SZX 7)"},
     {EVUDP6_E_DEADLINE, "EVUDP6_E_DEADLINE", "the request's deadline passed"},
 };
 

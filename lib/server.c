@@ -7,23 +7,15 @@
  * segment. The server owns one response object that every handler call
  * reuses: a handler that wants to answer later takes the exchange.
  *
- * Where block-wise transfer and Observe come in (the public API is made
- * for them and does not change):
- * - Block2 (responses): on_request() hands the finished response to the
- *   messenger in one place; there the body (rsp->payload, which may then
- *   be as large as the block layer's max_body instead of
- *   EVUDP6_RESPONSE_BODY_MAX) goes to the block layer, which sends the
- *   first block with ETag and Size2. A request for a later block is
- *   answered from the block layer's snapshot in dispatch(), before the
- *   handler runs. core_cb()'s "do not fit" answer goes away then.
- * - Block1 (requests): reassembled by the block layer before dispatch();
- *   handlers read bodies only through evudp6_response_request_body(),
- *   which then returns the whole body instead of req->payload.
- * - Observe: dispatch() sees EVUDP6_RESOURCE_OBSERVABLE and a GET or
- *   FETCH with Observe 0 or 1 and registers or deregisters the requester
- *   before calling the handler; the send step adds the Observe option;
- *   a resource_notify() runs the GET handler again with this same
- *   response object for each observer.
+ * Block-wise transfer (RFC 7959) comes in through the caller's
+ * evudp6_block_server: consulted before routing (follow-up blocks,
+ * uploads), and handed every answer to slice. Observe is still to come in
+ * (the public API is made for it): dispatch() sees
+ * EVUDP6_RESOURCE_OBSERVABLE and a GET or FETCH with Observe 0 or 1 and
+ * registers or deregisters the requester before calling the handler; the
+ * send step adds the Observe option (through evudp6_block_server_first()
+ * for a large body); a resource_notify() runs the GET handler again with
+ * this same response object for each observer.
  */
 #include "config.h"
 
@@ -33,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <evudp6/block.h>
 #include <evudp6/server.h>
 
 #include "linkformat-internal.h"
@@ -94,6 +87,7 @@ struct evudp6_server {
 	struct evudp6_response rsp;
 	evudp6_server_log_cb log_cb;
 	void *log_arg;
+	struct evudp6_block_server *blocks; /* the caller's, or NULL */
 	bool dispatching;
 	bool free_pending;
 };
@@ -675,6 +669,16 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 	/* The messenger writes type, message id and token. */
 	evudp6_msg_builder_init(&rsp->b, EVUDP6_ACK, 0, 0);
 
+	/* Block-wise follow-ups (2.31 Continue, later blocks from a
+	 * snapshot, bad block options) are answered by the block server;
+	 * a completed upload comes back as one request with the whole body. */
+	struct evudp6_msg whole;
+	if (srv->blocks) {
+		if (evudp6_block_server_handle(srv->blocks, ex, req, remote, &whole) != 1)
+			return;
+		req = &whole;
+		rsp->req = req;
+	}
 	/* Frees asked for from here on (the handler, the log callback) wait
 	 * for the end of this function. */
 	srv->dispatching = true;
@@ -692,8 +696,13 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 		bool silent = rsp->b.code == 0;
 		if (!silent) {
 			code = rsp->b.code;
-			evudp6_msg_builder_set_payload(&rsp->b, rsp->payload, rsp->payload_len);
-			err = evudp6_exchange_respond(ex, &rsp->b);
+			if (srv->blocks) {
+				err = evudp6_block_respond(srv->blocks, ex, req, &rsp->b, rsp->payload,
+				                           rsp->payload_len);
+			} else {
+				evudp6_msg_builder_set_payload(&rsp->b, rsp->payload, rsp->payload_len);
+				err = evudp6_exchange_respond(ex, &rsp->b);
+			}
 		}
 		if (silent || err < 0)
 			evudp6_exchange_respond(ex, NULL);
@@ -805,6 +814,12 @@ void evudp6_server_free(struct evudp6_server *srv)
 struct evudp6_messenger *evudp6_server_messenger(const struct evudp6_server *srv)
 {
 	return srv->m;
+}
+
+void evudp6_server_set_block_server(struct evudp6_server *srv, struct evudp6_block_server *bs)
+{
+	if (srv)
+		srv->blocks = bs;
 }
 
 void evudp6_server_set_log_cb(struct evudp6_server *srv, evudp6_server_log_cb cb, void *arg)

@@ -6,7 +6,8 @@
  * (event_set_mem_functions()). The counts may not move while the round
  * trips run: the datagram path of the transport (receive, callback, held
  * answer, sendmmsg) and of the message layer (decode, deduplication,
- * piggybacked answer, cached answer to a duplicate) allocate nothing.
+ * piggybacked answer, cached answer to a duplicate) allocate nothing;
+ * nor does the block server serving Block2 blocks from a snapshot.
  */
 #include "config.h"
 
@@ -118,7 +119,9 @@ struct load {
 	unsigned long duplicate_answers;
 	uint16_t in_flight[WINDOW];
 	bool active[WINDOW];
-	/* options after the token (e.g. a Uri-Path), may be empty */
+	/* Ask for Block2 blocks 1..4 of /b instead of a plain GET. */
+	bool block2;
+	/* options after the token of a plain GET (e.g. a Uri-Path), may be empty */
 	const uint8_t *opts;
 	size_t opts_len;
 };
@@ -126,19 +129,33 @@ struct load {
 static void send_request(struct load *l, unsigned int slot)
 {
 	uint16_t mid = l->next_mid++;
-	uint8_t req[4 + TOKEN_LEN + 64] = {
+	uint8_t req[4 + TOKEN_LEN] = {
 	    0x40 | TOKEN_LEN, EVUDP6_GET, (uint8_t)(mid >> 8), (uint8_t)mid, (uint8_t)slot, 0xa1, 0x10, 0xc0};
-	size_t len = 4 + TOKEN_LEN;
-	if (l->opts_len && l->opts_len <= sizeof(req) - len) {
-		memcpy(req + len, l->opts, l->opts_len);
-		len += l->opts_len;
-	}
 	l->in_flight[slot] = mid;
 	l->active[slot] = true;
-	if (evudp6_transport_send(l->client, &l->server, req, len) != 0)
+	if (l->block2) {
+		/* Uri-Path "b", Block2 NUM 1..4 SZX 6 */
+		uint8_t breq[sizeof(req) + 4];
+		memcpy(breq, req, sizeof(req));
+		breq[sizeof(req)] = 0xb1;
+		breq[sizeof(req) + 1] = 'b';
+		breq[sizeof(req) + 2] = 0xc1;
+		breq[sizeof(req) + 3] = (uint8_t)((1 + mid % 4) << 4 | 6);
+		if (evudp6_transport_send(l->client, &l->server, breq, sizeof(breq)) != 0)
+			l->wrong++;
+		return;
+	}
+	uint8_t get[sizeof(req) + 64];
+	size_t len = sizeof(req);
+	memcpy(get, req, sizeof(req));
+	if (l->opts_len && l->opts_len <= sizeof(get) - len) {
+		memcpy(get + len, l->opts, l->opts_len);
+		len += l->opts_len;
+	}
+	if (evudp6_transport_send(l->client, &l->server, get, len) != 0)
 		l->wrong++;
 	if (l->dup_every && ++l->sent % l->dup_every == 0 &&
-	    evudp6_transport_send(l->client, &l->server, req, len) != 0)
+	    evudp6_transport_send(l->client, &l->server, get, len) != 0)
 		l->wrong++;
 }
 
@@ -387,6 +404,65 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 }
 END_TEST
 
+/* ------------------------------------------------------ block server */
+
+struct block_srv {
+	struct evudp6_block_server *bs;
+	uint8_t body[8192];
+	unsigned long handler_calls, failed;
+};
+
+static void block_request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+                             const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	struct block_srv *s = arg;
+	struct evudp6_msg whole;
+	int rc = evudp6_block_server_handle(s->bs, ex, req, remote, &whole);
+	if (rc < 0)
+		s->failed++;
+	if (rc != 1)
+		return;
+	s->handler_calls++;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
+	if (evudp6_block_respond(s->bs, ex, &whole, &b, s->body, sizeof(s->body)) != 0)
+		s->failed++;
+}
+
+START_TEST(block_server_serves_snapshot_blocks_allocating_nothing)
+{
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger *m = NULL;
+	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
+	static struct block_srv s;
+	memset(s.body, 'x', sizeof(s.body));
+	ck_assert_int_eq(evudp6_block_server_new(&s.bs, NULL), 0);
+	evudp6_messenger_set_request_cb(m, block_request_cb, &s);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	struct load l;
+	load_init(&l, base, evudp6_transport_port(evudp6_messenger_transport(m)), 0);
+	l.block2 = true;
+
+	/* The first block request makes the snapshot; after that every
+	 * block comes from it. */
+	struct counts d = measure(&l);
+	expect_no_growth(d);
+	struct evudp6_block_server_stats st;
+	evudp6_block_server_stats(s.bs, &st, sizeof(st));
+	ck_assert_uint_eq(s.handler_calls, 1);
+	ck_assert_uint_eq(st.snapshots, 1);
+	ck_assert_uint_ge(st.blocks_from_cache, WARM_UP + MEASURED - 1);
+	ck_assert_uint_eq(s.failed, 0);
+
+	load_free(&l);
+	evudp6_messenger_free(m);
+	evudp6_block_server_free(s.bs);
+	event_base_free(base);
+}
+END_TEST
+
 /* ------------------------------------------------------------ resources */
 
 static void hello_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
@@ -449,6 +525,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, transport_round_trips_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, counting_sees_one_allocation_per_datagram);
 	tcase_add_test(tc, messenger_answers_allocate_nothing_after_warm_up);
+	tcase_add_test(tc, block_server_serves_snapshot_blocks_allocating_nothing);
 	tcase_add_test(tc, server_answers_allocate_nothing_after_warm_up);
 	suite_add_tcase(s, tc);
 	return s;

@@ -742,6 +742,96 @@ START_TEST(server_observe_request_is_answered_without_observe)
 }
 END_TEST
 
+/* ------------------------------------------------------------ block-wise */
+
+static uint8_t big[5000];
+static size_t got_up;
+static struct {
+	int calls, err;
+	size_t len;
+	bool same;
+} fetched;
+
+static void big_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)remote, (void)arg;
+	calls++;
+	if (req->code == EVUDP6_PUT) {
+		const uint8_t *body;
+		got_up = evudp6_response_request_body(rsp, &body);
+		if (got_up != sizeof(big) || memcmp(body, big, got_up) != 0)
+			got_up = 0;
+		return;
+	}
+	evudp6_response_set_payload(rsp, big, sizeof(big));
+}
+
+static void fetched_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
+                       const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)br, (void)remote, (void)icmp, (void)arg;
+	fetched.calls++;
+	fetched.err = err;
+	fetched.len = err ? 0 : rsp->payload_len;
+	fetched.same =
+	    err == 0 && rsp->payload_len == sizeof(big) && memcmp(rsp->payload, big, sizeof(big)) == 0;
+}
+
+/* With a block server, a body of 5 000 bytes leaves in blocks and comes
+ * up whole, and the handler runs once per transfer. */
+START_TEST(server_with_block_server_moves_large_bodies_both_ways)
+{
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 31 + 7);
+	struct evudp6_block_server *bs;
+	ck_assert_int_eq(evudp6_block_server_new(&bs, NULL), 0);
+	evudp6_server_set_block_server(srv, bs);
+	ck_assert_int_eq(
+	    evudp6_server_add(srv, "/big", EVUDP6_METHOD_GET | EVUDP6_METHOD_PUT, big_cb, NULL, NULL), 0);
+	struct evudp6_messenger *cli;
+	struct evudp6_transport_config t = {.bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &t, NULL), 0);
+	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
+	struct evudp6_addr to;
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, "::1", port, 0), 0);
+
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "big", 3);
+	memset(&fetched, 0, sizeof(fetched));
+	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, NULL, fetched_cb, NULL, NULL), 0);
+	TESTNET_LOOP_UNTIL(base, fetched.calls > 0);
+	ck_assert_int_eq(fetched.calls, 1);
+	ck_assert_int_eq(fetched.err, 0);
+	ck_assert_uint_eq(fetched.len, sizeof(big));
+	ck_assert(fetched.same);
+	ck_assert_int_eq(calls, 1); /* later blocks came from the snapshot */
+
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_PUT, 0);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "big", 3);
+	evudp6_msg_builder_set_payload(&b, big, sizeof(big));
+	memset(&fetched, 0, sizeof(fetched));
+	got_up = 1;
+	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, NULL, fetched_cb, NULL, NULL), 0);
+	TESTNET_LOOP_UNTIL(base, fetched.calls > 0);
+	ck_assert_int_eq(fetched.err, 0);
+	ck_assert_int_eq(calls, 2); /* once, with the whole body */
+	ck_assert_uint_eq(got_up, sizeof(big));
+
+	struct evudp6_block_server_stats st;
+	evudp6_block_server_stats(bs, &st, sizeof(st));
+	ck_assert_uint_eq(st.snapshots, 1);
+	ck_assert_uint_eq(st.blocks_from_cache, 4);
+	ck_assert_uint_eq(st.uploads_completed, 1);
+	ck_assert_uint_eq(st.continues, 4);
+	evudp6_messenger_free(cli);
+	evudp6_server_free(srv);
+	srv = NULL;
+	evudp6_block_server_free(bs);
+}
+END_TEST
+
 /* ------------------------------------------------------------ life cycle */
 
 static void remove_self_cb(struct evudp6_resource *res, struct evudp6_response *rsp,
@@ -976,6 +1066,7 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, server_well_known_core_filters_by_query);
 	tcase_add_test(tc, server_well_known_core_too_large_for_one_message_is_an_error);
 	tcase_add_test(tc, server_observe_request_is_answered_without_observe);
+	tcase_add_test(tc, server_with_block_server_moves_large_bodies_both_ways);
 
 	tc = server_case(s, "response");
 	tcase_add_test(tc, server_handler_answers_with_code_options_and_body);

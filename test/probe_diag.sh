@@ -351,7 +351,7 @@ expect "JSON --raw: as it came" "$(tail -n 1 "$tmp/out")" '^\{"a":1\}$'
 run "link format" 0 "coap://[::1]:$port/.well-known/core"
 expect "links: one a line with its attributes" "$(printf '%s\n' "$out" | grep '^</hello>')" \
 	'^</hello>  rt="evudp6\.hello"  ct=0  title="hello"$'
-expect "links: three lines" "$(printf '%s\n' "$out" | grep -c '^</')" '^3$'
+expect "links: four lines (hello, echo, whoami, large)" "$(printf '%s\n' "$out" | grep -c '^</')" '^4$'
 run "link format with --raw" 0 --raw "coap://[::1]:$port/.well-known/core"
 expect "links --raw: the document as it came" "$(tail -n 1 "$tmp/out")" '^</hello>;rt="evudp6\.hello";ct=0;title="hello",</echo>'
 

@@ -48,6 +48,13 @@ int bench_probe(const struct sockaddr_in6 *dst, int timeout_ms);
  * a setup failure, with a message on stderr. */
 int bench_serve(const char *kind, uint16_t port, unsigned int shards);
 
+/* The block-wise cell (bench-block.c): a 1 MiB Block2 GET, evudp6 client
+ * and server against coap-client-notls and coap-server-notls, on the two
+ * ports given; prints its lines and returns 0, or 1 when a part failed. */
+int bench_block(unsigned int rounds, uint16_t port_evudp6, uint16_t port_libcoap);
+/* Serve GET /big (1 MiB, block-wise) on [::1]:port until killed. */
+int bench_block_serve(uint16_t port);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 

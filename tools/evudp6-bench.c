@@ -4,7 +4,8 @@
  * one run, on loopback (::1).
  *
  *   evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...]
- *                [-s SOCKETS] [-S SERVER,SERVER,...]
+ *                [-s SOCKETS] [-S SERVER,SERVER,...] [-b ROUNDS]
+ *   evudp6-bench block [ROUNDS]      (only the block-wise cell)
  *
  * Every server runs as its own process (pinned to CPU 0) on its own port
  * for the whole run; this process (pinned to CPU 1) is the load generator.
@@ -16,6 +17,8 @@
  * responder's at the same load. Servers: libcoap, bare, transport,
  * transport-flip, messenger, server (the resource API), each optionally ":SHARDS" (SO_REUSEPORT
  * threads, not pinned: with two CPUs they share them with this process).
+ * After the request cells, the block-wise cell (bench-block.c) fetches a
+ * 1 MiB body through evudp6 and through libcoap (-b 0 skips it).
  *
  * Numbers from a shared machine are noisy: read the ratios, which come
  * from one run, rather than the absolute rates.
@@ -67,9 +70,11 @@ static void usage(void)
 	    stderr,
 	    "usage: evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...] [-s SOCKETS]\n"
 	    "                    [-S libcoap,bare,transport,transport-flip,messenger,server[:SHARDS],...]\n"
+	    "                    [-b ROUNDS]     (block-wise cell rounds; 0: none)\n"
+	    "       evudp6-bench block [ROUNDS]                (only the block-wise cell)\n"
 	    "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
 	    "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
-	    "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8\n"
+	    "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8 -b 5\n"
 	    "          -S libcoap,bare,transport,messenger,server,transport:2,messenger:2\n");
 	exit(64);
 }
@@ -300,6 +305,15 @@ int main(int argc, char **argv)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	ncpu = n > 0 ? (unsigned int)n : 1;
+	if (argc >= 4 && strcmp(argv[1], "serve") == 0 && strcmp(argv[2], "block") == 0)
+		return bench_block_serve((uint16_t)atoi(argv[3])) == 0 ? 0 : 1;
+	if (argc >= 2 && strcmp(argv[1], "block") == 0) {
+		unsigned int r = argc >= 3 ? (unsigned int)atoi(argv[2]) : 5;
+		if (ncpu >= 2)
+			pin(ncpu - 1, 1);
+		signal(SIGPIPE, SIG_IGN);
+		return bench_block(r, free_port(), free_port()) == 0 ? 0 : 1;
+	}
 	if (argc >= 4 && strcmp(argv[1], "serve") == 0) {
 		unsigned int shards = argc >= 5 ? (unsigned int)atoi(argv[4]) : 1;
 		return bench_serve(argv[2], (uint16_t)atoi(argv[3]), shards) == 0 ? 0 : 1;
@@ -308,13 +322,16 @@ int main(int argc, char **argv)
 		return load_only(argc, argv);
 
 	double measure = 0.5, warmup = 0.2;
-	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 7;
+	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 7, block_rounds = 5;
 	struct server svs[MAX_SERVERS];
 	unsigned int nsv = 0;
 	parse_servers("libcoap,bare,transport,messenger,server,transport:2,messenger:2", svs, &nsv);
 	int opt;
-	while ((opt = getopt(argc, argv, "t:w:r:o:s:S:h")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:o:s:S:b:h")) != -1) {
 		switch (opt) {
+		case 'b':
+			block_rounds = (unsigned int)atoi(optarg);
+			break;
 		case 't':
 			measure = atof(optarg);
 			break;
@@ -462,5 +479,8 @@ int main(int argc, char **argv)
 			       cells[best][l].r.p99_us, cells[coap][l].r.p99_us,
 			       cells[best][l].r.p99_us <= cells[coap][l].r.p99_us ? "met" : "MISSED");
 	}
+	fflush(stdout);
+	if (block_rounds && bench_block(block_rounds, free_port(), free_port()) != 0)
+		status = 1;
 	return status;
 }

@@ -28,6 +28,8 @@ static const char usage_text[] =
     "  -O, --option N[,V]      any option by number or name; V is text, a number\n"
     "                          for uint options, or 0xHEX\n"
     "  -N, --non               non-confirmable (multicast always is)\n"
+    "  -B, --block-size N      block size for block-wise transfer (16..1024)\n"
+    "  -o, --output FILE       write the response body to FILE\n"
     "  -T, --timeout S         give up after S seconds (ping: per ping, default 2)\n"
     "      --ack-timeout S     first retransmission after S s (default 2, doubling)\n"
     "      --retransmit N      retransmissions before giving up, 0..16 (default 4)\n"
@@ -53,7 +55,7 @@ static const char usage_text[] =
     "  -v, --verbose           more detail\n"
     "  -h, --help   -V, --version\n"
     "Exit: 0 success, 1 error response, 2 timeout, 3 network error (ICMP, send,\n"
-    "no route), 4 resolution error, 64 usage, 66 unreadable payload file,\n"
+    "no route), 4 resolution error, 5 incomplete block-wise body, 64 usage, 66 unreadable payload file,\n"
     "71 socket or join failed. Details: man evudp6-probe\n";
 
 enum {
@@ -75,6 +77,8 @@ static const struct option long_opts[] = {
     {"accept", required_argument, NULL, 'A'},
     {"option", required_argument, NULL, 'O'},
     {"non", no_argument, NULL, 'N'},
+    {"block-size", required_argument, NULL, 'B'},
+    {"output", required_argument, NULL, 'o'},
     {"timeout", required_argument, NULL, 'T'},
     {"wait", required_argument, NULL, 'w'},
     {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
@@ -341,7 +345,7 @@ int main(int argc, char **argv)
 	int c, rc = 0;
 
 	while (rc == 0 &&
-	       (c = getopt_long(argc, argv, "m:e:t:A:O:NT:w:I:b:c:i:lj:qvhV", long_opts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, "m:e:t:A:O:NB:o:T:w:I:b:c:i:lj:qvhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (probe_method_parse(optarg, &o.method) < 0)
@@ -363,6 +367,18 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			o.non = true;
+			break;
+		case 'B': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || n < 16 || n > 1024 || (n & (n - 1)))
+				rc = usage_error("-B %s: expected a block size 16, 32, ... 1024", optarg);
+			else
+				o.block_size = (unsigned int)n;
+			break;
+		}
+		case 'o':
+			o.out_file = optarg;
 			break;
 		case 'T':
 			if (parse_seconds(optarg, &o.timeout_s) < 0 || o.timeout_s <= 0)

@@ -7,11 +7,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -21,6 +24,13 @@
 
 #define PING_SLOTS     64
 #define MAX_RESPONDERS 256
+/* Largest body kept in memory; with -o the body streams to the file. */
+#define BODY_MAX        (64u * 1024u * 1024u)
+#define STREAM_BODY_MAX ((size_t)1 << 40)
+/* The progress bar appears after this many blocks, at most every 100 ms. */
+#define PROGRESS_BLOCKS 4
+/* A payload larger than this goes block-wise from the start. */
+#define BLOCK_DEFAULT EVUDP6_BLOCK_DEFAULT_BLOCK_SIZE
 
 struct ping_slot {
 	struct probe_job *job;
@@ -39,6 +49,13 @@ struct probe_job {
 	bool multicast;
 	struct evudp6_resolve *resolving;
 	struct evudp6_request *req;
+	struct evudp6_block_request *breq;
+	struct evudp6_request_options ro; /* of the request, for every block's exchange too */
+	int out_fd;
+	uint64_t out_len;
+	unsigned int progress_blocks;
+	double progress_t;
+	bool progress_drawn;
 	struct event *deadline, *tick, *finish, *sigint;
 	struct event direct; /* delivers a group literal's address from the loop */
 	struct evudp6_addr direct_addr;
@@ -129,8 +146,11 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 			mcfg.response_timeout_ms = 1;
 	}
 	rc = evudp6_messenger_new(&c->m, base, &tcfg, &mcfg);
-	if (rc == 0)
+	if (rc == 0) {
+		/* A Packet Too Big for a block: the next blocks fit the path. */
+		evudp6_messenger_set_icmp_cb(c->m, evudp6_block_icmp_cb, NULL);
 		rc = evudp6_messenger_start(c->m);
+	}
 	if (rc == 0)
 		evudp6_messenger_set_unmatched_cb(c->m, unmatched_cb, c);
 	if (rc < 0) {
@@ -166,6 +186,8 @@ static void job_free(struct probe_job *j)
 		event_free(j->finish);
 	if (j->sigint)
 		event_free(j->sigint);
+	if (j->out_fd >= 0)
+		close(j->out_fd);
 	free(j->uri);
 	free(j);
 }
@@ -329,6 +351,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		evudp6_request_cancel(j->req);
 		j->req = NULL;
 	}
+	if (j->breq) {
+		evudp6_block_request_cancel(j->breq);
+		j->breq = NULL;
+	}
 	/* A name that did not resolve in time is a resolution error. */
 	struct probe_err_info e = {
 	    .kind = resolving ? "resolve" : "timeout",
@@ -356,6 +382,14 @@ static bool seen_responder(struct probe_job *j, const struct evudp6_addr *a)
 		j->responders[j->nresponders++] = *a;
 	return false;
 }
+
+static int build_request(struct probe_job *j, struct evudp6_msg_builder *b);
+static int send_block_request(struct probe_job *j, struct evudp6_msg_builder *b,
+                              const struct evudp6_msg *first);
+static void block_error(struct probe_job *j, int err, const struct evudp6_msg *rsp,
+                        const struct evudp6_addr *remote);
+static void deadline_again(struct probe_job *j);
+static int send_failed(struct probe_job *j, int rc, int seq);
 
 static void response_cb(struct evudp6_request *r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
@@ -393,6 +427,25 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 	j->req = NULL;
 	if (err != 0 && fall_back(j, err, icmp))
 		return;
+	struct evudp6_block b2;
+	if (err == 0 && evudp6_block_get(rsp, EVUDP6_OPT_BLOCK2, &b2) == 1 && b2.more && b2.num == 0) {
+		/* The first block of a larger body: the rest block by block. */
+		struct evudp6_msg_builder b;
+		int rc = build_request(j, &b);
+		if (rc == 0)
+			rc = send_block_request(j, &b, rsp);
+		if (rc == 0) {
+			deadline_again(j);
+			return;
+		}
+		if (rc == -EINVAL || rc == -EVUDP6_E_BLOCK_BODY_LIMIT) {
+			block_error(j, rc == -EINVAL ? -EVUDP6_E_BLOCK_INVALID : rc, rsp, remote);
+			job_end(j, PROBE_EXIT_INCOMPLETE);
+			return;
+		}
+		job_end(j, send_failed(j, rc, -1));
+		return;
+	}
 	if (err == 0) {
 		struct probe_rsp_info info = {
 		    .uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
@@ -401,6 +454,178 @@ static void response_cb(struct evudp6_request *r, int err, const struct evudp6_m
 		return;
 	}
 	job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
+}
+
+/* ------------------------------------------------------------ block-wise */
+
+static void progress_clear(struct probe_job *j)
+{
+	if (j->progress_drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		j->progress_drawn = false;
+	}
+}
+
+/* A bar on standard error when it is a terminal and the transfer is long. */
+static void progress_cb(struct evudp6_block_request *br, bool upload, uint64_t done, uint64_t total,
+                        void *arg)
+{
+	(void)br;
+	struct probe_job *j = arg;
+	if (++j->progress_blocks < PROGRESS_BLOCKS)
+		return;
+	double now = probe_now_ms();
+	if (j->progress_drawn && now - j->progress_t < 100.0 && !(total && done >= total))
+		return;
+	j->progress_t = now;
+	j->progress_drawn = true;
+	char bar[31];
+	size_t fill = total ? (size_t)(done * 30 / (total > done ? total : done)) : 0;
+	for (size_t i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : total ? '.' : ' ';
+	bar[30] = '\0';
+	if (total)
+		fprintf(stderr, "\r%s [%s] %3u%% %llu/%llu bytes", upload ? "up  " : "down", bar,
+		        (unsigned int)(done * 100 / (total > done ? total : done)), (unsigned long long)done,
+		        (unsigned long long)total);
+	else
+		fprintf(stderr, "\r%s %llu bytes", upload ? "up  " : "down", (unsigned long long)done);
+	fflush(stderr);
+}
+
+/* -o FILE: each block lands at its offset; a restart (ETag change) starts the file over. */
+static void data_cb(struct evudp6_block_request *br, uint64_t offset, const uint8_t *data, size_t len,
+                    void *arg)
+{
+	(void)br;
+	struct probe_job *j = arg;
+	if (offset == 0 && j->out_len && ftruncate(j->out_fd, 0) < 0)
+		return;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite(j->out_fd, data + done, len - done, (off_t)(offset + done));
+		if (n <= 0)
+			return; /* reported when the transfer ends: the size will not match */
+		done += (size_t)n;
+	}
+	j->out_len = offset + len;
+}
+
+static void block_error(struct probe_job *j, int err, const struct evudp6_msg *rsp,
+                        const struct evudp6_addr *remote)
+{
+	char detail[160] = "";
+	struct evudp6_opt o;
+	uint32_t size1;
+	if (err == -EVUDP6_E_BLOCK_TOO_LARGE && rsp && evudp6_msg_find_opt(rsp, EVUDP6_OPT_SIZE1, &o) &&
+	    evudp6_opt_uint(&o, &size1) == 0)
+		snprintf(detail, sizeof(detail),
+		         "the server takes at most %u bytes (Size1); this body has %zu", size1,
+		         j->o->payload_len);
+	struct probe_err_info e = {
+	    .kind = "block",
+	    .uri = j->uri,
+	    .err = err,
+	    .remote = remote ? remote : &j->dest,
+	    .elapsed_ms = probe_now_ms() - j->t_sent,
+	    .detail = detail[0] ? detail : NULL,
+	    .seq = -1,
+	};
+	probe_out_error(&e);
+}
+
+/* How a block-wise transfer went, when it took more than one exchange. */
+static void block_summary(struct probe_job *j, const struct evudp6_block_request *br)
+{
+	struct evudp6_block_request_stats st;
+	evudp6_block_request_stats(br, &st, sizeof(st));
+	if (j->o->quiet || st.requests < 2)
+		return;
+	struct sb b = {0};
+	sb_printf(&b, "block-wise: %llu exchanges", (unsigned long long)st.requests);
+	if (st.blocks_sent)
+		sb_printf(&b, ", %llu bytes up in %llu blocks (last size %u)",
+		          (unsigned long long)st.bytes_sent, (unsigned long long)st.blocks_sent,
+		          st.upload_block_size);
+	if (st.blocks_received)
+		sb_printf(&b, ", %llu bytes down in %llu blocks of %u", (unsigned long long)st.bytes_received,
+		          (unsigned long long)st.blocks_received, st.block_size);
+	if (st.path_mtu_reductions)
+		sb_printf(&b, ", block size lowered %u time%s for the path MTU", st.path_mtu_reductions,
+		          st.path_mtu_reductions == 1 ? "" : "s");
+	if (st.restarts)
+		sb_printf(&b, ", %u restart%s (ETag changed)", st.restarts, st.restarts == 1 ? "" : "s");
+	probe_out_note("%s", b.s);
+	sb_free(&b);
+}
+
+static void block_response_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
+                              const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)br;
+	struct probe_job *j = arg;
+	j->breq = NULL;
+	if (j->ended || err == -EVUDP6_E_SHUTDOWN)
+		return;
+	progress_clear(j);
+	double now = probe_now_ms();
+	if (err <= -EVUDP6_E_BLOCK_TOO_LARGE && err > -(EVUDP6_E_BLOCK_TOO_LARGE + 100)) {
+		block_error(j, err, rsp, remote);
+		job_end(j, PROBE_EXIT_INCOMPLETE);
+		return;
+	}
+	if (err) {
+		job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
+		return;
+	}
+	struct probe_rsp_info info = {.uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
+	probe_out_response(&info);
+	block_summary(j, br);
+	int code = EVUDP6_CODE_CLASS(rsp->code) == 2 ? PROBE_EXIT_OK : PROBE_EXIT_ERROR_RESPONSE;
+	if (j->out_fd >= 0) {
+		struct stat st;
+		if (ftruncate(j->out_fd, (off_t)j->out_len) < 0 || fstat(j->out_fd, &st) < 0 ||
+		    (uint64_t)st.st_size != j->out_len) {
+			probe_warn("%s: writing %s failed: %s", j->uri, j->o->out_file, strerror(errno));
+			code = PROBE_EXIT_INCOMPLETE;
+		} else if (!j->o->quiet && !j->o->json) {
+			probe_out_note("%llu bytes written to %s", (unsigned long long)j->out_len,
+			               j->o->out_file);
+		}
+	}
+	job_end(j, code);
+}
+
+/*
+ * The transfer through the block layer: from the start, or (@p first set)
+ * from a response whose first block came by the ordinary exchange.
+ */
+static int send_block_request(struct probe_job *j, struct evudp6_msg_builder *b,
+                              const struct evudp6_msg *first)
+{
+	const struct probe_opts *o = j->o;
+	struct evudp6_block_config cfg;
+	evudp6_block_config_init(&cfg, sizeof(cfg));
+	cfg.request_options = &j->ro;
+	cfg.max_body = BODY_MAX;
+	if (o->block_size) {
+		cfg.block_size = o->block_size;
+		cfg.early_block2 = true;
+	}
+	if (o->out_file) {
+		cfg.data_cb = data_cb;
+		cfg.data_arg = j;
+		cfg.max_body = STREAM_BODY_MAX;
+	}
+	if (isatty(STDERR_FILENO) && !o->json) {
+		cfg.progress_cb = progress_cb;
+		cfg.progress_arg = j;
+	}
+	if (first)
+		return evudp6_block_continue(j->c->m, &j->dest, b, first, &cfg, block_response_cb, j,
+		                             &j->breq);
+	return evudp6_block_request(j->c->m, &j->dest, b, &cfg, block_response_cb, j, &j->breq);
 }
 
 /* RFC 7967: does the request's No-Response option suppress every class
@@ -491,17 +716,43 @@ static void verbose_request(struct probe_job *j, const struct evudp6_msg_builder
 	probe_out_request_sent(&m, &j->dest);
 }
 
+/* The request the options describe; 0 or the builder's error. */
+static int build_request(struct probe_job *j, struct evudp6_msg_builder *b)
+{
+	const struct probe_opts *o = j->o;
+	bool non = o->non || j->multicast;
+	evudp6_msg_builder_init(b, non ? EVUDP6_NON : EVUDP6_CON, o->method, 0);
+	int rc = evudp6_uri_add_options(&j->u, b, &j->dest);
+	if (o->content_format >= 0)
+		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_CONTENT_FORMAT, (uint32_t)o->content_format);
+	if (o->accept >= 0)
+		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_ACCEPT, (uint32_t)o->accept);
+	for (size_t i = 0; i < o->nextra; i++)
+		evudp6_msg_builder_add_opt(b, o->extra[i].number, o->extra[i].value, o->extra[i].len);
+	if (o->payload)
+		evudp6_msg_builder_set_payload(b, o->payload, o->payload_len);
+	return rc == 0 ? b->err : rc;
+}
+
+/* The rest of -T for what is left of a block-wise transfer. */
+static void deadline_again(struct probe_job *j)
+{
+	if (j->o->timeout_s <= 0)
+		return;
+	double left = j->o->timeout_s * 1000.0 - (probe_now_ms() - j->t_start);
+	if (left < 1.0)
+		left = 1.0;
+	struct timeval tv = {.tv_sec = (long)(left / 1000.0)};
+	tv.tv_usec = (long)((left - (double)tv.tv_sec * 1000.0) * 1000.0);
+	event_add(j->deadline, &tv);
+}
+
 static void send_request(struct probe_job *j)
 {
 	const struct probe_opts *o = j->o;
 	struct evudp6_msg_builder b;
 	bool non = o->non || j->multicast;
-	evudp6_msg_builder_init(&b, non ? EVUDP6_NON : EVUDP6_CON, o->method, 0);
-	int rc = evudp6_uri_add_options(&j->u, &b, &j->dest);
-	if (o->content_format >= 0)
-		evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_CONTENT_FORMAT, (uint32_t)o->content_format);
-	if (o->accept >= 0)
-		evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_ACCEPT, (uint32_t)o->accept);
+	/* RFC 7252 5.10 bounds every -O value: name the one that is out. */
 	for (size_t i = 0; i < o->nextra; i++) {
 		char why[128];
 		if (probe_option_length_check(o->extra[i].number, o->extra[i].len, why, sizeof(why)) < 0) {
@@ -509,12 +760,8 @@ static void send_request(struct probe_job *j)
 			job_end(j, PROBE_EXIT_USAGE);
 			return;
 		}
-		evudp6_msg_builder_add_opt(&b, o->extra[i].number, o->extra[i].value, o->extra[i].len);
 	}
-	if (o->payload)
-		evudp6_msg_builder_set_payload(&b, o->payload, o->payload_len);
-	if (rc == 0)
-		rc = b.err;
+	int rc = build_request(j, &b);
 	if (rc < 0) {
 		probe_warn("%s: cannot build the request: %s", j->uri, evudp6_strerror(rc));
 		job_end(j, PROBE_EXIT_USAGE);
@@ -525,6 +772,14 @@ static void send_request(struct probe_job *j)
 		wait_ms = (unsigned int)lround(o->wait_s * 1000.0);
 	if (wait_ms == 0 && j->multicast)
 		wait_ms = 1;
+	if (o->out_file && !j->multicast) {
+		j->out_fd = open(o->out_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (j->out_fd < 0) {
+			probe_warn("-o %s: %s", o->out_file, strerror(errno));
+			job_end(j, PROBE_EXIT_CANTCREAT);
+			return;
+		}
+	}
 	struct evudp6_request_options ro;
 	evudp6_request_options_init(&ro);
 	ro.wait_ms = wait_ms;
@@ -544,7 +799,12 @@ static void send_request(struct probe_job *j)
 			ro.wait_ms =
 			    wait < 86400e3 ? (unsigned int)lround(wait) : 86400000u; /* a day at most */
 	}
-	if (!j->multicast && o->timeout_s > 0) {
+	j->ro = ro;
+	/* A body larger than a block, a block size or an output file: the
+	 * whole transfer is block-wise from the start (-T stays the probe's
+	 * own limit over all its exchanges). */
+	bool blockwise = !j->multicast && (o->block_size || o->out_file || o->payload_len > BLOCK_DEFAULT);
+	if (!j->multicast && o->timeout_s > 0 && !blockwise) {
 		/* The rest of -T bounds the exchange in the library, which
 		 * then says what the request was doing when it ran out. */
 		double left = o->timeout_s * 1000.0 - (probe_now_ms() - j->t_start);
@@ -553,9 +813,13 @@ static void send_request(struct probe_job *j)
 	}
 	j->con = !non;
 	j->t_sent = probe_now_ms();
-	rc = evudp6_messenger_request_ex(j->c->m, &j->dest, &b, &ro, response_cb, j, &j->req);
+	if (blockwise)
+		rc = send_block_request(j, &b, NULL);
+	else
+		rc = evudp6_messenger_request_ex(j->c->m, &j->dest, &b, &ro, response_cb, j, &j->req);
 	if (rc < 0) {
 		j->req = NULL;
+		j->breq = NULL;
 		job_end(j, send_failed(j, rc, -1));
 		return;
 	}
@@ -868,6 +1132,7 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 	}
 	j->c = c;
 	j->o = o;
+	j->out_fd = -1;
 	j->done = done;
 	j->arg = arg;
 	j->t_start = probe_now_ms();

@@ -20,7 +20,7 @@
 
 #include "probe.h"
 
-enum step_kind { STEP_PING, STEP_GET, STEP_CLOSED, STEP_MCAST4, STEP_MCAST6 };
+enum step_kind { STEP_PING, STEP_GET, STEP_LARGE, STEP_CLOSED, STEP_MCAST4, STEP_MCAST6 };
 
 static const struct step {
 	enum step_kind kind;
@@ -34,6 +34,8 @@ static const struct step {
     {STEP_GET, "GET over IPv4, same server socket (V4MAPPED)", "127.0.0.1", "/hello", PROBE_EXIT_OK},
     {STEP_GET, "who am I, asking 127.0.0.2: the answer comes from 127.0.0.2", "127.0.0.2", "/whoami",
      PROBE_EXIT_OK},
+    {STEP_LARGE, "a body of 8192 bytes in 32 blocks of 256 (RFC 7959 block-wise), written to a file", "[::1]",
+     "/large", PROBE_EXIT_OK},
     {STEP_CLOSED, "a closed port on ::1: the ICMPv6 error, not a timeout", "[::1]", "/hello",
      PROBE_EXIT_NETWORK},
     {STEP_CLOSED, "a closed port on 127.0.0.1: the ICMP error, not a timeout", "127.0.0.1", "/hello",
@@ -47,7 +49,8 @@ struct demo {
 	struct event_base *base;
 	struct probe_client client;
 	struct probe_server *server;
-	struct probe_opts req, ping, mcast, srv;
+	struct probe_opts req, ping, mcast, srv, large;
+	char large_file[64];
 	uint16_t port, closed;
 	bool joined;
 	size_t step;
@@ -111,6 +114,14 @@ static void next_step(struct demo *d)
 		probe_out_note("\n== %s", s->title);
 		if (s->kind == STEP_PING) {
 			o = &d->ping;
+		} else if (s->kind == STEP_LARGE) {
+			o = &d->large;
+			if (!d->large.out_file) {
+				probe_out_note("skipped: no temporary file for the body");
+				d->skipped++;
+				d->step++;
+				continue;
+			}
 		} else if (s->kind == STEP_CLOSED) {
 			port = d->closed;
 		} else if (s->kind == STEP_MCAST4 || s->kind == STEP_MCAST6) {
@@ -131,9 +142,12 @@ static void next_step(struct demo *d)
 			}
 		}
 		snprintf(d->uri, sizeof(d->uri), "coap://%s:%u%s", s->host, port, s->path);
+		char large_args[96];
+		snprintf(large_args, sizeof(large_args), " -B 256 -o %s", d->large_file);
 		probe_out_note("$ evudp6-probe%s%s %s", s->kind == STEP_PING ? " --ping -c 3 -i 0.2" : "",
 		               s->kind == STEP_MCAST4   ? " -I lo -w 0.5"
 		               : s->kind == STEP_MCAST6 ? " -w 0.5"
+		               : s->kind == STEP_LARGE  ? large_args
 		                                        : "",
 		               d->uri);
 		int rc = probe_job_start(&d->client, o, d->uri, step_done, d);
@@ -194,6 +208,14 @@ int probe_run_demo(const struct probe_opts *o)
 	d.mcast = d.req;
 	d.mcast.wait_s = 0.5;
 	d.mcast.ifname = "lo";
+	d.large = d.req;
+	d.large.block_size = 256;
+	snprintf(d.large_file, sizeof(d.large_file), "/tmp/evudp6-demo-large.XXXXXX");
+	int tfd = mkstemp(d.large_file);
+	if (tfd >= 0) {
+		close(tfd);
+		d.large.out_file = d.large_file;
+	}
 
 	rc = probe_client_init(&d.client, d.base, &d.req);
 	if (rc) {
@@ -207,6 +229,8 @@ int probe_run_demo(const struct probe_opts *o)
 	size_t total = sizeof(steps) / sizeof(steps[0]);
 	probe_out_note("\ndemo: %zu steps, %zu as expected, %u skipped, %u unexpected", total,
 	               total - d.skipped - d.failed, d.skipped, d.failed);
+	if (d.large.out_file)
+		unlink(d.large_file);
 	probe_client_free(&d.client);
 	probe_server_free(d.server);
 	event_base_loop(d.base, EVLOOP_NONBLOCK);

@@ -3,7 +3,9 @@
  * API: /hello, /echo and /whoami (and / for people) on an evudp6_server,
  * which also answers /.well-known/core and the RFC's errors; pings are
  * answered by the messenger. Every request and ping is logged with the
- * requester's address and the local address it reached.
+ * requester's address and the local address it reached. /large is
+ * several blocks; bodies of any size go both ways block-wise (RFC 7959)
+ * through the block server the resource server consults.
  */
 #include "config.h"
 
@@ -18,8 +20,10 @@
 
 #include "probe.h"
 
-#define ECHO_MAX   1024
-#define JOINED_MAX (PROBE_MAX_JOINS * 4)
+/* The block server reassembles and slices bodies up to this size. */
+#define ECHO_MAX    (1024 * 1024)
+#define LARGE_LINES 256
+#define JOINED_MAX  (PROBE_MAX_JOINS * 4)
 
 struct listener {
 	struct probe_server *s;
@@ -34,10 +38,14 @@ struct probe_server {
 	struct listener l[PROBE_MAX_BINDS];
 	size_t n;
 	unsigned long requests, pings;
-	uint8_t echo[ECHO_MAX];
+	struct evudp6_block_server *blocks;
+	uint8_t *echo;
 	size_t echo_len;
 	int echo_cf;
 };
+
+/* /large: 256 lines of 32 bytes, "evudp6 large resource line 0000\n" to "... 0255\n". */
+static char large_body[LARGE_LINES * 32 + 1];
 
 /* ------------------------------------------------------------ resources */
 
@@ -88,6 +96,14 @@ static void whoami_cb(struct evudp6_resource *res, struct evudp6_response *rsp, 
 		evudp6_response_printf(rsp, "you are %s, you asked %s%s%s%s", you, asked,
 		                       ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "");
 	}
+}
+
+static void large_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                     const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_set_payload(rsp, large_body, LARGE_LINES * 32);
 }
 
 /* PUT or POST stores the payload (and its Content-Format), GET returns
@@ -148,6 +164,13 @@ static int add_resources(struct evudp6_server *srv, struct probe_server *s)
 	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_JSON)) < 0 ||
 	    (rc = evudp6_resource_set_attr(r, "title", "who am I")) < 0)
 		return rc;
+	if ((rc = evudp6_server_add(srv, "/large", EVUDP6_METHOD_GET, large_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.large")) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "sz", "8192")) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "several blocks")) < 0)
+		return rc;
+	evudp6_server_set_block_server(srv, s->blocks);
 	return 0;
 }
 
@@ -312,6 +335,17 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	}
 	s->o = o;
 	s->echo_cf = -1;
+	for (int i = 0; i < LARGE_LINES; i++)
+		snprintf(large_body + i * 32, 33, "evudp6 large resource line %04d\n", i);
+	struct evudp6_block_server_config bcfg;
+	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
+	bcfg.max_body = ECHO_MAX;
+	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0) {
+		free(s->echo);
+		free(s);
+		probe_warn("out of memory");
+		return PROBE_EXIT_OSERR;
+	}
 	size_t nb = o->nbinds ? o->nbinds : 1;
 	for (size_t i = 0; i < nb; i++) {
 		const char *bind = o->nbinds ? o->binds[i] : "[::]";
@@ -329,6 +363,8 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		if (rc == 0) {
 			evudp6_server_set_log_cb(l->srv, log_cb, s);
 			evudp6_messenger_set_ping_cb(l->m, ping_cb, s);
+			/* Answers that meet a Packet Too Big go on in smaller blocks. */
+			evudp6_messenger_set_icmp_cb(l->m, evudp6_block_icmp_cb, s->blocks);
 			rc = evudp6_messenger_start(l->m);
 		}
 		if (rc < 0) {
@@ -367,6 +403,8 @@ void probe_server_free(struct probe_server *s)
 		for (size_t k = 0; k < s->l[i].njoined; k++)
 			free(s->l[i].joined[k]);
 	}
+	evudp6_block_server_free(s->blocks);
+	free(s->echo);
 	free(s);
 }
 

@@ -25,8 +25,10 @@ enum probe_exit {
 	PROBE_EXIT_TIMEOUT = 2,        /* no answer in time */
 	PROBE_EXIT_NETWORK = 3,        /* ICMP error, send error, no route */
 	PROBE_EXIT_RESOLVE = 4,        /* name or zone did not resolve */
+	PROBE_EXIT_INCOMPLETE = 5,     /* block-wise transfer failed: the body did not arrive whole */
 	PROBE_EXIT_USAGE = 64,         /* EX_USAGE */
 	PROBE_EXIT_NOINPUT = 66,       /* EX_NOINPUT: payload file unreadable */
+	PROBE_EXIT_CANTCREAT = 73,     /* EX_CANTCREAT: -o file cannot be written */
 	PROBE_EXIT_OSERR = 71          /* EX_OSERR: socket, bind or join failed */
 };
 
@@ -53,9 +55,11 @@ struct probe_opts {
 	int accept;         /* -1: none */
 	struct probe_extra_opt extra[PROBE_MAX_EXTRA_OPTS];
 	size_t nextra;
-	double timeout_s;     /* 0: the protocol's own limits */
-	double ack_timeout_s; /* ACK_TIMEOUT of requests; 0: RFC 7252's 2 s */
-	int max_retransmit;   /* MAX_RETRANSMIT of requests; -1: RFC 7252's 4 */
+	unsigned int block_size; /* -B: 0 for the default, no early negotiation */
+	const char *out_file;    /* -o: the body goes there */
+	double timeout_s;        /* 0: the protocol's own limits */
+	double ack_timeout_s;    /* ACK_TIMEOUT of requests; 0: RFC 7252's 2 s */
+	int max_retransmit;      /* MAX_RETRANSMIT of requests; -1: RFC 7252's 4 */
 	unsigned int count;
 	double interval_s;
 	double wait_s;

@@ -77,6 +77,13 @@ enum evudp6_error {
 	EVUDP6_E_NO_PKTINFO,       /**< IPV6_RECVPKTINFO not available */
 	EVUDP6_E_DEADLINE,         /**< a request's overall deadline passed */
 
+	/* block-wise transfer (RFC 7959) */
+	EVUDP6_E_BLOCK_TOO_LARGE = 10400, /**< the server answered 4.13 Request Entity Too Large */
+	EVUDP6_E_BLOCK_INCOMPLETE,        /**< the server answered 4.08 Request Entity Incomplete */
+	EVUDP6_E_BLOCK_BODY_LIMIT,        /**< the response body is larger than max_body */
+	EVUDP6_E_BLOCK_CHANGED,           /**< the representation (ETag) kept changing during the transfer */
+	EVUDP6_E_BLOCK_INVALID,           /**< the peer's block options make no sense */
+
 	EVUDP6_E_LAST
 };
 

@@ -237,6 +237,21 @@ EVUDP6_API int evudp6_resource_allow_option(struct evudp6_resource *res, uint32_
 /** The path the resource was added with ("/files/\*"); valid while the resource is. */
 EVUDP6_API const char *evudp6_resource_path(const struct evudp6_resource *res);
 
+struct evudp6_block_server;
+
+/**
+ * Serve bodies of any size block-wise (RFC 7959) through @p bs (see
+ * evudp6_block(3)), or with NULL stop. The block server is consulted
+ * before routing: it answers follow-up block requests from its snapshot,
+ * 2.31 Continue, and its own errors (4.00, 4.02, 4.08, 4.13, 5.03) without
+ * a handler, and hands a completed Block1 upload to the handler as one
+ * request whose body evudp6_response_request_body() returns whole. Every
+ * answer goes through evudp6_block_respond(), which slices a body larger
+ * than one block (set it with evudp6_response_set_payload(), up to the
+ * block server's max_body). @p bs is not owned: free it after the server.
+ */
+EVUDP6_API void evudp6_server_set_block_server(struct evudp6_server *srv, struct evudp6_block_server *bs);
+
 /** Set (or with NULL clear) the function told of every request answered. */
 EVUDP6_API void evudp6_server_set_log_cb(struct evudp6_server *srv, evudp6_server_log_cb cb, void *arg);
 
@@ -264,7 +279,9 @@ EVUDP6_API int evudp6_response_set_content_format(struct evudp6_response *rsp, u
 
 /**
  * Set the body by reference (it must stay valid until the handler
- * returns), replacing anything appended. @p len 0 means no body.
+ * returns), replacing anything appended. @p len 0 means no body. With a
+ * block server (evudp6_server_set_block_server()) the body may be larger
+ * than one message; without one it must fit the messenger's max_message.
  */
 EVUDP6_API void evudp6_response_set_payload(struct evudp6_response *rsp, const void *body, size_t len);
 
