@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "messenger-internal.h"
+#include "observe-internal.h"
 
 #define ENT_OF(n, member) evudp6__container_of(n, struct evudp6_exchange, member)
 
@@ -156,6 +157,7 @@ void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg 
 		e->nores = (uint8_t)v;
 	}
 	m->st.requests_received++;
+	evudp6__obs_on_request(m, msg, remote);
 	m->req_cb(m, e, msg, remote, m->req_arg);
 	if (m->shut || e->state != EVUDP6__ENT_PENDING || !e->con || e->acked)
 		return;

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -53,6 +54,7 @@ enum evudp6__req_state {
 };
 
 struct evudp6__peer;
+struct evudp6__obs;
 
 struct evudp6_request {
 	struct evudp6_messenger *m;
@@ -167,7 +169,20 @@ struct evudp6_messenger {
 	uint8_t *ent_bufs;
 	struct evudp6__link ent_free, fifo;
 	struct evudp6__htab dedup_tab, sep_tab;
+
+	/* Observe (RFC 7641): observe.c, NULL until set up */
+	struct evudp6__obs *obs;
 };
+
+/* ------------------------------------------------------------ tokens */
+
+/* Hash of one of our tokens: they are random, so their bits are the hash. */
+static inline uint32_t evudp6__token_hash(const uint8_t *tok)
+{
+	uint32_t w;
+	memcpy(&w, tok, sizeof w);
+	return w;
+}
 
 /* ------------------------------------------------------------ time */
 

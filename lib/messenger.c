@@ -16,6 +16,7 @@
 
 #include "addr-internal.h"
 #include "messenger-internal.h"
+#include "observe-internal.h"
 #include "siphash-internal.h"
 
 /* ------------------------------------------------------------ helpers shared by request.c and exchange.c */
@@ -124,7 +125,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 		}
 		/* Our message ids are per remote: look up (remote, id). */
 		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
-		if (!evudp6__req_on_ack(m, &msg, remote, hash) && !evudp6__ent_on_ack(m, &msg, remote, hash))
+		if (!evudp6__req_on_ack(m, &msg, remote, hash) &&
+		    !evudp6__ent_on_ack(m, &msg, remote, hash) && !evudp6__obs_on_ack(m, &msg, remote))
 			evudp6__msgr_unmatched(m, &msg, remote);
 		return;
 	case EVUDP6_RST:
@@ -133,7 +135,8 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 			return;
 		}
 		hash = evudp6__msgr_key_hash(m, remote, msg.mid);
-		if (!evudp6__req_on_rst(m, &msg, remote, hash) && !evudp6__ent_on_rst(m, &msg, remote, hash))
+		if (!evudp6__req_on_rst(m, &msg, remote, hash) &&
+		    !evudp6__ent_on_rst(m, &msg, remote, hash) && !evudp6__obs_on_rst(m, &msg, remote))
 			evudp6__msgr_unmatched(m, &msg, remote);
 		return;
 	default:
@@ -225,7 +228,9 @@ static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icm
 		if (!r)
 			e = evudp6__ent_quoted(m, &h, remote);
 	}
-	if (!r && !e) {
+	/* Or a notification, or an observer's registration. */
+	bool obs = !r && !e && quoted && h.token && evudp6__obs_vet(m, &h, remote);
+	if (!r && !e && !obs) {
 		m->st.icmp_vetted_out++;
 		return;
 	}
@@ -234,14 +239,16 @@ static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icm
 		if (e)
 			evudp6__ent_give_up(m, e);
 		evudp6__req_fail_remote(m, remote, err, icmp);
+		evudp6__obs_fail_remote(m, remote, err, icmp);
 		break;
 	case ICMP_TOO_BIG:
 		/* The kernel has lowered the path MTU: the next copy fits (or
-		 * is fragmented to fit). */
+		 * is fragmented to fit). A notification is not sent again: the
+		 * next one carries the newer state. */
 		m->st.icmp_packet_too_big++;
 		if (r)
 			evudp6__req_resend(m, r);
-		else
+		else if (e)
 			evudp6__ent_resend(m, e);
 		break;
 	case ICMP_TIME_EXCEEDED:
@@ -271,6 +278,7 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 		/* Our own sendmsg() failed: nothing to vet. */
 		m->st.send_errors++;
 		evudp6__req_fail_remote(m, remote, err, NULL);
+		evudp6__obs_fail_remote(m, remote, err, NULL);
 	} else if (icmp->origin == EVUDP6_ORIGIN_LOCAL) {
 		/* It quotes nothing, and the send it came from has already
 		 * failed with the same error (returned, or reported above). */
@@ -320,6 +328,7 @@ static int config_check(const struct evudp6_messenger_config *c)
 
 static void destroy(struct evudp6_messenger *m)
 {
+	evudp6__obs_destroy(m);
 	evudp6__req_pool_destroy(m);
 	evudp6__ent_pool_destroy(m);
 	evudp6_transport_free(m->t);
@@ -414,6 +423,7 @@ static void shut_down(struct evudp6_messenger *m)
 	evudp6_transport_shutdown(m->t, NULL, NULL);
 	evudp6__req_stop_timers(m);
 	evudp6__ent_stop_timers(m);
+	evudp6__obs_stop_timers(m);
 }
 
 int evudp6_messenger_shutdown(struct evudp6_messenger *m)
@@ -425,6 +435,7 @@ int evudp6_messenger_shutdown(struct evudp6_messenger *m)
 	evudp6__msgr_enter(m);
 	shut_down(m);
 	evudp6__req_shutdown_all(m);
+	evudp6__obs_shutdown_all(m);
 	evudp6__msgr_leave(m);
 	return 0;
 }

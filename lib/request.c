@@ -14,22 +14,15 @@
 #include <event2/event.h>
 
 #include "messenger-internal.h"
+#include "observe-internal.h"
 
 #define REQ_OF(n, member) evudp6__container_of(n, struct evudp6_request, member)
 
 /* ------------------------------------------------------------ tables */
 
-static uint32_t token_hash(const uint8_t *tok)
-{
-	/* Our tokens are random, so their bits are the hash. */
-	uint32_t w;
-	memcpy(&w, tok, sizeof w);
-	return w;
-}
-
 static struct evudp6_request *tok_find(struct evudp6_messenger *m, const uint8_t *tok)
 {
-	uint32_t h = token_hash(tok);
+	uint32_t h = evudp6__token_hash(tok);
 	for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->tok_tab, h); n; n = n->next) {
 		struct evudp6_request *r = REQ_OF(n, tok_node);
 		if (n->hash == h && memcmp(r->token, tok, EVUDP6__TOKEN_LEN) == 0)
@@ -389,7 +382,7 @@ int evudp6_messenger_request_ex(struct evudp6_messenger *m, const struct evudp6_
 	r->state = EVUDP6__REQ_QUEUED;
 	m->st.requests_pending++;
 	if (!ping)
-		evudp6__htab_insert(&m->tok_tab, &r->tok_node, token_hash(r->token));
+		evudp6__htab_insert(&m->tok_tab, &r->tok_node, evudp6__token_hash(r->token));
 
 	int rc = 0;
 	if (mcast) {
@@ -469,6 +462,8 @@ void evudp6__req_on_response(struct evudp6_messenger *m, const struct evudp6_msg
 	    (r->state != EVUDP6__REQ_WAIT_ACK && r->state != EVUDP6__REQ_WAIT_RESPONSE &&
 	     r->state != EVUDP6__REQ_MULTICAST) ||
 	    (!r->mcast && !evudp6_addr_equal(&r->remote, remote))) {
+		if (evudp6__obs_on_response(m, msg, remote, via_mcast, hash, now))
+			return;
 		/* RFC 7252 8.1: no RST to anything that came via multicast. */
 		if (msg->type == EVUDP6_CON && !via_mcast)
 			evudp6__msgr_send_empty(m, remote, EVUDP6_RST, msg->mid);

@@ -58,7 +58,8 @@ struct evudp6_resource {
 	size_t nattr;
 	uint16_t ct[EVUDP6_RESOURCE_MAX_FORMATS];
 	size_t nct;
-	size_t ct_pos; /* ct is listed among attr[] where it was first set */
+	size_t ct_pos;  /* ct is listed among attr[] where it was first set */
+	size_t obs_pos; /* and obs where EVUDP6_RESOURCE_OBSERVABLE was set */
 	char ct_text[EVUDP6_RESOURCE_MAX_FORMATS * 6 + 1];
 	uint16_t accept[EVUDP6_RESOURCE_MAX_FORMATS];
 	size_t naccept;
@@ -257,8 +258,11 @@ int evudp6_resource_set_method_cb(struct evudp6_resource *res, uint8_t method, e
 
 void evudp6_resource_set_flags(struct evudp6_resource *res, unsigned int flags)
 {
-	if (res)
-		res->flags = flags;
+	if (!res)
+		return;
+	if ((flags & EVUDP6_RESOURCE_OBSERVABLE) && !(res->flags & EVUDP6_RESOURCE_OBSERVABLE))
+		res->obs_pos = res->nattr;
+	res->flags = flags;
 }
 
 static bool printable(const char *s)
@@ -288,6 +292,8 @@ int evudp6_resource_set_attr(struct evudp6_resource *res, const char *name, cons
 			res->nattr--;
 			if (res->nct && i < res->ct_pos)
 				res->ct_pos--;
+			if (i < res->obs_pos)
+				res->obs_pos--;
 		}
 		return 0;
 	}
@@ -742,14 +748,15 @@ static void core_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 			continue;
 		struct evudp6__link_attr a[EVUDP6_RESOURCE_MAX_ATTRS + 2];
 		size_t na = 0;
+		bool obs = r->flags & EVUDP6_RESOURCE_OBSERVABLE;
 		for (size_t k = 0; k <= r->nattr; k++) {
 			if (r->nct && k == r->ct_pos)
 				a[na++] = (struct evudp6__link_attr){"ct", r->ct_text};
+			if (obs && k == r->obs_pos)
+				a[na++] = (struct evudp6__link_attr){"obs", NULL};
 			if (k < r->nattr)
 				a[na++] = (struct evudp6__link_attr){r->attr[k].name, r->attr[k].value};
 		}
-		if (r->flags & EVUDP6_RESOURCE_OBSERVABLE)
-			a[na++] = (struct evudp6__link_attr){"obs", NULL};
 		struct evudp6__link l = {r->href, a, na};
 		bool pass = true;
 		for (size_t k = 0; k < nf && pass; k++)

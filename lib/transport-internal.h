@@ -80,7 +80,8 @@ struct evudp6_transport {
 	uint8_t *errbuf;
 
 	/* Held sends: cfg.send_batch slots, their bytes packed in txarena. */
-	bool in_read; /* inside the read callback: sends are held */
+	bool in_read;      /* inside the read callback: sends are held */
+	unsigned int held; /* evudp6__transport_hold() depth: sends are held too */
 	unsigned int txcount;
 	size_t txused;
 	uint8_t *txarena;
@@ -94,5 +95,10 @@ struct evudp6_transport {
 
 	struct evudp6_transport_stats stats;
 };
+
+/* Hold sends (as inside the read callback) until the matching release, so
+ * that a burst from a timer (a notify round) leaves in sendmmsg() batches. */
+void evudp6__transport_hold(struct evudp6_transport *t);
+void evudp6__transport_release(struct evudp6_transport *t);
 
 #endif /* EVUDP6_TRANSPORT_INTERNAL_H */

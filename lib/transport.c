@@ -631,7 +631,7 @@ int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *
 		return -EVUDP6_E_STATE;
 	if (!remote || (!data && len > 0))
 		return -EINVAL;
-	if (t->in_read && t->cfg.send_batch > 1 && len <= EVUDP6__TX_ARENA) {
+	if ((t->in_read || t->held) && t->cfg.send_batch > 1 && len <= EVUDP6__TX_ARENA) {
 		tx_hold(t, remote, data, len);
 		return 0;
 	}
@@ -660,6 +660,17 @@ int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *
 	t->stats.datagrams_out++;
 	t->stats.bytes_out += (uint64_t)n;
 	return 0;
+}
+
+void evudp6__transport_hold(struct evudp6_transport *t)
+{
+	t->held++;
+}
+
+void evudp6__transport_release(struct evudp6_transport *t)
+{
+	if (t->held && --t->held == 0 && !t->in_read)
+		tx_flush(t);
 }
 
 int evudp6_transport_local(const struct evudp6_transport *t, struct sockaddr_in6 *out)

@@ -404,6 +404,128 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 }
 END_TEST
 
+/* ------------------------------------------------------------ observe */
+
+struct obs_load {
+	struct evudp6_observation *o;
+	unsigned long notified, finals;
+	struct event *wake; /* bounds each wait (preallocated: no allocation) */
+	bool woke;
+	unsigned long stalls; /* waits that ran out: the notification never came */
+	int notify_err;
+};
+
+static void obs_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	((struct obs_load *)arg)->woke = true;
+}
+
+static void obs_request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex,
+                           const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	(void)remote;
+	struct obs_load *l = arg;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "0", 1);
+	if (evudp6_observe_accept(ex, req, &b, NULL, NULL, &l->o) != 0)
+		evudp6_exchange_respond(ex, &b);
+}
+
+static void obs_notify_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+                          const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)o;
+	(void)rsp;
+	(void)remote;
+	(void)icmp;
+	struct obs_load *l = arg;
+	if (err == 0 && seq >= 0)
+		l->notified++;
+	else
+		l->finals++;
+}
+
+/* Notify @p n times, each time until the observer has it. */
+static void obs_run(struct event_base *base, struct obs_load *l, unsigned long n)
+{
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_CONTENT_FORMAT, 0);
+	evudp6_msg_builder_set_payload(&b, "tick", 4);
+	for (unsigned long i = 0; i < n && l->finals == 0 && l->notify_err == 0; i++) {
+		unsigned long want = l->notified + 1;
+		l->notify_err = evudp6_observation_notify_many(&l->o, 1, &b);
+		struct timeval one = {1, 0};
+		l->woke = false;
+		evtimer_add(l->wake, &one);
+		while (l->notified < want && l->finals == 0 && !l->woke && l->notify_err == 0)
+			event_base_loop(base, EVLOOP_ONCE);
+		event_del(l->wake);
+		l->stalls += l->woke;
+	}
+}
+
+/* Server and client of an observation on one base: notifications (NON,
+ * and every fifth CON with its ACK) cost no allocation at either end. */
+START_TEST(observe_notifications_allocate_nothing_after_warm_up)
+{
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger *srv = NULL, *cli = NULL;
+	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &tcfg, NULL), 0);
+	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &tcfg, NULL), 0);
+	struct evudp6_observe_config oc;
+	evudp6_observe_config_init(&oc);
+	oc.con_every = 5;
+	ck_assert_int_eq(evudp6_observe_setup(srv, &oc), 0);
+	struct obs_load l = {0};
+	evudp6_messenger_set_request_cb(srv, obs_request_cb, &l);
+	ck_assert_int_eq(evudp6_messenger_start(srv), 0);
+	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
+	struct evudp6_addr a;
+	ck_assert_int_eq(
+	    evudp6_addr_from_literal(&a, "::1", evudp6_transport_port(evudp6_messenger_transport(srv)), 0),
+	    0);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0);
+	ck_assert_int_eq(evudp6_observe_register(cli, &a, &b, obs_notify_cb, &l, NULL), 0);
+	while (l.notified == 0 && l.finals == 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_ptr_nonnull(l.o);
+	l.wake = evtimer_new(base, obs_wake_cb, &l);
+	ck_assert_ptr_nonnull(l.wake);
+
+	obs_run(base, &l, WARM_UP);
+	struct counts c0 = counts_now();
+	obs_run(base, &l, MEASURED / 10);
+	struct counts c1 = counts_now();
+	expect_no_growth((struct counts){c1.lib_allocs - c0.lib_allocs, c1.lib_frees - c0.lib_frees,
+	                                 c1.ev_allocs - c0.ev_allocs, c1.ev_frees - c0.ev_frees});
+	struct evudp6_observe_stats st;
+	evudp6_observe_stats(srv, &st);
+	struct evudp6_transport_stats ts;
+	evudp6_transport_stats(evudp6_messenger_transport(srv), &ts);
+	ck_assert_msg(l.notify_err == 0 && l.finals == 0 && l.stalls <= ts.send_errors,
+	              "notify %d, finals %lu, %lu notifications never arrived (server send errors %llu, "
+	              "observations %llu, removed rst %llu timeout %llu icmp %llu)",
+	              l.notify_err, l.finals, l.stalls, (unsigned long long)ts.send_errors,
+	              (unsigned long long)st.observations, (unsigned long long)st.removed_rst,
+	              (unsigned long long)st.removed_timeout, (unsigned long long)st.removed_icmp);
+	/* Every notification arrived, but those a full socket buffer refused. */
+	ck_assert_uint_eq(l.notified + l.stalls, 1 + WARM_UP + MEASURED / 10);
+	ck_assert_uint_ge(st.notifications_con, (WARM_UP + MEASURED / 10) / 5);
+	event_free(l.wake);
+
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(srv);
+	event_base_free(base);
+}
+END_TEST
+
 /* ------------------------------------------------------ block server */
 
 struct block_srv {
@@ -525,6 +647,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, transport_round_trips_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, counting_sees_one_allocation_per_datagram);
 	tcase_add_test(tc, messenger_answers_allocate_nothing_after_warm_up);
+	tcase_add_test(tc, observe_notifications_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, block_server_serves_snapshot_blocks_allocating_nothing);
 	tcase_add_test(tc, server_answers_allocate_nothing_after_warm_up);
 	suite_add_tcase(s, tc);

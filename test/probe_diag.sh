@@ -351,7 +351,8 @@ expect "JSON --raw: as it came" "$(tail -n 1 "$tmp/out")" '^\{"a":1\}$'
 run "link format" 0 "coap://[::1]:$port/.well-known/core"
 expect "links: one a line with its attributes" "$(printf '%s\n' "$out" | grep '^</hello>')" \
 	'^</hello>  rt="evudp6\.hello"  ct=0  title="hello"$'
-expect "links: four lines (hello, echo, whoami, large)" "$(printf '%s\n' "$out" | grep -c '^</')" '^4$'
+expect "links: six lines (hello, echo, whoami, large, obs, obs-large)" "$(printf '%s\n' "$out" | grep -c '^</')" '^6$'
+expect "links: /obs with its obs attribute" "$(printf '%s\n' "$out" | grep '^</obs>')" '^</obs>  obs  rt="evudp6\.tick"'
 run "link format with --raw" 0 --raw "coap://[::1]:$port/.well-known/core"
 expect "links --raw: the document as it came" "$(tail -n 1 "$tmp/out")" '^</hello>;rt="evudp6\.hello";ct=0;title="hello",</echo>'
 

@@ -116,6 +116,8 @@ required = {
     "request": ["kind", "time", "from", "to", "interface", "multicast", "type", "mid"],
     "response": ["uri", "from", "to", "interface", "multicast", "rtt_ms", "type", "code", "code_name", "mid",
                  "token", "options", "payload_len"],
+    "notification": ["uri", "n", "seq", "from", "to", "interface", "age_ms", "type", "code", "code_name",
+                     "mid", "token", "options", "payload_len"],
     "error": ["kind", "uri", "remote", "error", "message", "icmp", "elapsed_ms", "text"],
     "summary": ["kind", "uri"],
 }

@@ -54,6 +54,10 @@ int bench_serve(const char *kind, uint16_t port, unsigned int shards);
 int bench_block(unsigned int rounds, uint16_t port_evudp6, uint16_t port_libcoap);
 /* Serve GET /big (1 MiB, block-wise) on [::1]:port until killed. */
 int bench_block_serve(uint16_t port);
+/* The Observe cell: @p observers registrations, then timed notify rounds,
+ * in this process. Prints its results and targets; 0 when every
+ * registration was accepted. */
+int bench_observe(unsigned int observers);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);

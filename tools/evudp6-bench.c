@@ -63,19 +63,21 @@ struct cell {
 };
 
 static unsigned int ncpu;
+/* "observe" in -S: the Observe cell (bench-observe.c) after the table. */
+static bool want_observe;
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...] [-s SOCKETS]\n"
-	    "                    [-S libcoap,bare,transport,transport-flip,messenger,server[:SHARDS],...]\n"
-	    "                    [-b ROUNDS]     (block-wise cell rounds; 0: none)\n"
-	    "       evudp6-bench block [ROUNDS]                (only the block-wise cell)\n"
-	    "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
-	    "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
-	    "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8 -b 5\n"
-	    "          -S libcoap,bare,transport,messenger,server,transport:2,messenger:2\n");
+	fprintf(stderr,
+	        "usage: evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...] [-s SOCKETS]\n"
+	        "                    [-S libcoap,bare,transport,transport-flip,messenger,server[:SHARDS],...]\n"
+	        "                    [-b ROUNDS]     (block-wise cell rounds; 0: none)\n"
+	        "       evudp6-bench block [ROUNDS]                (only the block-wise cell)\n"
+	        "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
+	        "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
+	        "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8 -b 5\n"
+	        "          -S libcoap,bare,transport,messenger,server,transport:2,messenger:2,observe\n"
+	        "       evudp6-bench observe [N]                  (only the Observe cell, N observers)\n");
 	exit(64);
 }
 
@@ -254,7 +256,12 @@ static void parse_servers(const char *arg, struct server *svs, unsigned int *n)
 {
 	char *copy = strdup(arg), *save = NULL;
 	*n = 0;
+	want_observe = false;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "observe") == 0) {
+			want_observe = true;
+			continue;
+		}
 		if (*n == MAX_SERVERS)
 			usage();
 		struct server *sv = &svs[(*n)++];
@@ -320,12 +327,14 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && strcmp(argv[1], "load") == 0)
 		return load_only(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "observe") == 0)
+		return bench_observe(argc >= 3 ? (unsigned int)atoi(argv[2]) : 10000);
 
 	double measure = 0.5, warmup = 0.2;
 	unsigned int loads[MAX_LOADS] = {16, 128}, nloads = 2, sockets = 8, rounds = 7, block_rounds = 5;
 	struct server svs[MAX_SERVERS];
 	unsigned int nsv = 0;
-	parse_servers("libcoap,bare,transport,messenger,server,transport:2,messenger:2", svs, &nsv);
+	parse_servers("libcoap,bare,transport,messenger,server,transport:2,messenger:2,observe", svs, &nsv);
 	int opt;
 	while ((opt = getopt(argc, argv, "t:w:r:o:s:S:b:h")) != -1) {
 		switch (opt) {
@@ -481,6 +490,8 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (block_rounds && bench_block(block_rounds, free_port(), free_port()) != 0)
+		status = 1;
+	if (want_observe && bench_observe(10000) != 0)
 		status = 1;
 	return status;
 }

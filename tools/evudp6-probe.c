@@ -38,6 +38,9 @@ static const char usage_text[] =
     "                          without a zone (%IF in the URI)\n"
     "  -b, --bind ADDR         local address of the client socket ([::]:0)\n"
     "      --dns SERVER        name server to ask instead of /etc/resolv.conf\n"
+    "  -s, --observe [S]       observe the resource (RFC 7641): print each\n"
+    "                          notification for S seconds (none or 0: until\n"
+    "                          Ctrl-C), then deregister\n"
     "Ping:\n"
     "  -c, --count N           pings to send (default 4; 0: until Ctrl-C)\n"
     "  -i, --interval S        seconds between pings (default 1; 0: back to back)\n"
@@ -67,7 +70,8 @@ enum {
 	OPT_JSON,
 	OPT_ACK_TIMEOUT,
 	OPT_RETRANSMIT,
-	OPT_RAW
+	OPT_RAW,
+	OPT_OBSERVE
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +91,7 @@ static const struct option long_opts[] = {
     {"bind", required_argument, NULL, 'b'},
     {"dns", required_argument, NULL, OPT_DNS},
     {"ping", no_argument, NULL, OPT_PING},
+    {"observe", optional_argument, NULL, OPT_OBSERVE},
     {"count", required_argument, NULL, 'c'},
     {"interval", required_argument, NULL, 'i'},
     {"listen", no_argument, NULL, 'l'},
@@ -340,12 +345,13 @@ int main(int argc, char **argv)
 	o.interval_s = 1.0;
 	o.wait_s = 2.0;
 	o.leisure_s = 0.5;
+	o.observe_s = -1;
 	probe_o = &o;
 	bool listen = false, ping = false, demo = false, count_set = false;
 	int c, rc = 0;
 
 	while (rc == 0 &&
-	       (c = getopt_long(argc, argv, "m:e:t:A:O:NB:o:T:w:I:b:c:i:lj:qvhV", long_opts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, "m:e:t:A:O:NB:o:T:w:I:b:c:i:s:lj:qvhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (probe_method_parse(optarg, &o.method) < 0)
@@ -414,6 +420,18 @@ int main(int argc, char **argv)
 		case OPT_PING:
 			ping = true;
 			break;
+		case OPT_OBSERVE:
+			/* "--observe 5 URI" as well as "--observe=5 URI" and "--observe URI". */
+			if (!optarg && optind + 1 < argc && parse_seconds(argv[optind], &o.observe_s) == 0) {
+				optarg = argv[optind++];
+			}
+			/* fall through */
+		case 's':
+			if (!optarg)
+				o.observe_s = 0;
+			else if (parse_seconds(optarg, &o.observe_s) < 0)
+				rc = usage_error("--observe %s: expected seconds >= 0", optarg);
+			break;
 		case 'c':
 			if (parse_count(optarg, &o.count) < 0)
 				rc = usage_error("-c %s: expected a count 0..1000000", optarg);
@@ -471,6 +489,10 @@ int main(int argc, char **argv)
 	}
 	if (rc == 0 && (listen + ping + demo) > 1)
 		rc = usage_error("--listen, --ping and --demo exclude each other");
+	if (rc == 0 && o.observe_s >= 0 && (listen || ping || demo))
+		rc = usage_error("--observe is for a request");
+	if (rc == 0 && o.observe_s >= 0 && o.method != EVUDP6_GET && o.method != EVUDP6_FETCH)
+		rc = usage_error("--observe is for GET and FETCH");
 	if (rc == 0 && count_set && !ping)
 		rc = usage_error("-c is for --ping");
 	if (rc == 0 && (o.njoins || o.njoin_coap) && !listen)

@@ -78,6 +78,10 @@ struct probe_job {
 	double rtt_min, rtt_max, rtt_sum;
 	bool stop_sending;
 	struct ping_slot slot[PING_SLOTS];
+	/* observe */
+	struct evudp6_observer *obs;
+	unsigned int notifications;
+	bool deregistering;
 	probe_job_done_cb done;
 	void *arg;
 };
@@ -716,6 +720,8 @@ static void verbose_request(struct probe_job *j, const struct evudp6_msg_builder
 	probe_out_request_sent(&m, &j->dest);
 }
 
+static int observe_start(struct probe_job *j, struct evudp6_msg_builder *b);
+
 /* The request the options describe; 0 or the builder's error. */
 static int build_request(struct probe_job *j, struct evudp6_msg_builder *b)
 {
@@ -813,6 +819,14 @@ static void send_request(struct probe_job *j)
 	}
 	j->con = !non;
 	j->t_sent = probe_now_ms();
+	if (o->observe_s >= 0) {
+		rc = observe_start(j, &b);
+		if (rc)
+			job_end(j, rc);
+		else
+			verbose_request(j, &b);
+		return;
+	}
 	if (blockwise)
 		rc = send_block_request(j, &b, NULL);
 	else
@@ -832,6 +846,104 @@ static void send_request(struct probe_job *j)
 		j->req = NULL;
 		job_end(j, PROBE_EXIT_OK);
 	}
+}
+
+/* ------------------------------------------------------------ observe */
+
+/* How long a deregistration may take before the probe just forgets. */
+#define DEREGISTER_WAIT_S 3
+
+static void observe_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+                       const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)o;
+	struct probe_job *j = arg;
+	if (j->ended || err == -EVUDP6_E_SHUTDOWN)
+		return;
+	double now = probe_now_ms();
+	if (err == 0 && seq >= 0) {
+		j->notifications++;
+		struct probe_rsp_info info = {.uri = j->uri,
+		                              .rsp = rsp,
+		                              .from = remote,
+		                              .rtt_ms = now - j->t_sent,
+		                              .notification = true,
+		                              .number = j->notifications,
+		                              .seq = seq};
+		probe_out_response(&info);
+		return;
+	}
+	j->obs = NULL;
+	if (j->deregistering) {
+		if (err == 0)
+			probe_out_note("deregistered after %u notification%s", j->notifications,
+			               j->notifications == 1 ? "" : "s");
+		else
+			probe_out_note("deregistration not answered (%s); observed %u notification%s",
+			               evudp6_strerror(err), j->notifications,
+			               j->notifications == 1 ? "" : "s");
+		job_end(j, j->notifications ? PROBE_EXIT_OK : PROBE_EXIT_TIMEOUT);
+		return;
+	}
+	if (err < 0) {
+		job_end(j, report_exchange_error(j, err, icmp, remote, j->t_sent, -1));
+		return;
+	}
+	struct probe_rsp_info info = {.uri = j->uri, .rsp = rsp, .from = remote, .rtt_ms = now - j->t_sent};
+	probe_out_response(&info);
+	bool ok = EVUDP6_CODE_CLASS(rsp->code) == 2;
+	if (j->notifications == 0 && ok)
+		probe_out_note("%s: the server does not support Observe for this resource (its response "
+		               "has no Observe option)",
+		               j->uri);
+	else
+		probe_out_note("the server ended the observation after %u notification%s", j->notifications,
+		               j->notifications == 1 ? "" : "s");
+	job_end(j, ok ? PROBE_EXIT_OK : PROBE_EXIT_ERROR_RESPONSE);
+}
+
+/* The limit or Ctrl-C: deregister, and give the answer a few seconds. A
+ * second Ctrl-C, or no answer, forgets the observation instead. */
+static void observe_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct probe_job *j = arg;
+	if (j->ended)
+		return;
+	if (!j->obs) {
+		job_end(j, PROBE_EXIT_TIMEOUT); /* still resolving */
+		return;
+	}
+	if (!j->deregistering) {
+		j->deregistering = true;
+		if (evudp6_observer_cancel(j->obs, true) == 0) {
+			struct timeval tv = {DEREGISTER_WAIT_S, 0};
+			event_add(j->tick, &tv);
+			return;
+		}
+	} else {
+		evudp6_observer_cancel(j->obs, false);
+	}
+	j->obs = NULL;
+	probe_out_note("deregistration not answered; observed %u notification%s", j->notifications,
+	               j->notifications == 1 ? "" : "s");
+	job_end(j, j->notifications ? PROBE_EXIT_OK : PROBE_EXIT_TIMEOUT);
+}
+
+static int observe_start(struct probe_job *j, struct evudp6_msg_builder *b)
+{
+	int rc = evudp6_observe_register(j->c->m, &j->dest, b, observe_cb, j, &j->obs);
+	if (rc < 0) {
+		j->obs = NULL;
+		return send_failed(j, rc, -1);
+	}
+	event_assign(j->tick, j->c->base, -1, 0, observe_stop_cb, j);
+	if (j->o->observe_s > 0) {
+		double s = j->o->observe_s;
+		struct timeval tv = {(long)s, (long)((s - (double)(long)s) * 1e6)};
+		event_add(j->tick, &tv);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ ping */
@@ -1055,6 +1167,11 @@ static void resolved_cb(int result, const struct evudp6_addr *addr, void *arg)
 		ping_send(j);
 		return;
 	}
+	if (j->multicast && j->o->observe_s >= 0) {
+		probe_warn("%s: Observe is for one endpoint, not a multicast group", j->uri);
+		job_end(j, PROBE_EXIT_USAGE);
+		return;
+	}
 	if (j->multicast && j->deadline)
 		event_del(j->deadline); /* --wait bounds a multicast request */
 	send_request(j);
@@ -1180,7 +1297,12 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 		job_free(j);
 		return PROBE_EXIT_USAGE;
 	}
-	if (o->mode == PROBE_PING) {
+	if (o->observe_s >= 0) {
+		/* Ctrl-C deregisters before the probe exits. */
+		j->sigint = evsignal_new(c->base, SIGINT, observe_stop_cb, j);
+		if (j->sigint)
+			event_add(j->sigint, NULL);
+	} else if (o->mode == PROBE_PING) {
 		j->sigint = evsignal_new(c->base, SIGINT, sigint_cb, j);
 		if (j->sigint)
 			event_add(j->sigint, NULL);
@@ -1209,7 +1331,7 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 		job_free(j);
 		return PROBE_EXIT_USAGE;
 	}
-	if (o->mode == PROBE_REQUEST && o->timeout_s > 0) {
+	if (o->mode == PROBE_REQUEST && o->timeout_s > 0 && o->observe_s < 0) {
 		struct timeval tv;
 		tv.tv_sec = (long)o->timeout_s;
 		tv.tv_usec = (long)((o->timeout_s - (double)tv.tv_sec) * 1e6);

@@ -20,7 +20,7 @@
 
 #include "probe.h"
 
-enum step_kind { STEP_PING, STEP_GET, STEP_LARGE, STEP_CLOSED, STEP_MCAST4, STEP_MCAST6 };
+enum step_kind { STEP_PING, STEP_GET, STEP_LARGE, STEP_OBSERVE, STEP_CLOSED, STEP_MCAST4, STEP_MCAST6 };
 
 static const struct step {
 	enum step_kind kind;
@@ -36,6 +36,8 @@ static const struct step {
      PROBE_EXIT_OK},
     {STEP_LARGE, "a body of 8192 bytes in 32 blocks of 256 (RFC 7959 block-wise), written to a file", "[::1]",
      "/large", PROBE_EXIT_OK},
+    {STEP_OBSERVE, "observe /obs for 3 s (RFC 7641): a notification a second, then deregistration", "[::1]",
+     "/obs", PROBE_EXIT_OK},
     {STEP_CLOSED, "a closed port on ::1: the ICMPv6 error, not a timeout", "[::1]", "/hello",
      PROBE_EXIT_NETWORK},
     {STEP_CLOSED, "a closed port on 127.0.0.1: the ICMP error, not a timeout", "127.0.0.1", "/hello",
@@ -49,7 +51,7 @@ struct demo {
 	struct event_base *base;
 	struct probe_client client;
 	struct probe_server *server;
-	struct probe_opts req, ping, mcast, srv, large;
+	struct probe_opts req, ping, observe, mcast, srv, large;
 	char large_file[64];
 	uint16_t port, closed;
 	bool joined;
@@ -114,6 +116,8 @@ static void next_step(struct demo *d)
 		probe_out_note("\n== %s", s->title);
 		if (s->kind == STEP_PING) {
 			o = &d->ping;
+		} else if (s->kind == STEP_OBSERVE) {
+			o = &d->observe;
 		} else if (s->kind == STEP_LARGE) {
 			o = &d->large;
 			if (!d->large.out_file) {
@@ -144,7 +148,10 @@ static void next_step(struct demo *d)
 		snprintf(d->uri, sizeof(d->uri), "coap://%s:%u%s", s->host, port, s->path);
 		char large_args[96];
 		snprintf(large_args, sizeof(large_args), " -B 256 -o %s", d->large_file);
-		probe_out_note("$ evudp6-probe%s%s %s", s->kind == STEP_PING ? " --ping -c 3 -i 0.2" : "",
+		probe_out_note("$ evudp6-probe%s%s %s",
+		               s->kind == STEP_PING      ? " --ping -c 3 -i 0.2"
+		               : s->kind == STEP_OBSERVE ? " --observe 3"
+		                                         : "",
 		               s->kind == STEP_MCAST4   ? " -I lo -w 0.5"
 		               : s->kind == STEP_MCAST6 ? " -w 0.5"
 		               : s->kind == STEP_LARGE  ? large_args
@@ -205,6 +212,8 @@ int probe_run_demo(const struct probe_opts *o)
 	d.ping.mode = PROBE_PING;
 	d.ping.count = 3;
 	d.ping.interval_s = 0.2;
+	d.observe = d.req;
+	d.observe.observe_s = 3.0;
 	d.mcast = d.req;
 	d.mcast.wait_s = 0.5;
 	d.mcast.ifname = "lo";

@@ -409,11 +409,15 @@ void probe_out_response(const struct probe_rsp_info *r)
 	struct evudp6_opt o;
 
 	if (probe_o->json) {
-		jw_begin(&jw, "response");
+		jw_begin(&jw, r->notification ? "notification" : "response");
 		jw_str(&jw, "uri", r->uri);
+		if (r->notification) {
+			jw_int(&jw, "n", r->number);
+			jw_int(&jw, "seq", r->seq);
+		}
 		addr_json(&jw, r->from);
 		jw_bool(&jw, "multicast", r->multicast);
-		jw_ms(&jw, "rtt_ms", r->rtt_ms);
+		jw_ms(&jw, r->notification ? "age_ms" : "rtt_ms", r->rtt_ms);
 		jw_str(&jw, "type", evudp6_msg_type_name(m->type));
 		snprintf(code, sizeof(code), "%u.%02u", EVUDP6_CODE_CLASS(m->code),
 		         EVUDP6_CODE_DETAIL(m->code));
@@ -434,6 +438,10 @@ void probe_out_response(const struct probe_rsp_info *r)
 	}
 	if (probe_o->quiet) {
 		quiet_response(r, cf);
+		if (r->notification && EVUDP6_CODE_CLASS(m->code) == 2) {
+			putchar('\n');
+			fflush(stdout);
+		}
 		return;
 	}
 	struct sb b = {0};
@@ -441,7 +449,13 @@ void probe_out_response(const struct probe_rsp_info *r)
 	probe_remote_text(r->from, from, sizeof(from));
 	probe_local_text(r->from, to, sizeof(to));
 	netif_text(r->from, ifn, sizeof(ifn));
-	if (r->multicast && probe_o->verbose == 0) {
+	if (r->notification)
+		sb_printf(&b, "#%u seq %ld ", r->number, r->seq);
+	if (r->notification && probe_o->verbose == 0) {
+		sb_printf(&b, "%s from %s after %s: ", code, from, fmt_ms(r->rtt_ms, ms));
+		payload_oneline(&b, m->payload, m->payload_len, cf);
+		sb_putc(&b, '\n');
+	} else if (r->multicast && probe_o->verbose == 0) {
 		sb_printf(&b, "%s from %s in %s: ", code, from, fmt_ms(r->rtt_ms, ms));
 		payload_oneline(&b, m->payload, m->payload_len, cf);
 		sb_putc(&b, '\n');

@@ -5,7 +5,8 @@
  * answered by the messenger. Every request and ping is logged with the
  * requester's address and the local address it reached. /large is
  * several blocks; bodies of any size go both ways block-wise (RFC 7959)
- * through the block server the resource server consults.
+ * through the block server the resource server consults. /obs and
+ * /obs-large are observable (RFC 7641, tools/probe-obs.c).
  */
 #include "config.h"
 
@@ -39,6 +40,11 @@ struct probe_server {
 	size_t n;
 	unsigned long requests, pings;
 	struct evudp6_block_server *blocks;
+	struct probe_obs *obs;
+	/* what the observable resources told for the log of their request */
+	bool obs_served;
+	uint8_t obs_code;
+	const char *obs_note;
 	uint8_t *echo;
 	size_t echo_len;
 	int echo_cf;
@@ -106,6 +112,21 @@ static void large_cb(struct evudp6_resource *res, struct evudp6_response *rsp, c
 	evudp6_response_set_payload(rsp, large_body, LARGE_LINES * 32);
 }
 
+/* /obs and /obs-large answer (and register observers) themselves. */
+static void obs_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, void *arg)
+{
+	(void)remote;
+	struct probe_server *s = arg;
+	struct evudp6_exchange *ex = evudp6_response_defer(rsp);
+	s->obs_code = 0;
+	s->obs_note = NULL;
+	s->obs_served =
+	    probe_obs_serve(s->obs, ex, req, evudp6_resource_path(res), &s->obs_code, &s->obs_note);
+	if (!s->obs_served)
+		evudp6_exchange_respond(ex, NULL);
+}
+
 /* PUT or POST stores the payload (and its Content-Format), GET returns
  * it, DELETE forgets it. */
 static void echo_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
@@ -170,6 +191,20 @@ static int add_resources(struct evudp6_server *srv, struct probe_server *s)
 	    (rc = evudp6_resource_set_attr(r, "sz", "8192")) < 0 ||
 	    (rc = evudp6_resource_set_attr(r, "title", "several blocks")) < 0)
 		return rc;
+	static const struct {
+		const char *path, *sz, *title;
+	} obs[] = {{"/obs", NULL, "changes every second"},
+	           {"/obs-large", "3200", "several blocks, changes every second"}};
+	for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++) {
+		if ((rc = evudp6_server_add(srv, obs[i].path, EVUDP6_METHOD_GET, obs_cb, s, &r)) < 0)
+			return rc;
+		evudp6_resource_set_flags(r, EVUDP6_RESOURCE_OBSERVABLE);
+		if ((rc = evudp6_resource_set_attr(r, "rt", "evudp6.tick")) < 0 ||
+		    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+		    (obs[i].sz && (rc = evudp6_resource_set_attr(r, "sz", obs[i].sz)) < 0) ||
+		    (rc = evudp6_resource_set_attr(r, "title", obs[i].title)) < 0)
+			return rc;
+	}
 	evudp6_server_set_block_server(srv, s->blocks);
 	return 0;
 }
@@ -232,7 +267,11 @@ static void log_cb(struct evudp6_server *srv, const struct evudp6_response *rsp,
 	                            .query = query,
 	                            .code = code,
 	                            .prefix = s->o->log_prefix};
-	if (err < 0) {
+	if (s->obs_served) {
+		log.code = s->obs_code;
+		log.note = s->obs_note;
+		s->obs_served = false;
+	} else if (err < 0) {
 		log.note = evudp6_strerror(err);
 		log.code = 0;
 	} else if (code == 0) {
@@ -340,7 +379,9 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	struct evudp6_block_server_config bcfg;
 	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
 	bcfg.max_body = ECHO_MAX;
-	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0) {
+	if (!(s->echo = malloc(ECHO_MAX)) || evudp6_block_server_new(&s->blocks, &bcfg) < 0 ||
+	    probe_obs_new(&s->obs, base, s->blocks) < 0) {
+		evudp6_block_server_free(s->blocks);
 		free(s->echo);
 		free(s);
 		probe_warn("out of memory");
@@ -397,6 +438,7 @@ void probe_server_free(struct probe_server *s)
 {
 	if (!s)
 		return;
+	probe_obs_free(s->obs);
 	for (size_t i = 0; i < s->n; i++) {
 		evudp6_server_free(s->l[i].srv);
 		evudp6_messenger_free(s->l[i].m);

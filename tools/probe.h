@@ -63,6 +63,7 @@ struct probe_opts {
 	unsigned int count;
 	double interval_s;
 	double wait_s;
+	double observe_s; /* --observe: seconds (0: until Ctrl-C); -1: a plain request */
 	const char *ifname;
 	const char *bind;
 	const char *dns;
@@ -165,6 +166,11 @@ struct probe_rsp_info {
 	const struct evudp6_addr *from;
 	double rtt_ms;
 	bool multicast; /* one of many: one line per responder */
+	/* An Observe notification: its number, sequence number, and rtt_ms is
+	 * the time since the registration was sent. */
+	bool notification;
+	unsigned int number;
+	long seq;
 };
 void probe_out_response(const struct probe_rsp_info *r);
 /* -v: a request as it left (@p m decoded from what was sent) and its destination. */
@@ -261,6 +267,17 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 /* Port of the first socket (for the demo). */
 uint16_t probe_server_port(const struct probe_server *s);
 void probe_server_free(struct probe_server *s);
+
+/* The observable resources: /obs, a counter that changes every second,
+ * and /obs-large, several blocks that change with it (notifications cut
+ * into blocks by @p blocks, which must outlive them). */
+struct probe_obs;
+int probe_obs_new(struct probe_obs **out, struct event_base *base, struct evudp6_block_server *blocks);
+void probe_obs_free(struct probe_obs *r);
+/* Answer @p ex if @p path is /obs or /obs-large (registering observers): true then, with
+ * the response code (0 for none) and a note for the log. */
+bool probe_obs_serve(struct probe_obs *r, struct evudp6_exchange *ex, const struct evudp6_msg *req,
+                     const char *path, uint8_t *code, const char **note);
 
 int probe_run_listen(const struct probe_opts *o);
 int probe_run_demo(const struct probe_opts *o);

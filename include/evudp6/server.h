@@ -61,9 +61,12 @@ struct evudp6_response;
 enum evudp6_resource_flag {
 	/**
 	 * The resource can be observed (RFC 7641): listed with "obs" in
-	 * /.well-known/core. Registrations are not handled yet: a GET with
-	 * Observe is answered as a plain GET (no Observe option), which
-	 * RFC 7641 3.1 lets a client read as "not observed".
+	 * /.well-known/core. The server does not register observers itself
+	 * yet: a handler that wants to takes the exchange with
+	 * evudp6_response_defer() and hands it to evudp6_observe_accept()
+	 * (evudp6_observe(3)), as evudp6-probe's /obs does; a plain handler
+	 * answers a GET with Observe as a plain GET, which RFC 7641 3.1 lets
+	 * a client read as "not observed".
 	 */
 	EVUDP6_RESOURCE_OBSERVABLE = 1u << 0,
 	/** Not listed in /.well-known/core (still served). */
@@ -195,7 +198,7 @@ EVUDP6_API void evudp6_resource_set_flags(struct evudp6_resource *res, unsigned 
  * Set a link attribute for /.well-known/core: "rt", "if", "title", "sz"
  * or any other RFC 6690 link parameter name. Attributes are listed in the
  * order they were first set ("ct" where the first Content-Format was
- * added, "obs" last). A number is written bare
+ * added, "obs" where EVUDP6_RESOURCE_OBSERVABLE was set). A number is written bare
  * (sz=1024), anything else quoted (rt="temperature core.s"). @p value
  * NULL removes the attribute. Both are copied. Use
  * evudp6_resource_add_content_format() for "ct" and the
