@@ -547,6 +547,14 @@ START_TEST(server_well_known_core_lists_resources_in_link_format)
 	ck_assert_int_eq(evudp6_resource_set_attr(o, "title", NULL), 0);
 	core_query("href=/order", NULL, &m);
 	assert_payload(&m, "</order>;ct=\"0 50\";obs");
+	/* obs set before any attribute comes first */
+	struct evudp6_resource *t;
+	ck_assert_int_eq(evudp6_server_add(srv, "/tick", EVUDP6_METHOD_GET, hello_cb, "t", &t), 0);
+	evudp6_resource_set_flags(t, EVUDP6_RESOURCE_OBSERVABLE);
+	ck_assert_int_eq(evudp6_resource_set_attr(t, "rt", "tick"), 0);
+	ck_assert_int_eq(evudp6_resource_add_content_format(t, 0), 0);
+	core_query("href=/tick", NULL, &m);
+	assert_payload(&m, "</tick>;obs;rt=\"tick\";ct=0");
 	/* the built-in resource cannot go */
 	ck_assert_int_eq(evudp6_resource_remove(evudp6_server_find(srv, "/.well-known/core")), -EPERM);
 }

@@ -5,9 +5,12 @@
 #define EVUDP6_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <evudp6/msg.h>
 
 /* Exit code that the automake test harness counts as SKIP. */
 #define TEST_SKIP 77
@@ -35,7 +38,6 @@ static inline const char *testutil_srcdir(void)
  * that must cope with what a careless peer sends (a 256-byte Uri-Path, a
  * 3-byte Uri-Port). Keeps the table sorted as encode requires.
  */
-#ifdef EVUDP6_MSG_H
 static inline void testutil_add_raw_opt(struct evudp6_msg_builder *b, uint32_t number, const void *value,
                                         size_t len)
 {
@@ -49,6 +51,20 @@ static inline void testutil_add_raw_opt(struct evudp6_msg_builder *b, uint32_t n
 	b->opt[i] = (struct evudp6_opt){.number = number, .value = value, .len = len};
 	b->nopts++;
 }
-#endif
+
+/* A uint option as testutil_add_raw_opt() puts it: shortest form, any
+ * length up to 4 (the bytes live in the builder's uint slots). */
+static inline void testutil_add_raw_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value)
+{
+	if (b->nopts >= EVUDP6_BUILDER_MAX_OPTS)
+		return;
+	uint8_t *slot = b->uintval[b->nopts];
+	size_t n = 0;
+	for (uint32_t v = value; v; v >>= 8)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		slot[i] = (uint8_t)(value >> (8 * (n - 1 - i)));
+	testutil_add_raw_opt(b, number, slot, n);
+}
 
 #endif
