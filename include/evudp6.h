@@ -6,6 +6,7 @@
 #define EVUDP6_H
 
 #include <evudp6/common.h>
+#include <evudp6/log.h>
 #include <evudp6/msg.h>
 #include <evudp6/addr.h>
 #include <evudp6/icmp.h>

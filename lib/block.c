@@ -22,6 +22,7 @@
 
 #include <evudp6/block.h>
 
+#include "abi-internal.h"
 #include "list.h"
 #include "random-internal.h"
 #include "siphash-internal.h"
@@ -124,25 +125,6 @@ static bool layer_option(uint32_t number)
 	       number == EVUDP6_OPT_SIZE2 || number == EVUDP6_OPT_REQUEST_TAG;
 }
 
-/* The size convention of caller-allocated structs: a leading size_t. */
-static int config_copy(void *dst, size_t known, const void *src)
-{
-	size_t size;
-	memcpy(&size, src, sizeof(size));
-	if (size < sizeof(size_t))
-		return -EINVAL;
-	memcpy(dst, src, size < known ? size : known);
-	memcpy(dst, &known, sizeof(known));
-	return 0;
-}
-
-static void struct_out(void *dst, size_t size, const void *src, size_t known)
-{
-	memcpy(dst, src, size < known ? size : known);
-	if (size > known)
-		memset((char *)dst + known, 0, size - known);
-}
-
 /*
  * Encode @p b without its payload into a new buffer (a template whose
  * options later builders reference) and decode it into @p view.
@@ -197,17 +179,13 @@ static void template_options(const struct evudp6_msg *t, struct evudp6_msg_build
 
 int evudp6_block_config_init(struct evudp6_block_config *cfg, size_t size)
 {
-	if (!cfg || size < sizeof(size_t))
-		return -EINVAL;
 	struct evudp6_block_config d = {
 	    .size = sizeof(d),
 	    .max_body = EVUDP6_BLOCK_DEFAULT_MAX_BODY,
 	    .block_size = EVUDP6_BLOCK_DEFAULT_BLOCK_SIZE,
 	    .max_restarts = EVUDP6_BLOCK_DEFAULT_MAX_RESTARTS,
 	};
-	struct_out(cfg, size, &d, sizeof(d));
-	cfg->size = size;
-	return 0;
+	return evudp6__config_init(cfg, size, _Alignof(struct evudp6_block_config), &d, sizeof(d));
 }
 
 struct evudp6_block_request {
@@ -620,7 +598,8 @@ static int br_new(struct evudp6_block_request **out, struct evudp6_messenger *m,
 	if (!br)
 		return -ENOMEM;
 	evudp6_block_config_init(&br->cfg, sizeof(br->cfg));
-	if (cfg && config_copy(&br->cfg, sizeof(br->cfg), cfg) < 0) {
+	if (cfg &&
+	    evudp6__config_in(&br->cfg, sizeof(br->cfg), _Alignof(struct evudp6_block_config), cfg) < 0) {
 		free(br);
 		return -EINVAL;
 	}
@@ -630,13 +609,12 @@ static int br_new(struct evudp6_block_request **out, struct evudp6_messenger *m,
 	}
 	if (br->cfg.request_options) {
 		const struct evudp6_request_options *ro = br->cfg.request_options;
-		evudp6_request_options_init(&br->ropts);
-		if (ro->size < sizeof(size_t)) {
+		evudp6_request_options_init(&br->ropts, sizeof(br->ropts));
+		if (evudp6__config_in(&br->ropts, sizeof(br->ropts), _Alignof(struct evudp6_request_options),
+		                      ro) < 0) {
 			free(br);
 			return -EINVAL;
 		}
-		memcpy(&br->ropts, ro, ro->size < sizeof(br->ropts) ? ro->size : sizeof(br->ropts));
-		br->ropts.size = sizeof(br->ropts);
 		br->ropts.ack_cb = NULL;
 		br->has_ropts = true;
 		br->cfg.request_options = NULL;
@@ -740,14 +718,16 @@ void evudp6_block_request_cancel(struct evudp6_block_request *br)
 	br_free(br);
 }
 
-void evudp6_block_request_stats(const struct evudp6_block_request *br, struct evudp6_block_request_stats *out,
-                                size_t size)
+int evudp6_block_request_stats(const struct evudp6_block_request *br, struct evudp6_block_request_stats *out,
+                               size_t size)
 {
+	if (!out)
+		return -EINVAL;
 	struct evudp6_block_request_stats st = br->st;
 	st.upload_block_size =
 	    br->up_len > br->cfg.block_size || br->uploading ? EVUDP6_BLOCK_SIZE(br->up_szx) : 0;
 	st.bytes_sent = br->up_off;
-	struct_out(out, size, &st, sizeof(st));
+	return (int)evudp6__struct_out(out, size, &st, sizeof(st));
 }
 
 /* ------------------------------------------------------------ server */
@@ -794,8 +774,6 @@ struct evudp6_block_server {
 
 int evudp6_block_server_config_init(struct evudp6_block_server_config *cfg, size_t size)
 {
-	if (!cfg || size < sizeof(size_t))
-		return -EINVAL;
 	struct evudp6_block_server_config d = {
 	    .size = sizeof(d),
 	    .max_body = EVUDP6_BLOCK_DEFAULT_MAX_BODY,
@@ -807,9 +785,7 @@ int evudp6_block_server_config_init(struct evudp6_block_server_config *cfg, size
 	    .upload_bytes = EVUDP6_BLOCK_DEFAULT_UPLOAD_BYTES,
 	    .upload_lifetime_ms = EVUDP6_BLOCK_DEFAULT_UPLOAD_LIFETIME_MS,
 	};
-	struct_out(cfg, size, &d, sizeof(d));
-	cfg->size = size;
-	return 0;
+	return evudp6__config_init(cfg, size, _Alignof(struct evudp6_block_server_config), &d, sizeof(d));
 }
 
 int evudp6_block_server_new(struct evudp6_block_server **out, const struct evudp6_block_server_config *cfg)
@@ -818,7 +794,7 @@ int evudp6_block_server_new(struct evudp6_block_server **out, const struct evudp
 		return -EINVAL;
 	struct evudp6_block_server_config c;
 	evudp6_block_server_config_init(&c, sizeof(c));
-	if (cfg && config_copy(&c, sizeof(c), cfg) < 0)
+	if (cfg && evudp6__config_in(&c, sizeof(c), _Alignof(struct evudp6_block_server_config), cfg) < 0)
 		return -EINVAL;
 	if (!block_size_ok(c.block_size) || c.max_body == 0 || c.max_uploads == 0 ||
 	    c.cache_lifetime_ms == 0 || c.upload_lifetime_ms == 0)
@@ -862,10 +838,12 @@ void evudp6_block_server_free(struct evudp6_block_server *s)
 	free(s);
 }
 
-void evudp6_block_server_stats(const struct evudp6_block_server *s, struct evudp6_block_server_stats *out,
-                               size_t size)
+int evudp6_block_server_stats(const struct evudp6_block_server *s, struct evudp6_block_server_stats *out,
+                              size_t size)
 {
-	struct_out(out, size, &s->st, sizeof(s->st));
+	if (!out)
+		return -EINVAL;
+	return (int)evudp6__struct_out(out, size, &s->st, sizeof(s->st));
 }
 
 /* Keyed hash of bytes, 16 at a time (SipHash-1-3 chained). */

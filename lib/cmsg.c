@@ -12,6 +12,8 @@
 
 #include <evudp6/icmp.h>
 
+#include "abi-internal.h"
+
 #include "addr-internal.h"
 
 /* The payload of a control message starts after the aligned header. */
@@ -119,7 +121,7 @@ static void parse_ovfl(const unsigned char *d, size_t n, struct evudp6_cmsg_info
 	out->ovfl = v;
 }
 
-int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out)
+static int cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out)
 {
 	const unsigned char *p = control;
 	size_t off = 0;
@@ -332,4 +334,15 @@ int evudp6_icmp_describe(const struct evudp6_icmp *e, char *buf, size_t len)
 	}
 	memcpy(buf, text, (size_t)n + 1);
 	return n;
+}
+
+int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out,
+                      size_t size)
+{
+	struct evudp6_cmsg_info info;
+
+	if (!out)
+		return -EINVAL;
+	cmsg_parse(control, len, msg_flags, &info);
+	return (int)evudp6__struct_out(out, size, &info, sizeof(info));
 }

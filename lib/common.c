@@ -80,6 +80,7 @@ static const struct code_text codes[] = {
      "the resource kept changing (ETag) during the block-wise transfer"},
     {EVUDP6_E_BLOCK_INVALID, "EVUDP6_E_BLOCK_INVALID", "invalid block-wise response (Block2/Block1, SZX 7)"},
     {EVUDP6_E_DEADLINE, "EVUDP6_E_DEADLINE", "the request's deadline passed"},
+    {EVUDP6_E_NOT_BOUND, "EVUDP6_E_NOT_BOUND", "socket is not bound to an address and port"},
 };
 
 static const struct code_text *find_code(int err)

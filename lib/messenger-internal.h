@@ -32,6 +32,7 @@
 #include "hashtab.h"
 #include "list.h"
 #include "random-internal.h"
+#include "transport-internal.h"
 
 /* Bounds that keep every timeout computation inside 64 bits. */
 #define EVUDP6__MAX_RETRANSMIT_LIMIT 16u
@@ -153,6 +154,10 @@ struct evudp6_messenger {
 	uint64_t key[2];
 	bool started, shut, free_pending;
 	unsigned int busy;
+	/* On a transport the caller owns: its own callbacks, to hand on what
+	 * is not ours and to give back at shutdown. */
+	bool borrowed;
+	struct evudp6__transport_cbs lender;
 
 	/* client: request.c */
 	struct evudp6_request *reqs;

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "abi-internal.h"
 #include "addr-internal.h"
 #include "messenger-internal.h"
 #include "observe-internal.h"
@@ -109,6 +110,12 @@ static void handle_datagram(struct evudp6_messenger *m, const uint8_t *data, siz
 	struct evudp6_msg msg;
 	bool via_mcast = evudp6_addr_is_multicast_locally(remote);
 	if (evudp6_msg_decode(&msg, data, len) != 0) {
+		if (m->borrowed) {
+			/* Another protocol on the caller's socket: theirs. */
+			m->st.handed_on++;
+			m->lender.datagram_cb(m->t, data, len, remote, m->lender.arg);
+			return;
+		}
 		m->st.malformed++;
 		/* RFC 7252 4.2: a CON we cannot process is rejected with RST. */
 		if (evudp6_msg_peek_header(&msg, data, len) == 0 && msg.type == EVUDP6_CON && !via_mcast)
@@ -216,8 +223,9 @@ static enum icmp_kind icmp_kind(const struct evudp6_icmp *icmp)
 
 /* RFC 7252 4.2: act on an ICMP error only if the datagram it quotes is
  * one we sent to that remote and still care about, and the quote reaches
- * past its token: a message id alone is 16 bits anyone can guess. */
-static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+ * past its token: a message id alone is 16 bits anyone can guess.
+ * Returns false for an error vetted out (not ours). */
+static bool on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
                     const struct evudp6_addr *remote, const uint8_t *quoted, size_t qlen)
 {
 	struct evudp6_msg h;
@@ -232,7 +240,7 @@ static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icm
 	bool obs = !r && !e && quoted && h.token && evudp6__obs_vet(m, &h, remote);
 	if (!r && !e && !obs) {
 		m->st.icmp_vetted_out++;
-		return;
+		return false;
 	}
 	switch (icmp_kind(icmp)) {
 	case ICMP_HARD:
@@ -258,12 +266,22 @@ static void on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icm
 		m->st.icmp_parameter_problem++;
 		break;
 	case ICMP_OTHER:
-		return;
+		return true;
 	}
 	/* Last thing on this error: the callback may free m, which
 	 * enter()/leave() in on_error() defers. */
 	if (icmp_kind(icmp) != ICMP_HARD && m->icmp_cb && !m->shut)
 		m->icmp_cb(m, err, icmp, remote, m->icmp_arg);
+	return true;
+}
+
+/* On the caller's transport, errors that may concern its own datagrams go
+ * to its error callback too. */
+static void hand_on_error(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
+                          const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len)
+{
+	if (m->borrowed && m->lender.error_cb)
+		m->lender.error_cb(m->t, err, icmp, remote, quoted, quoted_len, m->lender.arg);
 }
 
 static void on_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
@@ -275,27 +293,34 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 		return;
 	evudp6__msgr_enter(m);
 	if (!icmp) {
-		/* Our own sendmsg() failed: nothing to vet. */
+		/* A sendmsg() failed, ours or (on the caller's transport) the
+		 * caller's: nothing to vet. */
 		m->st.send_errors++;
-		evudp6__req_fail_remote(m, remote, err, NULL);
-		evudp6__obs_fail_remote(m, remote, err, NULL);
+		hand_on_error(m, err, icmp, remote, quoted, quoted_len);
+		if (!m->shut) {
+			evudp6__req_fail_remote(m, remote, err, NULL);
+			evudp6__obs_fail_remote(m, remote, err, NULL);
+		}
 	} else if (icmp->origin == EVUDP6_ORIGIN_LOCAL) {
 		/* It quotes nothing, and the send it came from has already
 		 * failed with the same error (returned, or reported above). */
 		m->st.icmp_errors++;
 		m->st.icmp_local_errors++;
+		hand_on_error(m, err, icmp, remote, quoted, quoted_len);
 	} else {
 		m->st.icmp_errors++;
-		on_icmp(m, err, icmp, remote, quoted, quoted_len);
+		if (!on_icmp(m, err, icmp, remote, quoted, quoted_len))
+			hand_on_error(m, err, icmp, remote, quoted, quoted_len);
 	}
 	evudp6__msgr_leave(m);
 }
 
 /* ------------------------------------------------------------ life cycle */
 
-void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg)
+static void config_defaults(struct evudp6_messenger_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	cfg->size = sizeof *cfg;
 	cfg->ack_timeout_ms = EVUDP6_MESSENGER_DEFAULT_ACK_TIMEOUT_MS;
 	cfg->ack_random_factor = EVUDP6_MESSENGER_DEFAULT_ACK_RANDOM_FACTOR;
 	cfg->max_retransmit = EVUDP6_MESSENGER_DEFAULT_MAX_RETRANSMIT;
@@ -309,6 +334,13 @@ void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg)
 	cfg->dedup_cap = EVUDP6_MESSENGER_DEFAULT_DEDUP_CAP;
 	cfg->max_requests = EVUDP6_MESSENGER_DEFAULT_MAX_REQUESTS;
 	cfg->max_message = EVUDP6_MESSENGER_DEFAULT_MAX_MESSAGE;
+}
+
+int evudp6_messenger_config_init(struct evudp6_messenger_config *cfg, size_t size)
+{
+	struct evudp6_messenger_config d;
+	config_defaults(&d);
+	return evudp6__config_init(cfg, size, _Alignof(struct evudp6_messenger_config), &d, sizeof d);
 }
 
 static int config_check(const struct evudp6_messenger_config *c)
@@ -331,25 +363,21 @@ static void destroy(struct evudp6_messenger *m)
 	evudp6__obs_destroy(m);
 	evudp6__req_pool_destroy(m);
 	evudp6__ent_pool_destroy(m);
-	evudp6_transport_free(m->t);
+	if (!m->borrowed)
+		evudp6_transport_free(m->t);
 	free(m);
 }
 
-int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
-                         const struct evudp6_transport_config *tcfg,
-                         const struct evudp6_messenger_config *mcfg)
+/* The messenger without its transport. */
+static int messenger_create(struct evudp6_messenger **out, struct event_base *base,
+                            const struct evudp6_messenger_config *mcfg)
 {
-	if (!out)
-		return -EINVAL;
-	*out = NULL;
-	if (!base)
-		return -EINVAL;
 	struct evudp6_messenger_config cfg;
-	if (mcfg)
-		cfg = *mcfg;
-	else
-		evudp6_messenger_config_init(&cfg);
-	int rc = config_check(&cfg);
+	config_defaults(&cfg);
+	int rc =
+	    mcfg ? evudp6__config_in(&cfg, sizeof cfg, _Alignof(struct evudp6_messenger_config), mcfg) : 0;
+	if (rc == 0)
+		rc = config_check(&cfg);
 	if (rc < 0)
 		return rc;
 
@@ -365,6 +393,23 @@ int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
 		destroy(m);
 		return -ENOMEM;
 	}
+	*out = m;
+	return 0;
+}
+
+int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
+                         const struct evudp6_transport_config *tcfg,
+                         const struct evudp6_messenger_config *mcfg)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!base)
+		return -EINVAL;
+	struct evudp6_messenger *m;
+	int rc = messenger_create(&m, base, mcfg);
+	if (rc < 0)
+		return rc;
 	rc = evudp6_transport_new(&m->t, base, tcfg, on_datagram, on_error, m);
 	if (rc < 0) {
 		m->t = NULL;
@@ -375,13 +420,41 @@ int evudp6_messenger_new(struct evudp6_messenger **out, struct event_base *base,
 	return 0;
 }
 
+int evudp6_messenger_new_on_transport(struct evudp6_messenger **out, struct evudp6_transport *t,
+                                      const struct evudp6_messenger_config *mcfg)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!t)
+		return -EINVAL;
+	if (evudp6__transport_is_shut(t))
+		return -EVUDP6_E_SHUTDOWN;
+	struct evudp6__transport_cbs now;
+	evudp6__transport_swap_cbs(t, NULL, &now);
+	if (now.datagram_cb == on_datagram)
+		return -EVUDP6_E_STATE;
+	struct evudp6_messenger *m;
+	int rc = messenger_create(&m, evudp6_transport_base(t), mcfg);
+	if (rc < 0)
+		return rc;
+	m->t = t;
+	m->borrowed = true;
+	struct evudp6__transport_cbs mine = {on_datagram, on_error, m};
+	evudp6__transport_swap_cbs(t, &mine, &m->lender);
+	*out = m;
+	return 0;
+}
+
 int evudp6_messenger_start(struct evudp6_messenger *m)
 {
 	if (!m)
 		return -EINVAL;
 	if (m->shut)
 		return -EVUDP6_E_SHUTDOWN;
-	int rc = evudp6_transport_start(m->t);
+	int rc = 0;
+	if (!m->borrowed || !evudp6__transport_is_started(m->t))
+		rc = evudp6_transport_start(m->t);
 	if (rc == 0)
 		m->started = true;
 	return rc;
@@ -410,17 +483,23 @@ void evudp6_messenger_set_icmp_cb(struct evudp6_messenger *m, evudp6_messenger_i
 	m->icmp_arg = arg;
 }
 
-void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out)
+int evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out, size_t size)
 {
-	*out = m->st;
-	out->dedup_cap = m->cfg.dedup_cap;
+	if (!out)
+		return -EINVAL;
+	struct evudp6_messenger_stats st = m->st;
+	st.dedup_cap = m->cfg.dedup_cap;
+	return (int)evudp6__struct_out(out, size, &st, sizeof st);
 }
 
 /* Stop all I/O and timers; objects stay in place for the caller to end. */
 static void shut_down(struct evudp6_messenger *m)
 {
 	m->shut = true;
-	evudp6_transport_shutdown(m->t, NULL, NULL);
+	if (m->borrowed)
+		evudp6__transport_swap_cbs(m->t, &m->lender, NULL);
+	else
+		evudp6_transport_shutdown(m->t, NULL, NULL);
 	evudp6__req_stop_timers(m);
 	evudp6__ent_stop_timers(m);
 	evudp6__obs_stop_timers(m);

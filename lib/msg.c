@@ -252,16 +252,23 @@ static int builder_check(struct evudp6_msg_builder *b, uint32_t number, const vo
 	return r;
 }
 
-/* Insert after every option with a number <= ours: sorted and stable. */
-static void builder_insert(struct evudp6_msg_builder *b, uint32_t number, const uint8_t *value, size_t len)
+/* Insert after every option with a number <= ours: sorted and stable.
+ * uintval[] moves with opt[], so that a uint option's bytes are found at
+ * its own index: they are located by position, never by a pointer into
+ * the builder, and a copy of the builder is a complete builder. */
+static void builder_insert(struct evudp6_msg_builder *b, uint32_t number, const uint8_t *value, size_t len,
+                           const uint8_t uintval[4])
 {
 	size_t i = b->nopts;
 
 	while (i > 0 && b->opt[i - 1].number > number) {
 		b->opt[i] = b->opt[i - 1];
+		memcpy(b->uintval[i], b->uintval[i - 1], sizeof(b->uintval[i]));
 		i--;
 	}
 	b->opt[i] = (struct evudp6_opt){.number = number, .value = value, .len = len};
+	if (uintval)
+		memcpy(b->uintval[i], uintval, sizeof(b->uintval[i]));
 	b->nopts++;
 }
 
@@ -270,7 +277,7 @@ int evudp6_msg_builder_add_opt(struct evudp6_msg_builder *b, uint32_t number, co
 	int r = builder_check(b, number, value, len);
 
 	if (r == 0)
-		builder_insert(b, number, value, len);
+		builder_insert(b, number, value, len, NULL);
 	return r;
 }
 
@@ -283,11 +290,11 @@ int evudp6_msg_builder_add_uint(struct evudp6_msg_builder *b, uint32_t number, u
 
 	if (r < 0)
 		return r;
-	/* Each add uses a fresh slot, so earlier uint values stay put. */
-	uint8_t *slot = b->uintval[b->nopts];
+	uint8_t bytes[4] = {0};
 	for (size_t i = 0; i < n; i++)
-		slot[i] = (uint8_t)(value >> (8 * (n - 1 - i)));
-	builder_insert(b, number, slot, n);
+		bytes[i] = (uint8_t)(value >> (8 * (n - 1 - i)));
+	/* value NULL with a length marks the bytes as held in uintval[i]. */
+	builder_insert(b, number, NULL, n, bytes);
 	return 0;
 }
 
@@ -310,7 +317,7 @@ int evudp6_msg_builder_from_msg(struct evudp6_msg_builder *b, const struct evudp
 	while (evudp6_opt_iter_next(&it, &o)) {
 		if ((r = builder_check_raw(b, o.number, o.value, o.len)) < 0)
 			return r;
-		builder_insert(b, o.number, o.value, o.len);
+		builder_insert(b, o.number, o.value, o.len, NULL);
 	}
 	evudp6_msg_builder_set_payload(b, m->payload, m->payload_len);
 	return 0;
@@ -369,13 +376,15 @@ ssize_t evudp6_msg_encode(const struct evudp6_msg_builder *b, void *out, size_t 
 		const struct evudp6_opt *o = &b->opt[i];
 		uint8_t oh[5], *ext = oh + 1;
 
-		if (o->number < prev || o->number > EVUDP6_OPT_MAX || o->len > EVUDP6_OPT_MAX)
+		const uint8_t *value = o->value ? o->value : b->uintval[i];
+
+		if (o->number < prev || o->number > EVUDP6_OPT_MAX || o->len > EVUDP6_OPT_MAX ||
+		    (!o->value && o->len > sizeof(b->uintval[i])))
 			return -EINVAL;
 		unsigned dn = ext_put(o->number - prev, &ext);
 		unsigned ln = ext_put((uint32_t)o->len, &ext);
 		oh[0] = (uint8_t)(dn << 4 | ln);
-		if ((r = put(&p, end, oh, (size_t)(ext - oh))) < 0 ||
-		    (r = put(&p, end, o->value, o->len)) < 0)
+		if ((r = put(&p, end, oh, (size_t)(ext - oh))) < 0 || (r = put(&p, end, value, o->len)) < 0)
 			return r;
 		prev = o->number;
 	}

@@ -99,3 +99,12 @@ int evudp6_transport_set_multicast_loop(struct evudp6_transport *t, bool loop)
 {
 	return both_families(t, IPV6_MULTICAST_LOOP, loop ? 1 : 0, IP_MULTICAST_LOOP, loop ? 1 : 0);
 }
+
+int evudp6_transport_set_traffic_class(struct evudp6_transport *t, int tclass)
+{
+	if (tclass < -1 || tclass > 255)
+		return -EINVAL;
+	/* IPV6_TCLASS takes -1 as "default"; IP_TOS has no such value and
+	 * its default is 0. */
+	return both_families(t, IPV6_TCLASS, tclass, IP_TOS, tclass < 0 ? 0 : tclass);
+}

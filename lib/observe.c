@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "abi-internal.h"
 #include "observe-internal.h"
 #include "transport-internal.h"
 
@@ -52,9 +53,10 @@ static bool is_observe_method(uint8_t code)
 
 /* ------------------------------------------------------------ set-up */
 
-void evudp6_observe_config_init(struct evudp6_observe_config *cfg)
+static void config_defaults(struct evudp6_observe_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	cfg->size = sizeof *cfg;
 	cfg->max_observations = EVUDP6_OBSERVE_DEFAULT_MAX_OBSERVATIONS;
 	cfg->max_per_remote = EVUDP6_OBSERVE_DEFAULT_MAX_PER_REMOTE;
 	cfg->max_con_pending = EVUDP6_OBSERVE_DEFAULT_MAX_CON_PENDING;
@@ -62,6 +64,13 @@ void evudp6_observe_config_init(struct evudp6_observe_config *cfg)
 	cfg->con_interval_ms = EVUDP6_OBSERVE_DEFAULT_CON_INTERVAL_MS;
 	cfg->max_observers = EVUDP6_OBSERVE_DEFAULT_MAX_OBSERVERS;
 	cfg->reregister_margin_ms = EVUDP6_OBSERVE_DEFAULT_REREGISTER_MARGIN_MS;
+}
+
+int evudp6_observe_config_init(struct evudp6_observe_config *cfg, size_t size)
+{
+	struct evudp6_observe_config d;
+	config_defaults(&d);
+	return evudp6__config_init(cfg, size, _Alignof(struct evudp6_observe_config), &d, sizeof d);
 }
 
 static void slot_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -153,10 +162,9 @@ int evudp6_observe_setup(struct evudp6_messenger *m, const struct evudp6_observe
 	if (m->obs)
 		return -EVUDP6_E_STATE;
 	struct evudp6_observe_config c;
-	if (cfg)
-		c = *cfg;
-	else
-		evudp6_observe_config_init(&c);
+	config_defaults(&c);
+	if (cfg && evudp6__config_in(&c, sizeof c, _Alignof(struct evudp6_observe_config), cfg) < 0)
+		return -EINVAL;
 	const size_t pool_max = (SIZE_MAX / 4) / (sizeof(struct evudp6_observer) + EVUDP6__MAX_MESSAGE_LIMIT);
 	if (c.max_observations == 0 || c.max_observations > pool_max || c.max_per_remote == 0 ||
 	    c.max_con_pending == 0 || c.max_con_pending > pool_max || c.con_every == 0 ||
@@ -182,38 +190,32 @@ static struct evudp6__obs *obs_get(struct evudp6_messenger *m)
 	return m->obs;
 }
 
-void evudp6_observe_stats(const struct evudp6_messenger *m, struct evudp6_observe_stats *out)
+int evudp6_observe_stats(const struct evudp6_messenger *m, struct evudp6_observe_stats *out, size_t size)
 {
-	if (m->obs)
-		*out = m->obs->st;
-	else
-		memset(out, 0, sizeof *out);
+	static const struct evudp6_observe_stats none;
+	if (!out)
+		return -EINVAL;
+	const struct evudp6_observe_stats *st = m->obs ? &m->obs->st : &none;
+	return (int)evudp6__struct_out(out, size, st, sizeof *st);
 }
 
 /* Encode @p b as a message to @p o's endpoint: its token, @p type and
  * @p mid, and, when @p seq is not NULL, Observe: *seq. @p b is left as it
- * was. */
-static ssize_t encode_to(struct evudp6__obs *os, struct evudp6_msg_builder *b, const uint8_t *token,
+ * was: the additions go into a copy (a builder is a value), since options
+ * are kept sorted and the Observe option added is not the last one when
+ * the builder holds options numbered above 6 (Content-Format). */
+static ssize_t encode_to(struct evudp6__obs *os, const struct evudp6_msg_builder *b, const uint8_t *token,
                          uint8_t tkl, uint8_t type, uint16_t mid, const uint32_t *seq, uint8_t *out)
 {
 	if (seq && b->nopts >= EVUDP6_BUILDER_MAX_OPTS)
 		return -EVUDP6_E_MSG_TOO_MANY_OPTS;
-	uint8_t otype = b->type, otkl = b->tkl, otok[EVUDP6_TOKEN_MAX];
-	uint16_t omid = b->mid;
-	memcpy(otok, b->token, sizeof otok);
+	struct evudp6_msg_builder nb = *b;
 	if (seq)
-		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_OBSERVE, *seq & EVUDP6_OBSERVE_SEQ_MAX);
-	evudp6_msg_builder_set_token(b, token, tkl);
-	b->type = type;
-	b->mid = mid;
-	ssize_t n = evudp6_msg_encode(b, out, os->m->cfg.max_message);
-	if (seq)
-		b->nopts--;
-	b->type = otype;
-	b->mid = omid;
-	b->tkl = otkl;
-	memcpy(b->token, otok, sizeof otok);
-	return n;
+		evudp6_msg_builder_add_uint(&nb, EVUDP6_OPT_OBSERVE, *seq & EVUDP6_OBSERVE_SEQ_MAX);
+	evudp6_msg_builder_set_token(&nb, token, tkl);
+	nb.type = type;
+	nb.mid = mid;
+	return evudp6_msg_encode(&nb, out, os->m->cfg.max_message);
 }
 
 /* ------------------------------------------------------------ server: tables */
@@ -343,9 +345,10 @@ int evudp6_observe_accept(struct evudp6_exchange *ex, const struct evudp6_msg *r
 	uint64_t now = evudp6__now_ms();
 	struct evudp6_observation tmp = {.seq = old ? old->seq : 0};
 	uint32_t seq = next_seq(&tmp, now);
-	evudp6_msg_builder_add_uint(b, EVUDP6_OPT_OBSERVE, seq & EVUDP6_OBSERVE_SEQ_MAX);
-	int rc = evudp6_exchange_respond(ex, b);
-	b->nopts--;
+	/* In a copy: @p b stays as the caller built it (see encode_to()). */
+	struct evudp6_msg_builder nb = *b;
+	evudp6_msg_builder_add_uint(&nb, EVUDP6_OPT_OBSERVE, seq & EVUDP6_OBSERVE_SEQ_MAX);
+	int rc = evudp6_exchange_respond(ex, &nb);
 	if (rc < 0)
 		return rc;
 	if (old)

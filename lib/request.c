@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "abi-internal.h"
 #include "messenger-internal.h"
 #include "observe-internal.h"
 
@@ -276,17 +277,18 @@ static void req_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	evudp6__msgr_leave(m);
 }
 
-/* Options fields a caller built against this struct's first release has. */
-#define REQ_OPTS_HAS(o, field)                                                                               \
-	((o)->size >= offsetof(struct evudp6_request_options, field) + sizeof((o)->field))
-
-void evudp6_request_options_init(struct evudp6_request_options *o)
+static void req_opts_defaults(struct evudp6_request_options *o)
 {
-	if (!o)
-		return;
 	memset(o, 0, sizeof *o);
 	o->size = sizeof *o;
 	o->max_retransmit = -1;
+}
+
+int evudp6_request_options_init(struct evudp6_request_options *o, size_t size)
+{
+	struct evudp6_request_options d;
+	req_opts_defaults(&d);
+	return evudp6__config_init(o, size, _Alignof(struct evudp6_request_options), &d, sizeof d);
 }
 
 int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_addr *remote,
@@ -294,7 +296,7 @@ int evudp6_messenger_request(struct evudp6_messenger *m, const struct evudp6_add
                              evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
 {
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
+	req_opts_defaults(&o);
 	o.wait_ms = wait_ms;
 	return evudp6_messenger_request_ex(m, remote, b, &o, cb, arg, out);
 }
@@ -304,14 +306,10 @@ int evudp6_messenger_request_ex(struct evudp6_messenger *m, const struct evudp6_
                                 evudp6_messenger_response_cb cb, void *arg, struct evudp6_request **out)
 {
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
-	if (opts) {
-		if (!REQ_OPTS_HAS(opts, ack_cb))
-			return -EINVAL;
-		/* Copy only what the caller's struct has; the rest keeps its default. */
-		memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
-		o.size = sizeof o;
-	}
+	req_opts_defaults(&o);
+	/* Only what the caller's struct has; the rest keeps its default. */
+	if (opts && evudp6__config_in(&o, sizeof o, _Alignof(struct evudp6_request_options), opts) < 0)
+		return -EINVAL;
 	if (!m || !remote || !b || !cb)
 		return -EINVAL;
 	if (o.ack_random_factor != 0.0 &&

@@ -51,6 +51,7 @@ struct evudp6_transport {
 	struct event *read_ev;
 	struct event *defer_ev; /* send-error reports and the shutdown callback */
 	int fd;
+	bool adopted; /* fd came from evudp6_transport_new_from_fd(), bound */
 	enum evudp6__transport_state state;
 
 	char *bind;
@@ -95,6 +96,19 @@ struct evudp6_transport {
 
 	struct evudp6_transport_stats stats;
 };
+
+/* Callbacks of a transport, read (into @old) and replaced (by @in, unless
+ * NULL) together: a messenger on a transport the caller owns takes them
+ * over and gives them back. */
+struct evudp6__transport_cbs {
+	evudp6_transport_datagram_cb datagram_cb;
+	evudp6_transport_error_cb error_cb;
+	void *arg;
+};
+void evudp6__transport_swap_cbs(struct evudp6_transport *t, const struct evudp6__transport_cbs *in,
+                                struct evudp6__transport_cbs *old);
+bool evudp6__transport_is_shut(const struct evudp6_transport *t);
+bool evudp6__transport_is_started(const struct evudp6_transport *t);
 
 /* Hold sends (as inside the read callback) until the matching release, so
  * that a burst from a timer (a notify round) leaves in sendmmsg() batches. */

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +33,9 @@
 
 #include <evudp6/transport.h>
 
+#include "abi-internal.h"
 #include "addr-internal.h"
+#include "log-internal.h"
 #include "transport-internal.h"
 
 static void transport_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -63,16 +64,19 @@ static int config_check(struct evudp6_transport_config *c)
 	return 0;
 }
 
-static int socket_setup(struct evudp6_transport *t)
+static int socket_create(struct evudp6_transport *t)
 {
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	t->fd = fd;
+	return set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+}
 
-	int r;
-	if ((r = set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
-		return r;
+/* The options every transport socket gets, its own or adopted. */
+static int socket_setup(struct evudp6_transport *t)
+{
+	int fd = t->fd, r;
 	/* Without the destination address of each datagram the transport
 	 * cannot answer from the right address nor tell multicast from
 	 * unicast: there is no degraded mode. */
@@ -150,9 +154,46 @@ static void transport_release(struct evudp6_transport *t)
 	free(t);
 }
 
-int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
-                         const struct evudp6_transport_config *cfg, evudp6_transport_datagram_cb datagram_cb,
-                         evudp6_transport_error_cb error_cb, void *arg)
+int evudp6_transport_config_init(struct evudp6_transport_config *cfg, size_t size)
+{
+	static const struct evudp6_transport_config defaults;
+	return evudp6__config_init(cfg, size, _Alignof(struct evudp6_transport_config), &defaults,
+	                           sizeof(defaults));
+}
+
+/* Check a caller's socket before adopting it. */
+static int socket_adoptable(int fd)
+{
+	int v;
+	socklen_t len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
+		return -errno;
+	if (v != AF_INET6)
+		return -EAFNOSUPPORT;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
+		return -errno;
+	int proto;
+	len = sizeof(proto);
+	if (v != SOCK_DGRAM || getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 ||
+	    proto != IPPROTO_UDP)
+		return -EPROTOTYPE;
+	struct sockaddr_in6 sa;
+	len = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return -errno;
+	if (sa.sin6_port == 0)
+		return -EVUDP6_E_NOT_BOUND;
+	len = sizeof(sa);
+	if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0)
+		return -EISCONN;
+	return errno == ENOTCONN ? 0 : -errno;
+}
+
+static int transport_create(struct evudp6_transport **out, struct event_base *base, int adopt_fd,
+                            const struct evudp6_transport_config *cfg,
+                            evudp6_transport_datagram_cb datagram_cb, evudp6_transport_error_cb error_cb,
+                            void *arg)
 {
 	if (!out || !base || !datagram_cb)
 		return -EINVAL;
@@ -165,12 +206,30 @@ int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
 	t->datagram_cb = datagram_cb;
 	t->error_cb = error_cb;
 	t->arg = arg;
-	if (cfg)
-		t->cfg = *cfg;
-	t->bind = strdup(cfg && cfg->bind ? cfg->bind : "[::]:0");
-	t->cfg.bind = t->bind;
-
-	int r = t->bind ? config_check(&t->cfg) : -ENOMEM;
+	t->cfg.size = sizeof(t->cfg);
+	int r =
+	    cfg ? evudp6__config_in(&t->cfg, sizeof(t->cfg), _Alignof(struct evudp6_transport_config), cfg)
+	        : 0;
+	if (r == 0 && adopt_fd >= 0 && t->cfg.bind)
+		r = -EINVAL;
+	if (r == 0) {
+		t->bind = strdup(t->cfg.bind ? t->cfg.bind : "[::]:0");
+		t->cfg.bind = t->bind;
+		r = t->bind ? config_check(&t->cfg) : -ENOMEM;
+	}
+	if (r == 0 && adopt_fd >= 0) {
+		r = socket_adoptable(adopt_fd);
+		int fl = r == 0 ? fcntl(adopt_fd, F_GETFL) : 0;
+		if (r == 0 && (fl < 0 || fcntl(adopt_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		               fcntl(adopt_fd, F_SETFD, FD_CLOEXEC) < 0))
+			r = -errno;
+		if (r == 0) {
+			t->fd = adopt_fd;
+			t->adopted = true;
+		}
+	} else if (r == 0) {
+		r = socket_create(t);
+	}
 	if (r == 0)
 		r = socket_setup(t);
 	if (r == 0)
@@ -182,11 +241,30 @@ int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
 			r = -ENOMEM;
 	}
 	if (r < 0) {
+		if (t->adopted)
+			t->fd = -1; /* the caller's again */
 		transport_release(t);
 		return r;
 	}
 	*out = t;
 	return 0;
+}
+
+int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
+                         const struct evudp6_transport_config *cfg, evudp6_transport_datagram_cb datagram_cb,
+                         evudp6_transport_error_cb error_cb, void *arg)
+{
+	return transport_create(out, base, -1, cfg, datagram_cb, error_cb, arg);
+}
+
+int evudp6_transport_new_from_fd(struct evudp6_transport **out, struct event_base *base, int fd,
+                                 const struct evudp6_transport_config *cfg,
+                                 evudp6_transport_datagram_cb datagram_cb, evudp6_transport_error_cb error_cb,
+                                 void *arg)
+{
+	if (fd < 0)
+		return -EBADF;
+	return transport_create(out, base, fd, cfg, datagram_cb, error_cb, arg);
 }
 
 /* Resolve a bind host that is a name (not a literal): the first address
@@ -231,14 +309,16 @@ int evudp6_transport_start(struct evudp6_transport *t)
 	if (t->state != EVUDP6__T_NEW)
 		return -EVUDP6_E_STATE;
 
-	struct evudp6_addr a;
-	int r = evudp6__addr_parse_authority(&a, t->bind, EVUDP6_DEFAULT_PORT);
-	if (r == -EVUDP6_E_NOT_LITERAL)
-		r = bind_lookup(t->bind, &a);
-	if (r < 0)
-		return r;
-	if (bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
-		return -errno;
+	if (!t->adopted) {
+		struct evudp6_addr a;
+		int r = evudp6__addr_parse_authority(&a, t->bind, EVUDP6_DEFAULT_PORT);
+		if (r == -EVUDP6_E_NOT_LITERAL)
+			r = bind_lookup(t->bind, &a);
+		if (r < 0)
+			return r;
+		if (bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
+			return -errno;
+	}
 	socklen_t len = sizeof(t->local);
 	if (getsockname(t->fd, (struct sockaddr *)&t->local, &len) < 0)
 		return -errno;
@@ -314,7 +394,7 @@ static int read_errqueue_one(struct evudp6_transport *t)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 
 	struct evudp6_cmsg_info info;
-	evudp6_cmsg_parse(ctrl.buf, mh.msg_controllen, mh.msg_flags, &info);
+	evudp6_cmsg_parse(ctrl.buf, mh.msg_controllen, mh.msg_flags, &info, sizeof(info));
 	if (!info.has_icmp) {
 		t->stats.errqueue_other++;
 		return 1;
@@ -341,7 +421,7 @@ static void deliver_datagram(struct evudp6_transport *t, unsigned int i)
 		return;
 	}
 	struct evudp6_cmsg_info info;
-	evudp6_cmsg_parse(mh->msg_control, mh->msg_controllen, mh->msg_flags, &info);
+	evudp6_cmsg_parse(mh->msg_control, mh->msg_controllen, mh->msg_flags, &info, sizeof(info));
 	if (info.has_ovfl)
 		t->stats.rxq_overflow = info.ovfl;
 
@@ -355,10 +435,10 @@ static void deliver_datagram(struct evudp6_transport *t, unsigned int i)
 		t->stats.no_pktinfo++;
 		if (!t->warned_no_pktinfo) {
 			t->warned_no_pktinfo = true;
-			fprintf(stderr,
-			        "evudp6: datagram without IPV6_PKTINFO on port %u: "
-			        "delivered with local address unknown (warned once)\n",
-			        t->port);
+			evudp6__log(EVUDP6_LOG_WARN,
+			            "datagram without IPV6_PKTINFO on port %u: "
+			            "delivered with local address unknown (warned once per transport)",
+			            t->port);
 		}
 	}
 	t->stats.datagrams_in++;
@@ -696,9 +776,11 @@ struct event_base *evudp6_transport_base(const struct evudp6_transport *t)
 	return t->base;
 }
 
-void evudp6_transport_stats(const struct evudp6_transport *t, struct evudp6_transport_stats *out)
+int evudp6_transport_stats(const struct evudp6_transport *t, struct evudp6_transport_stats *out, size_t size)
 {
-	*out = t->stats;
+	if (!out)
+		return -EINVAL;
+	return (int)evudp6__struct_out(out, size, &t->stats, sizeof(t->stats));
 }
 
 int evudp6_transport_shutdown(struct evudp6_transport *t, evudp6_transport_shutdown_cb cb, void *arg)
@@ -724,4 +806,26 @@ void evudp6_transport_free(struct evudp6_transport *t)
 		return;
 	}
 	transport_release(t);
+}
+
+void evudp6__transport_swap_cbs(struct evudp6_transport *t, const struct evudp6__transport_cbs *in,
+                                struct evudp6__transport_cbs *old)
+{
+	if (old)
+		*old = (struct evudp6__transport_cbs){t->datagram_cb, t->error_cb, t->arg};
+	if (!in)
+		return;
+	t->datagram_cb = in->datagram_cb;
+	t->error_cb = in->error_cb;
+	t->arg = in->arg;
+}
+
+bool evudp6__transport_is_shut(const struct evudp6_transport *t)
+{
+	return t->state == EVUDP6__T_SHUTDOWN;
+}
+
+bool evudp6__transport_is_started(const struct evudp6_transport *t)
+{
+	return t->state == EVUDP6__T_STARTED;
 }

@@ -206,7 +206,7 @@ static void load_init(struct load *l, struct event_base *base, uint16_t port, un
 	memset(l, 0, sizeof(*l));
 	l->base = base;
 	l->dup_every = dup_every;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&l->client, base, &cfg, on_answer, NULL, l), 0);
 	ck_assert_int_eq(evudp6_transport_start(l->client), 0);
 	ck_assert_int_eq(evudp6_addr_from_literal(&l->server, "::1", port, 0), 0);
@@ -292,7 +292,7 @@ START_TEST(transport_round_trips_allocate_nothing_after_warm_up)
 	struct event_base *base = event_base_new();
 	unsigned long answers = 0;
 	struct evudp6_transport *srv = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&srv, base, &cfg, answer_cb, NULL, &answers), 0);
 	ck_assert_int_eq(evudp6_transport_start(srv), 0);
 	struct load l;
@@ -302,7 +302,7 @@ START_TEST(transport_round_trips_allocate_nothing_after_warm_up)
 	expect_no_growth(d);
 	ck_assert_uint_ge(answers, WARM_UP + MEASURED);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(srv, &st);
+	evudp6_transport_stats(srv, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, answers);
 	ck_assert_uint_eq(st.send_errors, 0);
 
@@ -329,7 +329,7 @@ START_TEST(counting_sees_one_allocation_per_datagram)
 	struct event_base *base = event_base_new();
 	unsigned long answers = 0;
 	struct evudp6_transport *srv = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&srv, base, &cfg, allocating_answer_cb, NULL, &answers), 0);
 	ck_assert_int_eq(evudp6_transport_start(srv), 0);
 	struct load l;
@@ -371,7 +371,7 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
 	unsigned long failed = 0;
 	evudp6_messenger_set_request_cb(m, request_cb, &failed);
@@ -384,12 +384,12 @@ START_TEST(messenger_answers_allocate_nothing_after_warm_up)
 	struct evudp6_messenger_stats s0, s1;
 	load_run(&l, WARM_UP);
 	load_check(&l);
-	evudp6_messenger_stats(m, &s0);
+	evudp6_messenger_stats(m, &s0, sizeof(s0));
 	struct counts a = counts_now();
 	load_run(&l, MEASURED);
 	struct counts b = counts_now();
 	load_check(&l);
-	evudp6_messenger_stats(m, &s1);
+	evudp6_messenger_stats(m, &s1, sizeof(s1));
 	expect_no_growth((struct counts){b.lib_allocs - a.lib_allocs, b.lib_frees - a.lib_frees,
 	                                 b.ev_allocs - a.ev_allocs, b.ev_frees - a.ev_frees});
 	/* Both answer paths ran: piggybacked answers and cached ones. */
@@ -475,11 +475,11 @@ START_TEST(observe_notifications_allocate_nothing_after_warm_up)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *srv = NULL, *cli = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &tcfg, NULL), 0);
 	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &tcfg, NULL), 0);
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.con_every = 5;
 	ck_assert_int_eq(evudp6_observe_setup(srv, &oc), 0);
 	struct obs_load l = {0};
@@ -506,9 +506,9 @@ START_TEST(observe_notifications_allocate_nothing_after_warm_up)
 	expect_no_growth((struct counts){c1.lib_allocs - c0.lib_allocs, c1.lib_frees - c0.lib_frees,
 	                                 c1.ev_allocs - c0.ev_allocs, c1.ev_frees - c0.ev_frees});
 	struct evudp6_observe_stats st;
-	evudp6_observe_stats(srv, &st);
+	evudp6_observe_stats(srv, &st, sizeof(st));
 	struct evudp6_transport_stats ts;
-	evudp6_transport_stats(evudp6_messenger_transport(srv), &ts);
+	evudp6_transport_stats(evudp6_messenger_transport(srv), &ts, sizeof(ts));
 	ck_assert_msg(l.notify_err == 0 && l.finals == 0 && l.stalls <= ts.send_errors,
 	              "notify %d, finals %lu, %lu notifications never arrived (server send errors %llu, "
 	              "observations %llu, removed rst %llu timeout %llu icmp %llu)",
@@ -556,7 +556,7 @@ START_TEST(block_server_serves_snapshot_blocks_allocating_nothing)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
 	static struct block_srv s;
 	memset(s.body, 'x', sizeof(s.body));
@@ -603,7 +603,7 @@ START_TEST(server_answers_allocate_nothing_after_warm_up)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
 	struct evudp6_server *srv = NULL;
 	ck_assert_int_eq(evudp6_server_new(&srv, m), 0);

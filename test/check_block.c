@@ -98,9 +98,10 @@ static void start(const struct evudp6_block_server_config *bcfg)
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
 	struct evudp6_messenger_config mc;
-	evudp6_messenger_config_init(&mc);
+	evudp6_messenger_config_init(&mc, sizeof(mc));
 	mc.ack_timeout_ms = 300;
-	struct evudp6_transport_config st = {.bind = "[::]:0"}, ct = {.bind = "[::]:0"};
+	struct evudp6_transport_config st = {.size = sizeof(st), .bind = "[::]:0"},
+	                               ct = {.size = sizeof(ct), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &st, &mc), 0);
 	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &ct, &mc), 0);
 	evudp6_messenger_set_request_cb(srv, on_request, NULL);
@@ -1209,7 +1210,7 @@ START_TEST(block_request_options_apply_to_every_exchange)
 	struct event *ev = event_new(base, c.fd, EV_READ | EV_PERSIST, canned_cb, &c);
 	event_add(ev, NULL);
 	struct evudp6_request_options ro;
-	evudp6_request_options_init(&ro);
+	evudp6_request_options_init(&ro, sizeof(ro));
 	ro.ack_timeout_ms = 50;
 	ro.ack_random_factor = 1.0;
 	ro.max_retransmit = 1;

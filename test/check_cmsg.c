@@ -103,7 +103,7 @@ static struct evudp6_cmsg_info parse(const struct cbuf *c, int flags)
 {
 	struct evudp6_cmsg_info info;
 	memset(&info, 0x5a, sizeof(info));
-	ck_assert_int_eq(evudp6_cmsg_parse(c->b, c->len, flags, &info), 0);
+	ck_assert_int_eq(evudp6_cmsg_parse(c->b, c->len, flags, &info, sizeof(info)), (int)sizeof(info));
 	return info;
 }
 
@@ -421,7 +421,7 @@ START_TEST(cmsg_parse_stops_at_length_past_end)
 		ck_assert_ptr_nonnull(mem);
 		memcpy(mem, c.b, len);
 		struct evudp6_cmsg_info i;
-		ck_assert_int_eq(evudp6_cmsg_parse(mem, len, 0, &i), 0);
+		ck_assert_int_eq(evudp6_cmsg_parse(mem, len, 0, &i, sizeof(i)), (int)sizeof(i));
 		free(mem);
 		ck_assert(i.has_pktinfo);
 		expect_in6(&i.local, "2001:db8::1");
@@ -466,12 +466,12 @@ START_TEST(cmsg_parse_empty_and_null_buffers)
 	static const struct evudp6_icmp zero;
 	unsigned char one = 0;
 	memset(&i, 0x5a, sizeof(i));
-	ck_assert_int_eq(evudp6_cmsg_parse(NULL, 0, 0, &i), 0);
+	ck_assert_int_eq(evudp6_cmsg_parse(NULL, 0, 0, &i, sizeof(i)), (int)sizeof(i));
 	expect_no_pktinfo(&i);
 	expect_no_icmp(&i);
 	expect_nothing_else(&i);
 	memset(&i, 0x5a, sizeof(i));
-	ck_assert_int_eq(evudp6_cmsg_parse(&one, 0, 0, &i), 0);
+	ck_assert_int_eq(evudp6_cmsg_parse(&one, 0, 0, &i, sizeof(i)), (int)sizeof(i));
 	expect_no_pktinfo(&i);
 	expect_nothing_else(&i);
 	ck_assert_int_eq(memcmp(&i.icmp, &zero, sizeof(zero)), 0);
@@ -504,7 +504,7 @@ START_TEST(cmsg_parse_every_prefix_stays_inside_buffer)
 		ck_assert_ptr_nonnull(mem);
 		memcpy(mem, c.b, len);
 		struct evudp6_cmsg_info i;
-		ck_assert_int_eq(evudp6_cmsg_parse(mem, len, MSG_CTRUNC, &i), 0);
+		ck_assert_int_eq(evudp6_cmsg_parse(mem, len, MSG_CTRUNC, &i, sizeof(i)), (int)sizeof(i));
 		free(mem);
 		ck_assert(i.ctrunc);
 		ck_assert_uint_eq(i.unknown, 0);
@@ -536,7 +536,7 @@ START_TEST(cmsg_parse_reads_unaligned_buffers)
 	ck_assert_ptr_nonnull(mem);
 	memcpy(mem + 3, c.b, c.len);
 	struct evudp6_cmsg_info i;
-	ck_assert_int_eq(evudp6_cmsg_parse(mem + 3, c.len, MSG_ERRQUEUE, &i), 0);
+	ck_assert_int_eq(evudp6_cmsg_parse(mem + 3, c.len, MSG_ERRQUEUE, &i, sizeof(i)), (int)sizeof(i));
 	free(mem);
 	ck_assert(i.has_pktinfo);
 	expect_in6(&i.local, "::1");
@@ -877,7 +877,8 @@ static struct evudp6_cmsg_info send_and_read_errqueue(int fd, const char *dst, u
 		}
 
 	struct evudp6_cmsg_info i;
-	ck_assert_int_eq(evudp6_cmsg_parse(msg.msg_control, msg.msg_controllen, msg.msg_flags, &i), 0);
+	ck_assert_int_eq(evudp6_cmsg_parse(msg.msg_control, msg.msg_controllen, msg.msg_flags, &i, sizeof(i)),
+	                 (int)sizeof(i));
 	return i;
 }
 

@@ -170,7 +170,7 @@ START_TEST(faults_malformed_flood_reaches_transport_whole_and_counted)
 
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0", .rcvbuf = 8 << 20};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::]:0", .rcvbuf = 8 << 20};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, flood_datagram, on_error_ignore, &f), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	f.port = evudp6_transport_port(t);
@@ -190,7 +190,7 @@ START_TEST(faults_malformed_flood_reaches_transport_whole_and_counted)
 	pthread_join(th, NULL);
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_msg(!atomic_load(&f.stalled), "sender stalled after %lu datagrams", atomic_load(&f.sent));
 	ck_assert_uint_eq(atomic_load(&f.received), FLOOD);
 	ck_assert_uint_eq(st.datagrams_in, FLOOD);
@@ -280,7 +280,8 @@ START_TEST(faults_datagrams_longer_than_buffer_dropped_whole)
 	struct event_base *base = event_base_new();
 	struct sized s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0", .max_datagram = BIG_MAX, .rcvbuf = 8 << 20};
+	struct evudp6_transport_config cfg = {
+	    .size = sizeof(cfg), .bind = "[::]:0", .max_datagram = BIG_MAX, .rcvbuf = 8 << 20};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, sized_datagram, sized_error, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	uint16_t port = evudp6_transport_port(t);
@@ -301,12 +302,12 @@ START_TEST(faults_datagrams_longer_than_buffer_dropped_whole)
 		struct evudp6_transport_stats st;
 		do {
 			event_base_loop(base, EVLOOP_NONBLOCK);
-			evudp6_transport_stats(t, &st);
+			evudp6_transport_stats(t, &st, sizeof(st));
 		} while (st.datagrams_in + st.truncated < sent);
 	}
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.truncated, 3 * ROUNDS);
 	ck_assert_uint_eq(st.datagrams_in, 3 * ROUNDS);
 	ck_assert_uint_eq(st.bytes_in, (1 + 512 + 511) * ROUNDS);
@@ -372,7 +373,7 @@ START_TEST(faults_receive_queue_overflow_counted_exactly)
 	struct seq s = {0};
 	struct evudp6_transport *t = NULL;
 	/* The smallest queue the kernel allows: most of the burst is dropped. */
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0", .rcvbuf = 1};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0", .rcvbuf = 1};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, seq_datagram, on_error_ignore, &s), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	uint16_t port = evudp6_transport_port(t);
@@ -385,7 +386,7 @@ START_TEST(faults_receive_queue_overflow_counted_exactly)
 	}
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	/* The head of the burst arrived, in order; the tail was dropped. */
 	ck_assert_uint_gt(s.count, 0);
 	ck_assert_uint_lt(s.count, BURST);
@@ -403,7 +404,7 @@ START_TEST(faults_receive_queue_overflow_counted_exactly)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(s.next, BURST + 1);
 	ck_assert_uint_eq(st.datagrams_in + st.rxq_overflow, BURST + 1);
 	printf("receive overflow: %lu of %d delivered, %lu counted as dropped\n",
@@ -455,7 +456,7 @@ START_TEST(faults_local_emsgsize_entry_delivered_with_details)
 	struct event_base *base = event_base_new();
 	struct errs e = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, ignore_datagram, errs_error, &e), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	/* Path MTU discovery on: a datagram above the loopback MTU is refused
@@ -484,7 +485,7 @@ START_TEST(faults_local_emsgsize_entry_delivered_with_details)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_int_eq(e.send_errors, 1);
 	ck_assert_uint_eq(st.send_errors, 1);
 	ck_assert_int_eq(e.other, 0);
@@ -504,7 +505,7 @@ START_TEST(faults_local_emsgsize_entry_delivered_with_details)
 	/* The socket still works. */
 	int c = udp_socket(AF_INET6);
 	send_to(c, AF_INET6, evudp6_transport_port(t), "x", 1);
-	RUN_UNTIL(base, (evudp6_transport_stats(t, &st), st.datagrams_in == 1), 2);
+	RUN_UNTIL(base, (evudp6_transport_stats(t, &st, sizeof(st)), st.datagrams_in == 1), 2);
 	fault_monitor_stop(&mon);
 	ck_assert_uint_eq(st.datagrams_in, 1);
 	LIVE(&mon);
@@ -561,7 +562,7 @@ START_TEST(faults_refused_sends_return_errno_and_report_bounded)
 	struct event_base *base = event_base_new();
 	struct refused r = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, ignore_datagram, refused_error, &r), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	struct evudp6_addr to[NREFUSED];
@@ -576,7 +577,7 @@ START_TEST(faults_refused_sends_return_errno_and_report_bounded)
 	for (int i = 0; i < 5; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.send_errors, N);
 	ck_assert_uint_eq(st.datagrams_out, 0);
 	ck_assert_uint_gt(r.callbacks, 0);
@@ -595,7 +596,7 @@ START_TEST(faults_refused_sends_return_errno_and_report_bounded)
 	for (int i = 0; i < 5; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	fault_monitor_stop(&mon);
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.send_errors, 2 * N);
 	ck_assert_uint_eq(st.send_errors_dropped, N - (uint64_t)queued);
 	ck_assert_int_eq(r.callbacks, queued + N);
@@ -633,12 +634,12 @@ static void plain_datagram(struct evudp6_transport *t, const uint8_t *data, size
 		p->with_local++;
 }
 
-START_TEST(faults_datagram_without_pktinfo_delivered_local_unknown_warned_once)
+START_TEST(faults_datagram_without_pktinfo_delivered_local_unknown)
 {
 	struct event_base *base = event_base_new();
 	struct plain p = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, plain_datagram, on_error_ignore, &p), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	uint16_t port = evudp6_transport_port(t);
@@ -652,35 +653,18 @@ START_TEST(faults_datagram_without_pktinfo_delivered_local_unknown_warned_once)
 	int off = 0;
 	ck_assert_int_eq(
 	    setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_RECVPKTINFO, &off, sizeof(off)), 0);
-	int err_pipe[2];
-	ck_assert_int_eq(pipe(err_pipe), 0);
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(err_pipe[1], 2);
 	for (int i = 0; i < 3; i++) {
 		send_to(c6, AF_INET6, port, "b", 1);
 		send_to(c4, AF_INET, port, "c", 1);
 	}
 	RUN_UNTIL(base, p.count == 7, 2);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(err_pipe[1]);
-	char warn[1024];
-	ssize_t n = read(err_pipe[0], warn, sizeof(warn) - 1);
-	close(err_pipe[0]);
-	ck_assert_int_gt(n, 0);
-	warn[n] = '\0';
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_int_eq(p.count, 7);
 	ck_assert_int_eq(p.with_local, 1);
 	ck_assert_uint_eq(st.no_pktinfo, 6);
 	ck_assert_uint_eq(st.datagrams_in, 7);
-	/* one warning line, whatever the number of datagrams */
-	ck_assert_ptr_nonnull(strstr(warn, "IPV6_PKTINFO"));
-	ck_assert_ptr_eq(strchr(warn, '\n'), warn + n - 1);
 	close(c6);
 	close(c4);
 	evudp6_transport_free(t);
@@ -703,7 +687,7 @@ static void mflood_publish(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct mflood *mf = arg;
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(mf->m, &st);
+	evudp6_messenger_stats(mf->m, &st, sizeof(st));
 	atomic_store(&mf->f.received, st.malformed);
 	if (mf->f.rss_base == 0 && st.malformed >= 1000)
 		mf->f.rss_base = fault_rss_kb();
@@ -726,7 +710,7 @@ START_TEST(faults_malformed_flood_to_messenger_counted_and_reset)
 	ck_assert_int_ge(f->ncases, 50);
 
 	struct event_base *base = event_base_new();
-	struct evudp6_transport_config tcfg = {.bind = "[::]:0", .rcvbuf = 8 << 20};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::]:0", .rcvbuf = 8 << 20};
 	ck_assert_int_eq(evudp6_messenger_new(&mf.m, base, &tcfg, NULL), 0);
 	ck_assert_int_eq(evudp6_messenger_start(mf.m), 0);
 	f->port = evudp6_transport_port(evudp6_messenger_transport(mf.m));
@@ -751,9 +735,9 @@ START_TEST(faults_malformed_flood_to_messenger_counted_and_reset)
 		if (wants_rst(&f->cases[i]))
 			rst += FLOOD / f->ncases + ((unsigned long)i < FLOOD % (unsigned long)f->ncases);
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(mf.m, &st);
+	evudp6_messenger_stats(mf.m, &st, sizeof(st));
 	struct evudp6_transport_stats ts;
-	evudp6_transport_stats(evudp6_messenger_transport(mf.m), &ts);
+	evudp6_transport_stats(evudp6_messenger_transport(mf.m), &ts, sizeof(ts));
 	ck_assert_msg(!atomic_load(&f->stalled), "sender stalled after %lu datagrams", atomic_load(&f->sent));
 	ck_assert_uint_eq(ts.datagrams_in, FLOOD);
 	ck_assert_uint_eq(ts.rxq_overflow, 0);
@@ -810,7 +794,7 @@ static void spoof_handler(struct evudp6_messenger *m, struct evudp6_exchange *ex
 	if (evudp6_exchange_respond(ex, &b) != 0)
 		s->respond_failed++;
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	if (st.dedup_entries > s->max_entries)
 		s->max_entries = st.dedup_entries;
 	unsigned long n = atomic_fetch_add(&s->handled, 1) + 1;
@@ -861,10 +845,10 @@ START_TEST(faults_many_source_request_flood_keeps_dedup_under_cap)
 	memset(&s, 0, sizeof(s));
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.dedup_cap = SPOOF_CAP;
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::]:0", .rcvbuf = 8 << 20};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::]:0", .rcvbuf = 8 << 20};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, &c), 0);
 	evudp6_messenger_set_request_cb(m, spoof_handler, &s);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
@@ -880,7 +864,7 @@ START_TEST(faults_many_source_request_flood_keeps_dedup_under_cap)
 	pthread_join(th, NULL);
 
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	ck_assert_msg(!atomic_load(&s.stalled), "sender stalled after %lu requests", atomic_load(&s.sent));
 	/* Every request was new, handled once and answered; the table held
 	 * the newest SPOOF_CAP and forgot the rest, oldest first. */
@@ -920,7 +904,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, faults_receive_queue_overflow_counted_exactly);
 	tcase_add_test(tc, faults_local_emsgsize_entry_delivered_with_details);
 	tcase_add_test(tc, faults_refused_sends_return_errno_and_report_bounded);
-	tcase_add_test(tc, faults_datagram_without_pktinfo_delivered_local_unknown_warned_once);
+	tcase_add_test(tc, faults_datagram_without_pktinfo_delivered_local_unknown);
 	tcase_add_test(tc, faults_malformed_flood_to_messenger_counted_and_reset);
 	tcase_add_test(tc, faults_many_source_request_flood_keeps_dedup_under_cap);
 	suite_add_tcase(s, tc);

@@ -250,7 +250,7 @@ static void raw_decode(struct raw *r, int i, struct evudp6_msg *msg)
 static struct evudp6_messenger_config cfg_fast(void)
 {
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_timeout_ms = 20;
 	c.ack_random_factor = 1.0;
 	c.leisure_ms = 0;
@@ -262,7 +262,7 @@ static struct evudp6_messenger_config cfg_fast(void)
 static struct evudp6_messenger *mk(const struct evudp6_messenger_config *cfg)
 {
 	struct evudp6_messenger *m;
-	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, cfg), 0);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
 	return m;
@@ -276,7 +276,7 @@ static uint16_t mport(const struct evudp6_messenger *m)
 static struct evudp6_messenger_stats mstats(const struct evudp6_messenger *m)
 {
 	struct evudp6_messenger_stats s;
-	evudp6_messenger_stats(m, &s);
+	evudp6_messenger_stats(m, &s, sizeof(s));
 	return s;
 }
 
@@ -419,7 +419,7 @@ static void ping_rec_cb(struct evudp6_messenger *m, const struct evudp6_msg *pin
 		p->mid[p->calls] = ping->mid;
 		p->remote[p->calls] = *remote;
 		struct evudp6_messenger_stats st;
-		evudp6_messenger_stats(m, &st);
+		evudp6_messenger_stats(m, &st, sizeof(st));
 		p->rst_sent[p->calls] = st.rst_sent;
 	}
 	p->calls++;
@@ -1228,19 +1228,19 @@ START_TEST(messenger_config_rejects_bad_values)
 	memset(&c, 0, sizeof c);
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
 	ck_assert_ptr_null(m);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_random_factor = 0.5;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.nstart = 0;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.dedup_cap = 0;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.max_retransmit = 17;
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, NULL, &c), -EINVAL);
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.max_retransmit = 0;
 	c.leisure_ms = 0;
 	c.empty_ack_delay_ms = 0;
@@ -1320,7 +1320,7 @@ static void icmp_refused(bool v4)
 	ck_assert_uint_eq(st.exchanges_failed, 1);
 	ck_assert_uint_eq(st.icmp_vetted_out, 0);
 	struct evudp6_transport_stats ts;
-	evudp6_transport_stats(evudp6_messenger_transport(m), &ts);
+	evudp6_transport_stats(evudp6_messenger_transport(m), &ts, sizeof(ts));
 	ck_assert_uint_eq(ts.datagrams_out, 1);
 	evudp6_messenger_free(m);
 }
@@ -1837,7 +1837,7 @@ static void multicast_client(bool v4)
 	c.leisure_ms = 20;
 	struct srv s[3] = {{0}};
 	struct evudp6_messenger *srv[3];
-	struct evudp6_transport_config tc = {.bind = "[::]:5683", .reuseport = true};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:5683", .reuseport = true};
 	struct in6_addr group;
 	inet_pton(AF_INET6, v4 ? "::ffff:224.0.1.187" : "ff02::fd", &group);
 	/* Three servers on one port (SO_REUSEPORT): each member of the group
@@ -1888,6 +1888,176 @@ END_TEST
 START_TEST(messenger_multicast_client_collects_every_response_v4)
 {
 	multicast_client(true);
+}
+END_TEST
+
+/* ------------------------------------------------------------ a transport the caller owns */
+
+/* What the caller's own transport callbacks saw. */
+struct own {
+	int datagrams;
+	uint8_t data[64];
+	size_t len;
+	int errors;
+	int err;
+	uint8_t quoted[64];
+	size_t quoted_len;
+};
+
+static void own_datagram(struct evudp6_transport *t, const uint8_t *data, size_t len,
+                         const struct evudp6_addr *remote, void *arg)
+{
+	(void)t;
+	(void)remote;
+	struct own *o = arg;
+	o->datagrams++;
+	o->len = len < sizeof o->data ? len : sizeof o->data;
+	memcpy(o->data, data, o->len);
+}
+
+static void own_error(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
+                      const struct evudp6_addr *remote, const uint8_t *quoted, size_t quoted_len, void *arg)
+{
+	(void)t;
+	(void)icmp;
+	(void)remote;
+	struct own *o = arg;
+	o->errors++;
+	o->err = err;
+	o->quoted_len = quoted_len < sizeof o->quoted ? quoted_len : sizeof o->quoted;
+	if (quoted)
+		memcpy(o->quoted, quoted, o->quoted_len);
+}
+
+static struct evudp6_transport *own_transport(struct own *o)
+{
+	struct evudp6_transport *t;
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &tc, own_datagram, own_error, o), 0);
+	return t;
+}
+
+START_TEST(messenger_on_caller_transport_hands_on_what_is_not_coap)
+{
+	struct own o = {0};
+	struct srv s = {0};
+	struct evudp6_transport *t = own_transport(&o);
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = NULL;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), 0);
+	ck_assert_ptr_eq(evudp6_messenger_transport(m), t);
+	struct evudp6_messenger *m2 = (struct evudp6_messenger *)&o;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m2, t, &c), -EVUDP6_E_STATE);
+	ck_assert_ptr_null(m2);
+	evudp6_messenger_set_request_cb(m, srv_cb, &s);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0); /* starts the transport */
+	ck_assert_uint_ne(evudp6_transport_port(t), 0);
+
+	struct raw *r = raw_open();
+	raw_send(r, false, mport(m), con_get_hello, sizeof con_get_hello);
+	/* A DTLS record header: version bits 0, not CoAP. */
+	const uint8_t dtls[] = {0x16, 0xfe, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+	raw_send(r, true, mport(m), dtls, sizeof dtls);
+	ck_assert(RUN_UNTIL(r->n == 1 && o.datagrams == 1, 2000));
+	run_for(30);
+	ck_assert_int_eq(s.calls, 1);
+	ck_assert_int_eq(r->n, 1); /* the 2.05, and no RST for the DTLS record */
+	struct evudp6_msg rsp;
+	raw_decode(r, 0, &rsp);
+	ck_assert_uint_eq(rsp.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(o.datagrams, 1);
+	ck_assert_uint_eq(o.len, sizeof dtls);
+	ck_assert_mem_eq(o.data, dtls, sizeof dtls);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.handed_on, 1);
+	ck_assert_uint_eq(st.malformed, 0);
+	ck_assert_uint_eq(st.requests_received, 1);
+
+	/* Freed, the messenger gives the transport back: a ping is now the
+	 * caller's datagram, unanswered. */
+	evudp6_messenger_free(m);
+	const uint8_t ping[] = {0x40, 0x00, 0x12, 0x35};
+	raw_send(r, false, evudp6_transport_port(t), ping, sizeof ping);
+	ck_assert(RUN_UNTIL(o.datagrams == 2, 2000));
+	run_for(30);
+	ck_assert_int_eq(r->n, 1);
+	ck_assert_uint_eq(o.len, sizeof ping);
+	/* ... and it is the caller's to use, and to free. */
+	struct evudp6_addr to;
+	lo_addr(&to, false, r->port);
+	ck_assert_int_eq(evudp6_transport_send(t, &to, "own", 3), 0);
+	ck_assert(RUN_UNTIL(r->n == 2, 2000));
+	ck_assert_uint_eq(r->d[1].len, 3);
+	raw_close(r);
+	evudp6_transport_free(t);
+}
+END_TEST
+
+START_TEST(messenger_on_caller_transport_hands_on_unclaimed_icmp)
+{
+	struct own o = {0};
+	struct evudp6_transport *t = own_transport(&o);
+	ck_assert_int_eq(evudp6_transport_start(t), 0); /* started by the caller */
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = NULL;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), 0);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+
+	/* The caller's own datagram to a dead port: not the messenger's. */
+	struct evudp6_addr dead;
+	lo_addr(&dead, false, testnet_closed_port());
+	ck_assert_int_eq(evudp6_transport_send(t, &dead, "mine", 4), 0);
+	ck_assert(RUN_UNTIL(o.errors == 1, 2000));
+	ck_assert_int_eq(o.err, -ECONNREFUSED);
+	ck_assert_uint_eq(o.quoted_len, 4);
+	ck_assert_mem_eq(o.quoted, "mine", 4);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_errors, 1);
+	ck_assert_uint_eq(st.icmp_vetted_out, 1);
+
+	/* A request of the messenger's to a dead port is the messenger's. */
+	struct rec rr = {0};
+	struct evudp6_msg_builder b;
+	builder_get(&b, EVUDP6_CON, "x");
+	ck_assert_int_eq(evudp6_messenger_request(m, &dead, &b, 0, rec_cb, &rr, NULL), 0);
+	ck_assert(RUN_UNTIL(rr.ended, 2000));
+	ck_assert_int_eq(rr.err, -ECONNREFUSED);
+	ck_assert_int_eq(o.errors, 1);
+
+	/* Shut down, the messenger gives the transport back, still running. */
+	ck_assert_int_eq(evudp6_messenger_shutdown(m), 0);
+	ck_assert_int_ge(evudp6_transport_fd(t), 0);
+	ck_assert_int_eq(evudp6_transport_send(t, &dead, "again", 5), 0);
+	ck_assert(RUN_UNTIL(o.errors == 2, 2000));
+	ck_assert_uint_eq(o.quoted_len, 5);
+	evudp6_messenger_free(m);
+	evudp6_transport_free(t);
+}
+END_TEST
+
+START_TEST(messenger_on_transport_rejects_misuse)
+{
+	struct own o = {0};
+	struct evudp6_messenger *m = (struct evudp6_messenger *)&o;
+	struct evudp6_messenger_config c = cfg_fast();
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, NULL, &c), -EINVAL);
+	ck_assert_ptr_null(m);
+	struct evudp6_transport *t = own_transport(&o);
+	c.nstart = 0;
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), -EINVAL);
+	/* The failed call left the transport's own callbacks in place. */
+	ck_assert_int_eq(evudp6_transport_start(t), 0);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6,
+	                          .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+	                          .sin6_port = htons(evudp6_transport_port(t))};
+	ck_assert_int_eq(sendto(fd, "\x40\x00\x00\x01", 4, 0, (struct sockaddr *)&to, sizeof to), 4);
+	ck_assert(RUN_UNTIL(o.datagrams == 1, 2000));
+	close(fd);
+	ck_assert_int_eq(evudp6_transport_shutdown(t, NULL, NULL), 0);
+	c = cfg_fast();
+	ck_assert_int_eq(evudp6_messenger_new_on_transport(&m, t, &c), -EVUDP6_E_SHUTDOWN);
+	evudp6_transport_free(t);
 }
 END_TEST
 
@@ -2083,7 +2253,7 @@ static int tokens_without_getrandom(int out)
 	struct event_base *b = event_base_new();
 	struct evudp6_messenger_config c = cfg_fast();
 	c.nstart = 8;
-	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
 	struct evudp6_messenger *m;
 	if (!b || evudp6_messenger_new(&m, b, &tc, &c) != 0 || evudp6_messenger_start(m) != 0)
 		return 4;
@@ -2293,7 +2463,7 @@ START_TEST(messenger_empty_ack_is_told_once_then_separate_response)
 	builder_get(&b, EVUDP6_CON, "slow");
 	struct ackrec a = {0};
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	ck_assert_uint_eq(o.size, sizeof o);
 	ck_assert_int_eq(o.max_retransmit, -1);
 	o.ack_cb = ack_rec_cb;
@@ -2341,7 +2511,7 @@ START_TEST(messenger_ack_cb_may_cancel_the_request)
 	builder_get(&b, EVUDP6_CON, "slow");
 	struct ackrec a = {.cancel_on_ack = true};
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.ack_cb = ack_rec_cb;
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, ack_final_cb, &a, NULL), 0);
 	ck_assert(RUN_UNTIL(r->n == 1, 2000));
@@ -2375,7 +2545,7 @@ START_TEST(messenger_request_options_set_its_own_retransmission)
 	builder_get(&b, EVUDP6_CON, "hello");
 	struct rec x = {0};
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.ack_timeout_ms = 50;
 	o.ack_random_factor = 1.0;
 	o.max_retransmit = 2;
@@ -2394,7 +2564,7 @@ START_TEST(messenger_request_options_set_its_own_retransmission)
 	double total = x.t - t0;
 	ck_assert_msg(total >= 345 && total <= 430, "gave up after %.1f ms, want 350", total);
 	/* max_retransmit 0 is taken literally: one transmission. */
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.max_retransmit = 0;
 	builder_get(&b, EVUDP6_CON, "hello");
 	struct rec y = {0};
@@ -2420,7 +2590,7 @@ START_TEST(messenger_request_deadline_ends_it_whatever_its_state)
 	builder_get(&b, EVUDP6_CON, "hello");
 	struct rec x = {0};
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.ack_timeout_ms = 30;
 	o.ack_random_factor = 1.0;
 	o.deadline_ms = 120;
@@ -2440,7 +2610,7 @@ START_TEST(messenger_request_deadline_ends_it_whatever_its_state)
 	 * deadline still ends it, and the final callback can tell. */
 	builder_get(&b, EVUDP6_CON, "slow");
 	struct ackrec a = {0};
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.ack_cb = ack_rec_cb;
 	o.deadline_ms = 150;
 	t0 = now_ms();
@@ -2458,7 +2628,7 @@ START_TEST(messenger_request_deadline_ends_it_whatever_its_state)
 	struct rec first = {0}, second = {0};
 	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &first, NULL), 0);
 	builder_get(&b, EVUDP6_CON, "second");
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.deadline_ms = 50;
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &second, NULL), 0);
 	ck_assert(RUN_UNTIL(second.calls == 1, 2000));
@@ -2480,27 +2650,34 @@ START_TEST(messenger_request_ex_rejects_bad_options)
 	builder_get(&b, EVUDP6_CON, "hello");
 	struct rec x = {0};
 	struct evudp6_request_options o;
-	evudp6_request_options_init(&o);
-	o.size = offsetof(struct evudp6_request_options, ack_cb);
+	evudp6_request_options_init(&o, sizeof(o));
+	o.size = 0; /* never initialised */
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
-	evudp6_request_options_init(&o);
+	o.size = offsetof(struct evudp6_request_options, ack_cb) + 1; /* cuts a field */
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.ack_random_factor = 0.5;
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
 	o.ack_random_factor = 17.0;
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
-	evudp6_request_options_init(&o);
+	evudp6_request_options_init(&o, sizeof(o));
 	o.max_retransmit = 17;
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &o, rec_cb, &x, NULL), -EINVAL);
 	ck_assert_uint_eq(mstats(m).requests_pending, 0);
 	ck_assert_uint_eq(mstats(m).requests_sent, 0);
-	/* A caller built with a larger struct than ours is fine: the rest is ignored. */
+	/* A caller built with a larger struct than ours: fine while it sets
+	 * nothing we do not know, refused once it does. */
 	struct {
 		struct evudp6_request_options o;
 		uint64_t later;
 	} bigger;
-	evudp6_request_options_init(&bigger.o);
-	bigger.o.size = sizeof bigger;
 	bigger.later = ~0ull;
+	ck_assert_int_eq(evudp6_request_options_init(&bigger.o, sizeof bigger), 0);
+	ck_assert_uint_eq(bigger.o.size, sizeof bigger);
+	ck_assert_uint_eq(bigger.later, 0);
+	bigger.later = 1;
+	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &bigger.o, rec_cb, &x, NULL), -EINVAL);
+	bigger.later = 0;
 	ck_assert_int_eq(evudp6_messenger_request_ex(m, &to, &b, &bigger.o, rec_cb, &x, NULL), 0);
 	/* NULL options are the defaults. */
 	builder_get(&b, EVUDP6_CON, "hello");
@@ -2641,6 +2818,9 @@ int main(void)
 	tcase_add_test(tc, messenger_icmp_for_unknown_quote_is_vetted_out);
 	tcase_add_test(tc, messenger_send_error_fails_every_exchange_to_remote);
 	tcase_add_test(tc, messenger_flood_keeps_dedup_under_cap);
+	tcase_add_test(tc, messenger_on_caller_transport_hands_on_what_is_not_coap);
+	tcase_add_test(tc, messenger_on_caller_transport_hands_on_unclaimed_icmp);
+	tcase_add_test(tc, messenger_on_transport_rejects_misuse);
 	tcase_add_test(tc, messenger_remote_with_flowinfo_gets_its_answer_and_shares_nstart);
 	tcase_add_test(tc, messenger_ack_from_another_address_does_not_match);
 	tcase_add_test(tc, messenger_tokens_cannot_be_predicted_from_earlier_ones);

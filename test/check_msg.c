@@ -1136,6 +1136,53 @@ START_TEST(msg_add_uint_values_survive_later_adds)
 }
 END_TEST
 
+/* A builder is a value: a copy made by assignment (or memcpy, or a
+ * struct returned from a function) encodes on its own, even after the
+ * original is reused for another message. */
+START_TEST(msg_builder_copied_by_assignment_encodes_on_its_own)
+{
+	struct evudp6_msg_builder a, copy;
+	uint8_t want[64], got[64];
+
+	evudp6_msg_builder_init(&a, EVUDP6_CON, EVUDP6_GET, 0x1234);
+	evudp6_msg_builder_add_uint(&a, EVUDP6_OPT_URI_PORT, 0x1633);
+	evudp6_msg_builder_add_opt(&a, EVUDP6_OPT_URI_PATH, "x", 1);
+	evudp6_msg_builder_add_uint(&a, EVUDP6_OPT_CONTENT_FORMAT, 50);
+	evudp6_msg_builder_add_uint(&a, EVUDP6_OPT_ACCEPT, 0);
+	ssize_t n = evudp6_msg_encode(&a, want, sizeof(want));
+	ck_assert_int_eq(n, 4 + 3 + 2 + 2 + 1);
+	ck_assert_mem_eq(want + 4,
+	                 "\x72\x16\x33"
+	                 "\x41x"
+	                 "\x11\x32"
+	                 "\x50",
+	                 8);
+
+	copy = a;
+	/* The original is reused: its uint bytes change under the same slots. */
+	evudp6_msg_builder_init(&a, EVUDP6_NON, EVUDP6_PUT, 1);
+	for (int i = 0; i < EVUDP6_BUILDER_MAX_OPTS; i++)
+		evudp6_msg_builder_add_uint(&a, 60, 0xffffffffu);
+	ck_assert_int_eq(evudp6_msg_encode(&copy, got, sizeof(got)), n);
+	ck_assert_mem_eq(got, want, (size_t)n);
+
+	/* The copy stays usable as a builder: a later uint lands in order. */
+	ck_assert_int_eq(evudp6_msg_builder_add_uint(&copy, EVUDP6_OPT_URI_HOST, 7), 0);
+	struct evudp6_msg m;
+	struct evudp6_opt_iter it;
+	ssize_t n2 = evudp6_msg_encode(&copy, got, sizeof(got));
+	ck_assert_int_eq(n2, n + 2);
+	ck_assert_int_eq(evudp6_msg_decode(&m, got, (size_t)n2), 0);
+	evudp6_opt_iter_init(&it, &m);
+	ck_assert_int_eq(next_opt(&it, EVUDP6_OPT_URI_HOST, "\x07"), 1);
+	ck_assert_int_eq(next_opt(&it, EVUDP6_OPT_URI_PORT, "\x16\x33"), 1);
+	ck_assert_int_eq(next_opt(&it, EVUDP6_OPT_URI_PATH, "x"), 1);
+	ck_assert_int_eq(next_opt(&it, EVUDP6_OPT_CONTENT_FORMAT, "\x32"), 1);
+	ck_assert_int_eq(next_opt(&it, EVUDP6_OPT_ACCEPT, ""), 1);
+	ck_assert_int_eq(next_opt(&it, 0, ""), 0);
+}
+END_TEST
+
 START_TEST(msg_encode_rejects_empty_with_token)
 {
 	struct evudp6_msg_builder b;
@@ -1771,6 +1818,7 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, msg_encode_reports_nospace_for_every_short_size);
 	tcase_add_test(tc, msg_add_uint_writes_shortest_form);
 	tcase_add_test(tc, msg_add_uint_values_survive_later_adds);
+	tcase_add_test(tc, msg_builder_copied_by_assignment_encodes_on_its_own);
 	tcase_add_test(tc, msg_encode_rejects_empty_with_token);
 	tcase_add_test(tc, msg_encode_rejects_empty_with_options);
 	tcase_add_test(tc, msg_encode_rejects_empty_with_payload);

@@ -159,7 +159,7 @@ static void get_builder(struct evudp6_msg_builder *b, uint8_t type, uint16_t mid
 static struct evudp6_messenger_config cfg_fast(void)
 {
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_timeout_ms = 20;
 	c.ack_random_factor = 1.0;
 	c.max_retransmit = 2;
@@ -172,7 +172,7 @@ static struct evudp6_messenger *mk(const struct evudp6_observe_config *ocfg)
 {
 	struct evudp6_messenger *m;
 	struct evudp6_messenger_config c = cfg_fast();
-	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, &c), 0);
 	if (ocfg)
 		ck_assert_int_eq(evudp6_observe_setup(m, ocfg), 0);
@@ -188,14 +188,14 @@ static uint16_t mport(const struct evudp6_messenger *m)
 static struct evudp6_observe_stats ostats(const struct evudp6_messenger *m)
 {
 	struct evudp6_observe_stats s;
-	evudp6_observe_stats(m, &s);
+	evudp6_observe_stats(m, &s, sizeof(s));
 	return s;
 }
 
 static struct evudp6_messenger_stats mstats(const struct evudp6_messenger *m)
 {
 	struct evudp6_messenger_stats s;
-	evudp6_messenger_stats(m, &s);
+	evudp6_messenger_stats(m, &s, sizeof(s));
 	return s;
 }
 
@@ -318,7 +318,7 @@ END_TEST
 START_TEST(observe_server_con_every_n_notifications)
 {
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.con_every = 3;
 	struct srv s = {0};
 	struct evudp6_messenger *m = mk_server(&oc, &s);
@@ -351,7 +351,7 @@ START_TEST(observe_server_con_when_last_con_is_older_than_interval)
 	/* RFC 7641 4.5: a CON at least every con_interval_ms (24 h by
 	 * default; 100 ms here), whatever con_every says. */
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.con_interval_ms = 100;
 	struct srv s = {0};
 	struct evudp6_messenger *m = mk_server(&oc, &s);
@@ -378,7 +378,7 @@ END_TEST
 START_TEST(observe_server_newest_replaces_notification_waiting_behind_con)
 {
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.con_every = 1;
 	struct srv s = {0};
 	struct evudp6_messenger *m = mk_server(&oc, &s);
@@ -460,7 +460,7 @@ END_TEST
 START_TEST(observe_server_unacknowledged_con_removes_observer_after_schedule)
 {
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.con_every = 1;
 	struct srv s = {0};
 	struct evudp6_messenger *m = mk_server(&oc, &s);
@@ -495,7 +495,7 @@ static int peers_answered(struct peer **p, int n)
 START_TEST(observe_server_registration_flood_capped)
 {
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.max_observations = 40;
 	oc.max_per_remote = 3;
 	struct srv s = {0};
@@ -1047,7 +1047,7 @@ END_TEST
 START_TEST(observe_client_reregisters_after_max_age_of_silence)
 {
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.reregister_margin_ms = 100;
 	struct evudp6_messenger *m = mk(&oc);
 	struct peer *p = peer_open();
@@ -1094,7 +1094,7 @@ END_TEST
 START_TEST(observe_client_observers_are_capped)
 {
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.max_observers = 2;
 	struct evudp6_messenger *m = mk(&oc);
 	struct peer *p = peer_open();

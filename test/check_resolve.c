@@ -952,7 +952,7 @@ static struct evudp6_transport *transport_bound(const char *bind)
 {
 	struct evudp6_transport *t;
 	struct evudp6_transport_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
+	evudp6_transport_config_init(&cfg, sizeof(cfg));
 	cfg.bind = bind;
 	ck_assert_int_eq(evudp6_transport_new(&t, fx.base, &cfg, ignore_datagram, NULL, NULL), 0);
 	if (bind)

@@ -31,9 +31,9 @@ static size_t nrest;
 static void setup(void)
 {
 	base = event_base_new();
-	struct evudp6_transport_config t = {.bind = "[::1]:0"};
+	struct evudp6_transport_config t = {.size = sizeof(t), .bind = "[::1]:0"};
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.empty_ack_delay_ms = 50;
 	c.ack_timeout_ms = 100;
 	ck_assert_int_eq(evudp6_messenger_new(&msgr, base, &t, &c), 0);
@@ -798,7 +798,7 @@ START_TEST(server_with_block_server_moves_large_bodies_both_ways)
 	ck_assert_int_eq(
 	    evudp6_server_add(srv, "/big", EVUDP6_METHOD_GET | EVUDP6_METHOD_PUT, big_cb, NULL, NULL), 0);
 	struct evudp6_messenger *cli;
-	struct evudp6_transport_config t = {.bind = "[::1]:0"};
+	struct evudp6_transport_config t = {.size = sizeof(t), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &t, NULL), 0);
 	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
 	struct evudp6_addr to;

@@ -92,7 +92,8 @@ static void shards_start_transport(struct shard *sh)
 	for (unsigned int i = 0; i < SHARDS; i++) {
 		/* The first shard picks the port, the others join it. */
 		shard_init(&sh[i], i, port);
-		struct evudp6_transport_config cfg = {.bind = sh[i].bind, .reuseport = true};
+		struct evudp6_transport_config cfg = {
+		    .size = sizeof(cfg), .bind = sh[i].bind, .reuseport = true};
 		ck_assert_int_eq(evudp6_transport_new(&sh[i].t, sh[i].base, &cfg, echo_cb, NULL, &sh[i]), 0);
 		ck_assert_int_eq(evudp6_transport_start(sh[i].t), 0);
 		if (i == 0)
@@ -235,12 +236,12 @@ START_TEST(shard_without_reuseport_cannot_join_the_port)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *a = NULL, *b = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0", .reuseport = true};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0", .reuseport = true};
 	ck_assert_int_eq(evudp6_transport_new(&a, base, &cfg, echo_cb, NULL, NULL), 0);
 	ck_assert_int_eq(evudp6_transport_start(a), 0);
 	char bind[32];
 	snprintf(bind, sizeof(bind), "[::1]:%u", evudp6_transport_port(a));
-	struct evudp6_transport_config cfg2 = {.bind = bind};
+	struct evudp6_transport_config cfg2 = {.size = sizeof(cfg2), .bind = bind};
 	ck_assert_int_eq(evudp6_transport_new(&b, base, &cfg2, echo_cb, NULL, NULL), 0);
 	ck_assert_int_eq(evudp6_transport_start(b), -EADDRINUSE);
 	evudp6_transport_free(a);
@@ -292,7 +293,8 @@ START_TEST(messenger_shards_deduplicate_each_remote_on_its_shard)
 	uint16_t port = 0;
 	for (unsigned int i = 0; i < SHARDS; i++) {
 		shard_init(&sh[i], i, port);
-		struct evudp6_transport_config tcfg = {.bind = sh[i].bind, .reuseport = true};
+		struct evudp6_transport_config tcfg = {
+		    .size = sizeof(tcfg), .bind = sh[i].bind, .reuseport = true};
 		ck_assert_int_eq(evudp6_messenger_new(&sh[i].m, sh[i].base, &tcfg, NULL), 0);
 		evudp6_messenger_set_request_cb(sh[i].m, request_cb, &sh[i]);
 		ck_assert_int_eq(evudp6_messenger_start(sh[i].m), 0);
@@ -327,7 +329,7 @@ START_TEST(messenger_shards_deduplicate_each_remote_on_its_shard)
 	unsigned long requests = 0, duplicates = 0;
 	for (unsigned int s = 0; s < SHARDS; s++) {
 		struct evudp6_messenger_stats st;
-		evudp6_messenger_stats(sh[s].m, &st);
+		evudp6_messenger_stats(sh[s].m, &st, sizeof(st));
 		ck_assert_uint_gt(sh[s].requests, 0);
 		ck_assert_uint_eq(st.duplicates_answered, sh[s].requests);
 		requests += sh[s].requests;

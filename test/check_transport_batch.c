@@ -90,7 +90,8 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 static struct evudp6_transport *server(struct event_base *base, struct echo *e, unsigned int send_batch)
 {
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0", .send_batch = send_batch};
+	struct evudp6_transport_config cfg = {
+	    .size = sizeof(cfg), .bind = "[::]:0", .send_batch = send_batch};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, e), 0);
 	ck_assert_int_eq(evudp6_transport_start(t), 0);
 	return t;
@@ -132,7 +133,7 @@ START_TEST(transport_holds_answers_until_the_batch_callbacks_ran)
 	/* ... and it left as soon as the callback returned. */
 	expect_answer(c, "::1", "one", 3);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, 1);
 	ck_assert_uint_eq(st.bytes_out, 3);
 	ck_assert_uint_eq(st.send_errors, 0);
@@ -179,7 +180,7 @@ START_TEST(transport_batch_answers_in_order_each_from_its_address)
 	for (char i = 0; i < 4; i++)
 		expect_answer(c6, "::1", &i, 1);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_in, 16);
 	ck_assert_uint_eq(st.datagrams_out, 16);
 	ck_assert_uint_eq(st.bytes_out, 16);
@@ -202,7 +203,7 @@ START_TEST(transport_flushes_early_when_send_batch_is_full)
 	for (char i = 0; i < 10; i++)
 		expect_answer(c, "::1", &i, 1);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, 10);
 	close(c);
 	evudp6_transport_free(t);
@@ -226,7 +227,7 @@ START_TEST(transport_flushes_early_when_held_bytes_fill_the_arena)
 		expect_answer(c, "::1", want, sizeof(want));
 	}
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, 5);
 	ck_assert_uint_eq(st.bytes_out, 5 * BIG);
 	close(c);
@@ -257,7 +258,7 @@ START_TEST(transport_held_send_error_comes_through_error_callback)
 	expect_answer(c, "::1", &two, 1);
 	expect_nothing(c);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, 2);
 	ck_assert_uint_eq(st.send_errors, 1);
 	close(c);
@@ -282,7 +283,7 @@ START_TEST(transport_shutdown_in_callback_sends_held_answers)
 	expect_answer(c, "::1", &one, 1);
 	expect_nothing(c);
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(t, &st);
+	evudp6_transport_stats(t, &st, sizeof(st));
 	ck_assert_uint_eq(st.datagrams_out, 2);
 	ck_assert_int_eq(evudp6_transport_send(t, &e.err_remote, "x", 1), -EVUDP6_E_SHUTDOWN);
 	close(c);
@@ -341,7 +342,7 @@ START_TEST(transport_rejects_send_batch_above_1024)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.send_batch = 1025};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .send_batch = 1025};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, NULL, NULL), -EINVAL);
 	ck_assert_ptr_null(t);
 	event_base_free(base);

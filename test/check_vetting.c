@@ -277,13 +277,13 @@ static void rec_cb(struct evudp6_request *r, int err, const struct evudp6_msg *r
 static struct evudp6_messenger *mk(void)
 {
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_timeout_ms = 5000;
 	c.ack_random_factor = 1.0;
 	c.empty_ack_delay_ms = 0;
 	c.leisure_ms = 0;
 	struct evudp6_messenger *m;
-	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, &c), 0);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
 	return m;
@@ -297,7 +297,7 @@ static uint16_t mport(struct evudp6_messenger *m)
 static struct evudp6_messenger_stats mstats(const struct evudp6_messenger *m)
 {
 	struct evudp6_messenger_stats s;
-	evudp6_messenger_stats(m, &s);
+	evudp6_messenger_stats(m, &s, sizeof(s));
 	return s;
 }
 
@@ -436,12 +436,12 @@ static void hold_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, cons
 static struct evudp6_messenger *separate_response(struct peer *p, unsigned int ack_timeout_ms, uint8_t sep[6])
 {
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	c.ack_timeout_ms = ack_timeout_ms;
 	c.ack_random_factor = 1.0;
 	c.empty_ack_delay_ms = 0;
 	struct evudp6_messenger *m;
-	struct evudp6_transport_config tc = {.bind = "[::]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, &c), 0);
 	static struct evudp6_exchange *ex;
 	ex = NULL;

@@ -177,7 +177,7 @@ int main(void)
 	/* ... and CoAP, on the same event_base, the same way. */
 	struct evudp6_messenger *m;
 	struct evudp6_server *coap;
-	struct evudp6_transport_config cfg = {.bind = "[::]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::]:0"};
 	struct evudp6_resource *temp;
 	int r = evudp6_messenger_new(&m, base, &cfg, NULL);
 	if (r == 0)
@@ -202,7 +202,7 @@ int main(void)
 	socklen_t hl = sizeof(hsa);
 	getsockname(evhttp_bound_socket_get_fd(hs), (struct sockaddr *)&hsa, &hl);
 	c.conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", ntohs(hsa.sin_port));
-	struct evudp6_transport_config ccfg = {.bind = "[::]:0"};
+	struct evudp6_transport_config ccfg = {.size = sizeof(ccfg), .bind = "[::]:0"};
 	if (evudp6_messenger_new(&c.client, base, &ccfg, NULL) < 0 || evudp6_messenger_start(c.client) < 0)
 		return 1;
 	evudp6_addr_from_literal(&c.coap, "127.0.0.1", evudp6_transport_port(evudp6_messenger_transport(m)),

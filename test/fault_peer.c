@@ -237,7 +237,7 @@ static int icmp_flood(int argc, char **argv)
 			usage();
 	if (f.ntargets == 0)
 		usage();
-	struct evudp6_transport_config cfg = {.bind = "[::]:0", .rcvbuf = 16 << 20};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::]:0", .rcvbuf = 16 << 20};
 	int r = evudp6_transport_new(&f.t, base, &cfg, flood_ignore, flood_error, &f);
 	if (r == 0)
 		r = evudp6_transport_start(f.t);
@@ -263,7 +263,7 @@ static int icmp_flood(int argc, char **argv)
 	}
 
 	struct evudp6_transport_stats st;
-	evudp6_transport_stats(f.t, &st);
+	evudp6_transport_stats(f.t, &st, sizeof(st));
 	printf("result sent=%lu errors=%lu quoted_ok=%lu errqueue=%lu errqueue_other=%lu send_errors=%lu "
 	       "wakeups=%lu bounded=%lu late_us=%ld wall_late_us=%ld rss_kb=%ld/%ld/%ld kinds=",
 	       f.sent, f.errors, f.quoted_ok, (unsigned long)st.errqueue, (unsigned long)st.errqueue_other,
@@ -342,8 +342,8 @@ static void serve_stats(void)
 {
 	struct evudp6_messenger_stats st;
 	struct evudp6_transport_stats ts;
-	evudp6_messenger_stats(sv.m, &st);
-	evudp6_transport_stats(evudp6_messenger_transport(sv.m), &ts);
+	evudp6_messenger_stats(sv.m, &st, sizeof(st));
+	evudp6_transport_stats(evudp6_messenger_transport(sv.m), &ts, sizeof(ts));
 	printf(
 	    "stats requests_received=%lu responses_sent=%lu duplicates=%lu dedup_entries=%lu dedup_peak=%lu "
 	    "dedup_cap=%lu dedup_evicted=%lu dedup_full=%lu send_errors=%lu icmp_errors=%lu "
@@ -446,7 +446,7 @@ static int serve(int argc, char **argv)
 {
 	const char *bind = "[::]:5683";
 	struct evudp6_messenger_config cfg;
-	evudp6_messenger_config_init(&cfg);
+	evudp6_messenger_config_init(&cfg, sizeof(cfg));
 	int o;
 	while ((o = getopt(argc, argv, "b:d:l:")) != -1) {
 		switch (o) {
@@ -463,7 +463,7 @@ static int serve(int argc, char **argv)
 			usage();
 		}
 	}
-	struct evudp6_transport_config tcfg = {.bind = bind, .rcvbuf = 16 << 20};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = bind, .rcvbuf = 16 << 20};
 	int r = evudp6_messenger_new(&sv.m, base, &tcfg, &cfg);
 	if (r == 0) {
 		evudp6_messenger_set_request_cb(sv.m, serve_request, NULL);

@@ -59,7 +59,7 @@ int main(void)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *t;
-	struct evudp6_transport_config cfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1]:0"};
 	if (evudp6_transport_new(&t, base, &cfg, on_dgram, NULL, base) || evudp6_transport_start(t))
 		return 1;
 	struct evudp6_msg_builder b;

@@ -200,10 +200,10 @@ static int run_server(int argc, char **argv)
 		}
 	}
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	if (leisure >= 0)
 		c.leisure_ms = (unsigned int)leisure;
-	struct evudp6_transport_config tc = {.bind = bind};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = bind};
 	struct evudp6_messenger *m;
 	int rc = evudp6_messenger_new(&m, base, &tc, &c);
 	if (rc < 0) {
@@ -233,7 +233,7 @@ static int run_server(int argc, char **argv)
 	fflush(stdout);
 	event_base_dispatch(base);
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	printf("stats requests=%llu responses=%llu suppressed=%llu duplicates=%llu\n",
 	       (unsigned long long)st.requests_received, (unsigned long long)st.responses_sent,
 	       (unsigned long long)st.responses_suppressed, (unsigned long long)st.duplicates);
@@ -313,7 +313,7 @@ static void soft_icmp_cb(struct evudp6_messenger *m, int err, const struct evudp
 static void print_client_stats(const struct evudp6_messenger *m)
 {
 	struct evudp6_messenger_stats st;
-	evudp6_messenger_stats(m, &st);
+	evudp6_messenger_stats(m, &st, sizeof(st));
 	printf("stats icmp_errors=%llu icmp_vetted_out=%llu exchanges_failed=%llu retransmissions=%llu "
 	       "icmp_packet_too_big=%llu packet_too_big_resends=%llu icmp_time_exceeded=%llu "
 	       "icmp_parameter_problem=%llu\n",
@@ -401,7 +401,7 @@ static int run_client(int argc, char **argv)
 	}
 
 	struct evudp6_messenger_config c;
-	evudp6_messenger_config_init(&c);
+	evudp6_messenger_config_init(&c, sizeof(c));
 	if (ack_timeout)
 		c.ack_timeout_ms = ack_timeout;
 	if (fill)

@@ -102,7 +102,7 @@ static int serve(int argc, char **argv)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *t;
-	struct evudp6_transport_config cfg = {.bind = argv[0]};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = argv[0]};
 	int r = evudp6_transport_new(&t, base, &cfg, serve_datagram, NULL, NULL);
 	if (r == 0)
 		r = evudp6_transport_start(t);

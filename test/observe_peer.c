@@ -45,8 +45,8 @@ static void end_cb(struct evudp6_observation *o, int reason, void *arg)
 			obs[i] = obs[--nobs];
 	struct evudp6_observe_stats st;
 	struct evudp6_messenger_stats ms;
-	evudp6_observe_stats(m, &st);
-	evudp6_messenger_stats(m, &ms);
+	evudp6_observe_stats(m, &st, sizeof(st));
+	evudp6_messenger_stats(m, &ms, sizeof(ms));
 	printf("removed reason=%s observations=%llu removed_icmp=%llu timeouts=%llu since_ms=%.0f\n",
 	       evudp6_strerror_name(reason), (unsigned long long)st.observations,
 	       (unsigned long long)st.removed_icmp, (unsigned long long)ms.timeouts, now_ms() - last_ms);
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	}
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m;
-	struct evudp6_transport_config tc = {.bind = bind};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = bind};
 	if (!base || evudp6_messenger_new(&m, base, &tc, NULL) < 0 || evudp6_observe_setup(m, NULL) < 0)
 		return 71;
 	evudp6_messenger_set_request_cb(m, request_cb, NULL);

@@ -56,9 +56,10 @@ static inline void testutil_add_raw_opt(struct evudp6_msg_builder *b, uint32_t n
  * length up to 4 (the bytes live in the builder's uint slots). */
 static inline void testutil_add_raw_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value)
 {
-	if (b->nopts >= EVUDP6_BUILDER_MAX_OPTS)
-		return;
-	uint8_t *slot = b->uintval[b->nopts];
+	/* the bytes live here, not in the builder, whose uint slots move */
+	static uint8_t pool[64][4];
+	static unsigned int next;
+	uint8_t *slot = pool[next++ % 64];
 	size_t n = 0;
 	for (uint32_t v = value; v; v >>= 8)
 		n++;

@@ -72,7 +72,7 @@ int bench_block_serve(uint16_t port)
 	struct evudp6_messenger *m = NULL;
 	char bind[32];
 	snprintf(bind, sizeof(bind), "[::1]:%u", port);
-	struct evudp6_transport_config tcfg = {.bind = bind};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = bind};
 	struct evudp6_block_server_config bcfg;
 	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
 	bcfg.max_body = BODY_LEN;
@@ -220,7 +220,7 @@ int bench_block(unsigned int rounds, uint16_t port_evudp6, uint16_t port_libcoap
 	/* Client side of evudp6 here; wait until the server answers. */
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	struct evudp6_addr to;
 	int status = 0;
 	if (!base || evudp6_messenger_new(&m, base, &tcfg, NULL) < 0 || evudp6_messenger_start(m) < 0 ||

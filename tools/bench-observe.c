@@ -94,7 +94,7 @@ int bench_observe(unsigned int n)
 
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m;
-	struct evudp6_transport_config tc = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tc = {.size = sizeof(tc), .bind = "[::1]:0"};
 	struct obs_bench ob = {.o = calloc(n, sizeof(*ob.o)), .cap = n};
 	int *fd = calloc(nsock, sizeof(*fd));
 	if (!base || !ob.o || !fd || evudp6_messenger_new(&m, base, &tc, NULL) < 0) {
@@ -102,7 +102,7 @@ int bench_observe(unsigned int n)
 		return 1;
 	}
 	struct evudp6_observe_config oc;
-	evudp6_observe_config_init(&oc);
+	evudp6_observe_config_init(&oc, sizeof(oc));
 	oc.max_observations = n;
 	oc.max_per_remote = per;
 	oc.max_observers = 1;
@@ -170,7 +170,7 @@ int bench_observe(unsigned int n)
 	qsort(per_obs_us, ROUNDS, sizeof(double), by_value);
 	qsort(wall_ms, ROUNDS, sizeof(double), by_value);
 	struct evudp6_observe_stats st;
-	evudp6_observe_stats(m, &st);
+	evudp6_observe_stats(m, &st, sizeof(st));
 	double bytes = (double)state / (ob.n ? ob.n : 1);
 	printf("\nobserve: %u observers over %u source ports; notify round (median of %d): %.2f µs CPU per "
 	       "observer, %.1f ms wall; %lu of %u notifications received in the last round; %.0f bytes of "

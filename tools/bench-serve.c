@@ -222,7 +222,8 @@ static void *serve_evudp6(void *arg)
 {
 	struct shard *s = arg;
 	struct event_base *base = event_base_new();
-	struct evudp6_transport_config tcfg = {.bind = s->bind, .reuseport = s->reuseport};
+	struct evudp6_transport_config tcfg = {
+	    .size = sizeof(tcfg), .bind = s->bind, .reuseport = s->reuseport};
 	int r = base ? 0 : -ENOMEM;
 	if (r == 0 && strcmp(s->kind, "messenger") == 0) {
 		struct evudp6_messenger *m = NULL;

@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -46,6 +48,8 @@ static const char usage_text[] =
     "  -i, --interval S        seconds between pings (default 1; 0: back to back)\n"
     "Server:\n"
     "  -l, --listen            serve on each BIND (default [::], port 5683)\n"
+    "      --fd N              serve on the bound UDP socket N (repeatable); without\n"
+    "                          BIND or --fd, sockets passed by systemd (LISTEN_FDS)\n"
     "  -j, --join GROUP[%IF]   join a multicast group (repeatable)\n"
     "      --join-coap IF      join 224.0.1.187, ff02::fd and ff05::fd on IF\n"
     "      --leisure S         delay before answering multicast (default 0.5)\n"
@@ -71,6 +75,7 @@ enum {
 	OPT_ACK_TIMEOUT,
 	OPT_RETRANSMIT,
 	OPT_RAW,
+	OPT_FD,
 	OPT_OBSERVE
 };
 
@@ -95,6 +100,7 @@ static const struct option long_opts[] = {
     {"count", required_argument, NULL, 'c'},
     {"interval", required_argument, NULL, 'i'},
     {"listen", no_argument, NULL, 'l'},
+    {"fd", required_argument, NULL, OPT_FD},
     {"join", required_argument, NULL, 'j'},
     {"join-coap", required_argument, NULL, OPT_JOIN_COAP},
     {"leisure", required_argument, NULL, OPT_LEISURE},
@@ -334,6 +340,44 @@ static int run_client(const struct probe_opts *o)
 
 /* ------------------------------------------------------------ main */
 
+static int parse_fd(const char *s, int *fd)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > INT_MAX)
+		return -1;
+	*fd = (int)v;
+	return 0;
+}
+
+/* Socket activation (sd_listen_fds(3)): LISTEN_PID names this process
+ * and LISTEN_FDS counts the sockets from fd 3 on. The variables are
+ * removed so that nothing started later takes them for its own. */
+static int systemd_fds(struct probe_opts *o)
+{
+	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	int p, count;
+	if (!pid || !n || parse_fd(pid, &p) < 0 || p != (int)getpid())
+		return 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (parse_fd(n, &count) < 0 || count > PROBE_MAX_BINDS)
+		return usage_error("LISTEN_FDS=%s: expected 0..%d sockets", n, PROBE_MAX_BINDS);
+	for (int i = 0; i < count; i++)
+		o->fds[o->nfds++] = 3 + i;
+	return 0;
+}
+
+/* The library writes nothing itself: the probe shows its warnings. */
+static void library_log_cb(int severity, const char *msg, void *arg)
+{
+	(void)arg;
+	if (severity >= EVUDP6_LOG_WARN || probe_o->verbose)
+		probe_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	static struct probe_opts o;
@@ -347,6 +391,7 @@ int main(int argc, char **argv)
 	o.leisure_s = 0.5;
 	o.observe_s = -1;
 	probe_o = &o;
+	evudp6_log_set_cb(library_log_cb, NULL);
 	bool listen = false, ping = false, demo = false, count_set = false;
 	int c, rc = 0;
 
@@ -444,6 +489,14 @@ int main(int argc, char **argv)
 		case 'l':
 			listen = true;
 			break;
+		case OPT_FD:
+			if (o.nfds >= PROBE_MAX_BINDS)
+				rc = usage_error("--fd: at most %d sockets", PROBE_MAX_BINDS);
+			else if (parse_fd(optarg, &o.fds[o.nfds]) < 0)
+				rc = usage_error("--fd %s: expected a file descriptor number", optarg);
+			else
+				o.nfds++;
+			break;
 		case 'j':
 			if (o.njoins >= PROBE_MAX_JOINS)
 				rc = usage_error("--join: at most %d groups", PROBE_MAX_JOINS);
@@ -497,14 +550,20 @@ int main(int argc, char **argv)
 		rc = usage_error("-c is for --ping");
 	if (rc == 0 && (o.njoins || o.njoin_coap) && !listen)
 		rc = usage_error("--join and --join-coap are for --listen");
+	if (rc == 0 && o.nfds && !listen)
+		rc = usage_error("--fd is for --listen");
 	if (rc == 0) {
 		int rest = argc - optind;
 		if (listen) {
 			o.mode = PROBE_LISTEN;
 			if (rest > PROBE_MAX_BINDS)
 				rc = usage_error("at most %d bind addresses", PROBE_MAX_BINDS);
+			else if ((size_t)rest + o.nfds > PROBE_MAX_BINDS)
+				rc = usage_error("at most %d sockets in all", PROBE_MAX_BINDS);
 			for (int i = 0; rc == 0 && i < rest; i++)
 				o.binds[o.nbinds++] = argv[optind + i];
+			if (rc == 0 && rest == 0 && o.nfds == 0)
+				rc = systemd_fds(&o);
 		} else if (demo) {
 			o.mode = PROBE_DEMO;
 			if (rest)

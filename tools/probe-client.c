@@ -132,9 +132,9 @@ int probe_client_init(struct probe_client *c, struct event_base *base, const str
 		return PROBE_EXIT_OSERR;
 	}
 
-	struct evudp6_transport_config tcfg = {.bind = o->bind ? o->bind : "[::]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = o->bind ? o->bind : "[::]:0"};
 	struct evudp6_messenger_config mcfg;
-	evudp6_messenger_config_init(&mcfg);
+	evudp6_messenger_config_init(&mcfg, sizeof(mcfg));
 	if (o->mode == PROBE_PING) {
 		/* Each ping stands alone, as in ping(8): one transmission, its
 		 * own timeout, several outstanding at once. */
@@ -787,7 +787,7 @@ static void send_request(struct probe_job *j)
 		}
 	}
 	struct evudp6_request_options ro;
-	evudp6_request_options_init(&ro);
+	evudp6_request_options_init(&ro, sizeof(ro));
 	ro.wait_ms = wait_ms;
 	ro.ack_cb = ack_cb;
 	if (o->ack_timeout_s > 0 || o->max_retransmit >= 0) {

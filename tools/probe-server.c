@@ -30,6 +30,7 @@ struct listener {
 	struct probe_server *s;
 	struct evudp6_messenger *m;
 	struct evudp6_server *srv;
+	struct evudp6_transport *t; /* on a socket handed over: ours, under m */
 	char *joined[JOINED_MAX];
 	size_t njoined;
 };
@@ -365,6 +366,18 @@ static int join_all(struct listener *l, const struct probe_opts *o)
 	return 0;
 }
 
+/* A datagram that is not CoAP on a socket handed over. */
+static void not_coap_cb(struct evudp6_transport *t, const uint8_t *data, size_t len,
+                        const struct evudp6_addr *remote, void *arg)
+{
+	(void)t, (void)data, (void)arg;
+	if (probe_o->verbose) {
+		char from[EVUDP6_HOSTINFO_MAX + 8];
+		probe_remote_text(remote, from, sizeof(from));
+		probe_warn("%zu bytes from %s are not CoAP: ignored", len, from);
+	}
+}
+
 int probe_server_new(struct probe_server **out, struct event_base *base, const struct probe_opts *o)
 {
 	struct probe_server *s = calloc(1, sizeof(*s));
@@ -387,16 +400,30 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		probe_warn("out of memory");
 		return PROBE_EXIT_OSERR;
 	}
-	size_t nb = o->nbinds ? o->nbinds : 1;
+	size_t nb = o->nbinds || o->nfds ? o->nbinds + o->nfds : 1;
 	for (size_t i = 0; i < nb; i++) {
-		const char *bind = o->nbinds ? o->binds[i] : "[::]";
+		bool fd = i >= o->nbinds && o->nfds;
+		const char *bind = o->nbinds ? o->binds[i < o->nbinds ? i : 0] : "[::]";
+		char fdname[32];
+		if (fd) {
+			snprintf(fdname, sizeof(fdname), "fd %d", o->fds[i - o->nbinds]);
+			bind = fdname;
+		}
 		struct listener *l = &s->l[s->n++];
 		l->s = s;
-		struct evudp6_transport_config tcfg = {.bind = bind};
+		struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = bind};
 		struct evudp6_messenger_config mcfg;
-		evudp6_messenger_config_init(&mcfg);
+		evudp6_messenger_config_init(&mcfg, sizeof(mcfg));
 		mcfg.leisure_ms = (unsigned int)lround(o->leisure_s * 1000.0);
-		int rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
+		int rc;
+		if (fd) {
+			rc = evudp6_transport_new_from_fd(&l->t, base, o->fds[i - o->nbinds], NULL,
+			                                  not_coap_cb, NULL, s);
+			if (rc == 0)
+				rc = evudp6_messenger_new_on_transport(&l->m, l->t, &mcfg);
+		} else {
+			rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
+		}
 		if (rc == 0)
 			rc = evudp6_server_new(&l->srv, l->m);
 		if (rc == 0)
@@ -442,6 +469,7 @@ void probe_server_free(struct probe_server *s)
 	for (size_t i = 0; i < s->n; i++) {
 		evudp6_server_free(s->l[i].srv);
 		evudp6_messenger_free(s->l[i].m);
+		evudp6_transport_free(s->l[i].t);
 		for (size_t k = 0; k < s->l[i].njoined; k++)
 			free(s->l[i].joined[k]);
 	}

@@ -69,6 +69,9 @@ struct probe_opts {
 	const char *dns;
 	const char *binds[PROBE_MAX_BINDS];
 	size_t nbinds;
+	/* sockets handed over (--fd, or LISTEN_FDS from systemd) */
+	int fds[PROBE_MAX_BINDS];
+	size_t nfds;
 	const char *joins[PROBE_MAX_JOINS];
 	size_t njoins;
 	const char *join_coap[PROBE_MAX_JOINS];

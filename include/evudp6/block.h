@@ -164,8 +164,10 @@ struct evudp6_block_config {
 
 /**
  * Fill @p cfg with the defaults (EVUDP6_BLOCK_DEFAULT_*, no streaming)
- * and set cfg->size to @p size.
- * @return 0, or -EINVAL for a NULL @p cfg or a @p size below sizeof(size_t).
+ * and set cfg->size to @p size (sizeof as the caller was compiled; no
+ * more than @p size bytes are written).
+ * @return 0, or -EINVAL for a NULL @p cfg or a @p size below
+ *         sizeof(size_t) or not a multiple of the struct's alignment.
  */
 EVUDP6_API int evudp6_block_config_init(struct evudp6_block_config *cfg, size_t size);
 
@@ -242,10 +244,13 @@ struct evudp6_block_request_stats {
 
 /**
  * Copy a transfer's counters (valid while the handle is, so also in its
- * final callback). At most @p size bytes of @p out are written.
+ * final callback). At most @p size bytes of @p out are written, and
+ * bytes of a larger struct than this library knows are set to 0.
+ * @return the bytes filled, min(size, the library's sizeof); -EINVAL for
+ *         a NULL @p out.
  */
-EVUDP6_API void evudp6_block_request_stats(const struct evudp6_block_request *br,
-                                           struct evudp6_block_request_stats *out, size_t size);
+EVUDP6_API int evudp6_block_request_stats(const struct evudp6_block_request *br,
+                                          struct evudp6_block_request_stats *out, size_t size);
 
 /**
  * Packet Too Big: pass to evudp6_messenger_set_icmp_cb() (or call from
@@ -316,7 +321,8 @@ struct evudp6_block_server_stats {
 
 /**
  * Fill @p cfg with the defaults (EVUDP6_BLOCK_DEFAULT_*) and set
- * cfg->size to @p size. @return 0 or -EINVAL.
+ * cfg->size to @p size (as evudp6_block_config_init()). @return 0 or
+ * -EINVAL.
  */
 EVUDP6_API int evudp6_block_server_config_init(struct evudp6_block_server_config *cfg, size_t size);
 
@@ -396,9 +402,13 @@ EVUDP6_API int evudp6_block_server_first(struct evudp6_block_server *s, const st
                                          const struct evudp6_msg *req, struct evudp6_msg_builder *b,
                                          const void *body, size_t len);
 
-/** Copy the counters; at most @p size bytes of @p out are written. */
-EVUDP6_API void evudp6_block_server_stats(const struct evudp6_block_server *s,
-                                          struct evudp6_block_server_stats *out, size_t size);
+/**
+ * Copy the counters; at most @p size bytes of @p out are written, bytes
+ * of a larger struct than this library knows are set to 0.
+ * @return the bytes filled; -EINVAL for a NULL @p out.
+ */
+EVUDP6_API int evudp6_block_server_stats(const struct evudp6_block_server *s,
+                                         struct evudp6_block_server_stats *out, size_t size);
 
 #ifdef __cplusplus
 }

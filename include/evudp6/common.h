@@ -76,6 +76,7 @@ enum evudp6_error {
 	EVUDP6_E_MULTICAST_CON,    /**< confirmable request to a multicast address */
 	EVUDP6_E_NO_PKTINFO,       /**< IPV6_RECVPKTINFO not available */
 	EVUDP6_E_DEADLINE,         /**< a request's overall deadline passed */
+	EVUDP6_E_NOT_BOUND,        /**< a socket handed over is not bound */
 
 	/* block-wise transfer (RFC 7959) */
 	EVUDP6_E_BLOCK_TOO_LARGE = 10400, /**< the server answered 4.13 Request Entity Too Large */

@@ -43,7 +43,10 @@ struct evudp6_icmp {
 	struct sockaddr_in6 offender;
 };
 
-/** What a control buffer said. */
+/**
+ * What a control buffer said. ABI: later releases append fields; the
+ * library fills only the size the caller gives evudp6_cmsg_parse().
+ */
 struct evudp6_cmsg_info {
 	bool has_pktinfo;      /**< IPV6_PKTINFO (or IP_PKTINFO) seen */
 	struct in6_addr local; /**< destination of the datagram (mapped for IPv4) */
@@ -65,10 +68,15 @@ struct evudp6_cmsg_info {
  * a message shorter than its type needs is counted in @c malformed. Never
  * reads outside @p control[0..len).
  *
- * @return 0 (the result is always usable; inspect the flags).
+ * @param size  sizeof(*out) as the caller was compiled: no more than
+ *              @p size bytes are written, and bytes of a larger struct
+ *              than this library knows are set to 0 (not seen)
+ * @return the bytes of @p out filled, min(size, the library's sizeof)
+ *         (the result is always usable; inspect the flags), or -EINVAL
+ *         for a NULL @p out.
  */
-EVUDP6_API int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags,
-                                 struct evudp6_cmsg_info *out);
+EVUDP6_API int evudp6_cmsg_parse(const void *control, size_t len, int msg_flags, struct evudp6_cmsg_info *out,
+                                 size_t size);
 
 /** "ICMPv6", "ICMP", "local", "none" or "origin N". */
 EVUDP6_API const char *evudp6_icmp_origin_name(uint8_t origin);

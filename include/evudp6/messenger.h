@@ -2,7 +2,9 @@
  * evudp6 — message layer (RFC 7252 sections 4 and 8, RFC 7967): reliable
  * CoAP exchanges over one transport, as client and server at once.
  *
- * A messenger owns one transport. As a client it sends requests built by
+ * A messenger runs on one transport: its own (evudp6_messenger_new()),
+ * or one the caller made and keeps (evudp6_messenger_new_on_transport()),
+ * which the messenger then shares with the caller. As a client it sends requests built by
  * the caller, assigns their message id and token, retransmits confirmable
  * ones on the RFC 7252 schedule, matches piggybacked, separate and
  * non-confirmable responses, and fails every pending exchange to a remote
@@ -68,8 +70,16 @@ struct evudp6_exchange;
  * taken literally, so 0 means zero where zero makes sense (no
  * retransmission, no leisure, an immediate empty ACK). Times are in
  * milliseconds so that tests can run the protocol fast.
+ *
+ * ABI: @c size, set by evudp6_messenger_config_init(), says which layout
+ * the caller was compiled with; later releases only append fields, and
+ * fields past the caller's size take their defaults. A size of 0 (a
+ * struct never initialised) is refused with -EINVAL, as are bytes past
+ * the layout this library knows that are not zero.
  */
 struct evudp6_messenger_config {
+	/** sizeof(struct evudp6_messenger_config) as the caller was compiled. */
+	size_t size;
 	/** ACK_TIMEOUT: first retransmission timeout; > 0. */
 	unsigned int ack_timeout_ms;
 	/** ACK_RANDOM_FACTOR: the first timeout is uniform in [ACK_TIMEOUT, ACK_TIMEOUT * this]; >= 1.0. */
@@ -115,7 +125,12 @@ struct evudp6_messenger_config {
 	size_t max_message;
 };
 
-/** Counters since creation; dedup_entries and requests_pending are current values. */
+/**
+ * Counters since creation; dedup_entries and requests_pending are current
+ * values. Read with evudp6_messenger_stats(). ABI: later releases append
+ * counters; the library fills only as many bytes as the caller says its
+ * struct has.
+ */
 struct evudp6_messenger_stats {
 	/** New requests handed to the handler (or rejected for want of one). */
 	uint64_t requests_received;
@@ -188,6 +203,11 @@ struct evudp6_messenger_stats {
 	 * send error), so they fail nothing more. Also counted in icmp_errors.
 	 */
 	uint64_t icmp_local_errors;
+	/**
+	 * Datagrams that are not CoAP handed on to the datagram callback of a
+	 * transport the caller owns (see evudp6_messenger_new_on_transport()).
+	 */
+	uint64_t handed_on;
 };
 
 /**
@@ -270,11 +290,14 @@ typedef void (*evudp6_request_ack_cb)(struct evudp6_request *r, const struct evu
 
 /**
  * Settings of one request, for evudp6_messenger_request_ex(). Fill it
- * with evudp6_request_options_init() first: that sets @c size (so that
- * fields added later are taken as their defaults from callers built
- * before them) and every field to "as the messenger's configuration
- * says", then change what you need. The struct is read during the call
- * only.
+ * with evudp6_request_options_init(o, sizeof *o) first: that sets @c size
+ * and every field to "as the messenger's configuration says", then change
+ * what you need. The struct is read during the call only.
+ *
+ * ABI: the size convention of struct evudp6_messenger_config: later
+ * releases only append fields, fields past the caller's size take their
+ * defaults, size 0 is refused with -EINVAL, and so are bytes past the
+ * layout this library knows that are not zero.
  */
 struct evudp6_request_options {
 	/** sizeof(struct evudp6_request_options) as the caller was built; set by the _init function. */
@@ -347,8 +370,16 @@ typedef void (*evudp6_messenger_unmatched_cb)(struct evudp6_messenger *m, const 
 typedef void (*evudp6_messenger_icmp_cb)(struct evudp6_messenger *m, int err, const struct evudp6_icmp *icmp,
                                          const struct evudp6_addr *remote, void *arg);
 
-/** Fill @p cfg with the RFC 7252 defaults (EVUDP6_MESSENGER_DEFAULT_*). */
-EVUDP6_API void evudp6_messenger_config_init(struct evudp6_messenger_config *cfg);
+/**
+ * Fill @p cfg with the RFC 7252 defaults (EVUDP6_MESSENGER_DEFAULT_*) and
+ * set cfg->size to @p size.
+ *
+ * @param size  sizeof(*cfg) as the caller was compiled: no more than
+ *              @p size bytes are written
+ * @return 0, or -EINVAL for a NULL @p cfg or a size below sizeof(size_t)
+ *         or not a multiple of the struct's alignment.
+ */
+EVUDP6_API int evudp6_messenger_config_init(struct evudp6_messenger_config *cfg, size_t size);
 
 /**
  * Create a messenger and its transport (not yet bound: see
@@ -366,6 +397,33 @@ EVUDP6_API int evudp6_messenger_new(struct evudp6_messenger **out, struct event_
                                     const struct evudp6_messenger_config *mcfg);
 
 /**
+ * Create a messenger on a transport the caller made and keeps owning, so
+ * that CoAP can share one socket with another protocol (or with a socket
+ * adopted with evudp6_transport_new_from_fd()).
+ *
+ * From then on the messenger receives the transport's datagrams and
+ * errors. A datagram that does not decode as CoAP is handed on to the
+ * datagram callback given to evudp6_transport_new() (and counted in
+ * handed_on) instead of being counted as malformed and rejected with RST.
+ * An ICMP error whose quoted datagram matches nothing the messenger has
+ * pending, and every send error, are handed on to the transport's error
+ * callback (if it has one), which therefore also sees send errors of the
+ * messenger's own datagrams. The caller may still send on the transport.
+ *
+ * evudp6_messenger_start() starts the transport if it has not been
+ * started. evudp6_messenger_shutdown() and evudp6_messenger_free() give
+ * the transport back: its own callbacks are called again, and it is
+ * neither shut down nor freed. Free the messenger before the transport.
+ * One messenger per transport.
+ *
+ * @return 0; -EINVAL (NULL @p t, a bad configuration); -EVUDP6_E_STATE
+ *         if @p t already serves a messenger; -EVUDP6_E_SHUTDOWN if @p t
+ *         is shut down; -ENOMEM.
+ */
+EVUDP6_API int evudp6_messenger_new_on_transport(struct evudp6_messenger **out, struct evudp6_transport *t,
+                                                 const struct evudp6_messenger_config *mcfg);
+
+/**
  * Bind the transport and start receiving. Set the request handler first
  * if the messenger is to serve.
  * @return 0 or an error of evudp6_transport_start().
@@ -374,7 +432,8 @@ EVUDP6_API int evudp6_messenger_start(struct evudp6_messenger *m);
 
 /**
  * The messenger's transport, to join groups, set hop limits, read its
- * port and counters. Do not free it and do not shut it down; sending on it
+ * port and counters. Do not free it and do not shut it down (unless the
+ * caller owns it: evudp6_messenger_new_on_transport()); sending on it
  * directly bypasses the message layer.
  */
 EVUDP6_API struct evudp6_transport *evudp6_messenger_transport(const struct evudp6_messenger *m);
@@ -452,11 +511,16 @@ EVUDP6_API int evudp6_messenger_request(struct evudp6_messenger *m, const struct
                                         struct evudp6_request **out);
 
 /**
- * Fill @p o with the defaults: @c size set, @c max_retransmit -1, every
- * other field 0 or NULL (the messenger's configuration, no deadline, no
- * ACK callback).
+ * Fill @p o with the defaults: @c max_retransmit -1, every other field 0
+ * or NULL (the messenger's configuration, no deadline, no ACK callback),
+ * and o->size set to @p size.
+ *
+ * @param size  sizeof(*o) as the caller was compiled: no more than
+ *              @p size bytes are written
+ * @return 0, or -EINVAL for a NULL @p o or a size below sizeof(size_t)
+ *         or not a multiple of the struct's alignment.
  */
-EVUDP6_API void evudp6_request_options_init(struct evudp6_request_options *o);
+EVUDP6_API int evudp6_request_options_init(struct evudp6_request_options *o, size_t size);
 
 /**
  * Send a request with per-request settings: as evudp6_messenger_request()
@@ -466,10 +530,10 @@ EVUDP6_API void evudp6_request_options_init(struct evudp6_request_options *o);
  *
  * @param opts  filled by evudp6_request_options_init() and then changed;
  *              NULL for the defaults. Read during the call only.
- * @return as evudp6_messenger_request(); also -EINVAL for an
- *         @p opts->size smaller than the first release's struct, an
- *         @c ack_random_factor outside 1.0..16.0 (0 aside) or a
- *         @c max_retransmit above 16.
+ * @return as evudp6_messenger_request(); also -EINVAL for options never
+ *         initialised (size 0) or with fields set that this library does
+ *         not know, an @c ack_random_factor outside 1.0..16.0 (0 aside)
+ *         or a @c max_retransmit above 16.
  */
 EVUDP6_API int evudp6_messenger_request_ex(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                                            struct evudp6_msg_builder *b,
@@ -536,21 +600,28 @@ EVUDP6_API const struct evudp6_addr *evudp6_exchange_remote(const struct evudp6_
 /** Did the exchange's request arrive via multicast? */
 EVUDP6_API bool evudp6_exchange_is_multicast(const struct evudp6_exchange *ex);
 
-/** Copy the counters. */
-EVUDP6_API void evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out);
+/**
+ * Copy the counters into @p out, whose size the caller gives (sizeof as
+ * the caller was compiled): no more than @p size bytes are written, and
+ * bytes of a larger struct than this library knows are set to 0.
+ * @return the bytes filled with counters: min(size, the library's
+ *         sizeof); -EINVAL for a NULL @p out.
+ */
+EVUDP6_API int evudp6_messenger_stats(const struct evudp6_messenger *m, struct evudp6_messenger_stats *out,
+                                      size_t size);
 
 /**
  * Shut down: every pending request's callback is called with
  * -EVUDP6_E_SHUTDOWN, open exchanges are dropped (answering them returns
- * -EVUDP6_E_SHUTDOWN), and the transport is shut down. Safe from inside
- * callbacks.
+ * -EVUDP6_E_SHUTDOWN), and the transport is shut down (a transport the
+ * caller owns is given back instead). Safe from inside callbacks.
  * @return 0, or -EVUDP6_E_SHUTDOWN if already shut down.
  */
 EVUDP6_API int evudp6_messenger_shutdown(struct evudp6_messenger *m);
 
 /**
  * Shut down (without calling any request callback) and free the messenger
- * and its transport. Safe from inside any of its callbacks: the memory is
+ * and its transport (not a transport the caller owns). Safe from inside any of its callbacks: the memory is
  * released when the callback returns. Request and exchange handles become
  * invalid. NULL is ignored.
  */

@@ -253,8 +253,15 @@ EVUDP6_API int evudp6_opt_uint(const struct evudp6_opt *opt, uint32_t *value);
 /**
  * Message under construction. Option values added by reference must stay
  * valid until evudp6_msg_encode() has run; uint values are stored inside
- * the builder. Initialise with evudp6_msg_builder_init(); the fields are
- * public so a caller may read them, but should use the functions to write.
+ * the builder, in uintval[i] for the option at opt[i] (whose value is then
+ * NULL). The builder holds no pointer into itself: it may be copied by
+ * assignment or memcpy() at any time and the copy encodes on its own.
+ * Initialise with evudp6_msg_builder_init(); the fields are public so a
+ * caller may read them, but should use the functions to write.
+ *
+ * ABI: a plain value type like struct evudp6_msg, frozen once released
+ * (its size is compiled into callers); a larger builder would be a new
+ * type with its own functions.
  */
 struct evudp6_msg_builder {
 	uint8_t type;
@@ -295,8 +302,8 @@ EVUDP6_API int evudp6_msg_builder_add_opt(struct evudp6_msg_builder *b, uint32_t
 
 /**
  * Add a uint option in its shortest form (0 is the empty value). The bytes
- * live inside the builder, so a builder holding uint options must not be
- * copied by assignment before encoding. Errors as for add_opt.
+ * live inside the builder (see struct evudp6_msg_builder), which stays
+ * safe to copy. Errors as for add_opt.
  */
 EVUDP6_API int evudp6_msg_builder_add_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value);
 

@@ -64,8 +64,15 @@ struct evudp6_observer;
 /** Largest sequence number: the Observe option carries 24 bits. */
 #define EVUDP6_OBSERVE_SEQ_MAX 0xffffffu
 
-/** Observe configuration; fill it with evudp6_observe_config_init(). */
+/**
+ * Observe configuration; fill it with evudp6_observe_config_init(cfg,
+ * sizeof *cfg). ABI: the size convention of struct
+ * evudp6_messenger_config (README, ABI rules): fields past the caller's
+ * size take their defaults.
+ */
 struct evudp6_observe_config {
+	/** sizeof(struct evudp6_observe_config) as the caller was compiled. */
+	size_t size;
 	/** Server: observers at once; a registration beyond is answered without Observe. >= 1. */
 	size_t max_observations;
 	/** Server: observers at once per remote endpoint (address and port). >= 1. */
@@ -89,7 +96,10 @@ struct evudp6_observe_config {
 	unsigned int reregister_margin_ms;
 };
 
-/** Counters since setup; observations and observers are current values. */
+/**
+ * Counters since setup; observations and observers are current values.
+ * Read with evudp6_observe_stats(); later releases append counters.
+ */
 struct evudp6_observe_stats {
 	/** Server: observers now. */
 	uint64_t observations;
@@ -138,20 +148,32 @@ struct evudp6_observe_stats {
 	uint64_t notifications_incomplete;
 };
 
-/** Fill @p cfg with the defaults (EVUDP6_OBSERVE_DEFAULT_*). */
-EVUDP6_API void evudp6_observe_config_init(struct evudp6_observe_config *cfg);
+/**
+ * Fill @p cfg with the defaults (EVUDP6_OBSERVE_DEFAULT_*) and set
+ * cfg->size to @p size (sizeof as the caller was compiled; no more than
+ * @p size bytes are written).
+ * @return 0, or -EINVAL for a NULL @p cfg or a size below sizeof(size_t)
+ *         or not a multiple of the struct's alignment.
+ */
+EVUDP6_API int evudp6_observe_config_init(struct evudp6_observe_config *cfg, size_t size);
 
 /**
  * Allocate the messenger's observe pools. Optional: the first
  * evudp6_observe_register() or evudp6_observe_accept() sets up the
  * defaults. The pools are freed with the messenger.
- * @return 0; -EINVAL for a bad configuration; -EVUDP6_E_STATE if already
+ * @return 0; -EINVAL for a bad configuration (cfg->size 0 included);
+ *         -EVUDP6_E_STATE if already
  *         set up; -EVUDP6_E_SHUTDOWN; -ENOMEM.
  */
 EVUDP6_API int evudp6_observe_setup(struct evudp6_messenger *m, const struct evudp6_observe_config *cfg);
 
-/** Copy the counters (all zero before setup). */
-EVUDP6_API void evudp6_observe_stats(const struct evudp6_messenger *m, struct evudp6_observe_stats *out);
+/**
+ * Copy the counters (all zero before setup) into @p out: at most @p size
+ * bytes, and bytes of a larger struct than this library knows set to 0.
+ * @return the bytes filled; -EINVAL for a NULL @p out.
+ */
+EVUDP6_API int evudp6_observe_stats(const struct evudp6_messenger *m, struct evudp6_observe_stats *out,
+                                    size_t size);
 
 /**
  * The Observe option of a message (RFC 7641 2: 0 to 3 bytes).

@@ -9,7 +9,9 @@
  * quotes.
  *
  * Life cycle: evudp6_transport_new() creates the socket and sets every
- * option, evudp6_transport_start() binds it and starts reading, and
+ * option (evudp6_transport_new_from_fd() takes over one the caller made
+ * and bound instead), evudp6_transport_start() binds it and starts
+ * reading, and
  * evudp6_transport_free() (or shutdown, then free) ends it. Callbacks run
  * on the event_base's thread; a transport is not thread-safe.
  */
@@ -39,9 +41,20 @@ struct evudp6_transport;
 #define EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH     32
 
 /**
- * Transport configuration. Zero-initialise, then set what you need.
+ * Transport configuration. Fill it with evudp6_transport_config_init()
+ * (or a designated initialiser that sets .size = sizeof the struct and
+ * leaves the rest zero), then set what you need; 0 in a field means its
+ * default.
+ *
+ * ABI: @c size says which layout the caller was compiled with; later
+ * releases only append fields, and fields past the caller's size take
+ * their defaults. A size of 0 (a struct never initialised) is refused
+ * with -EINVAL, as are bytes past the layout this library knows that are
+ * not zero.
  */
 struct evudp6_transport_config {
+	/** sizeof(struct evudp6_transport_config) as the caller was compiled. */
+	size_t size;
 	/**
 	 * Bind address in URI-authority form: "[::]" (port 5683), "[::]:0"
 	 * (ephemeral port), "[2001:db8::1]:5684", "[fe80::1%eth0]",
@@ -98,7 +111,11 @@ typedef void (*evudp6_transport_error_cb)(struct evudp6_transport *t, int err, c
 /** Called once the transport has shut down; it may then be freed. */
 typedef void (*evudp6_transport_shutdown_cb)(struct evudp6_transport *t, void *arg);
 
-/** Counters since creation. */
+/**
+ * Counters since creation, read with evudp6_transport_stats(). ABI: later
+ * releases append counters; the library fills only as many bytes as the
+ * caller says its struct has.
+ */
 struct evudp6_transport_stats {
 	uint64_t datagrams_in;
 	uint64_t bytes_in;
@@ -116,6 +133,17 @@ struct evudp6_transport_stats {
 };
 
 /**
+ * Fill @p cfg with the defaults (all fields 0, bind NULL) and set
+ * cfg->size to @p size.
+ *
+ * @param size  sizeof(*cfg) as the caller was compiled: no more than
+ *              @p size bytes are written
+ * @return 0, or -EINVAL for a NULL @p cfg or a size below sizeof(size_t)
+ *         or not a multiple of the struct's alignment.
+ */
+EVUDP6_API int evudp6_transport_config_init(struct evudp6_transport_config *cfg, size_t size);
+
+/**
  * Create a transport: the socket with all its options (dual stack,
  * non-blocking, close-on-exec, IPV6_RECVPKTINFO, IPV6_RECVERR, IP_RECVERR,
  * SO_RXQ_OVFL) and its receive buffers. Nothing is received until
@@ -124,14 +152,41 @@ struct evudp6_transport_stats {
  * @param out   receives the transport (freed with evudp6_transport_free())
  * @param cfg   may be NULL for defaults; copied (the bind string too)
  * @param error_cb may be NULL
- * @return 0, -EINVAL for a bad config, -ENOMEM, or the negative errno of
- *         the socket option that failed (-EVUDP6_E_NO_PKTINFO when the
- *         kernel refuses IPV6_RECVPKTINFO).
+ * @return 0, -EINVAL for a bad config (cfg->size 0 included), -ENOMEM,
+ *         or the negative errno of the socket option that failed
+ *         (-EVUDP6_E_NO_PKTINFO when the kernel refuses IPV6_RECVPKTINFO).
  */
 EVUDP6_API int evudp6_transport_new(struct evudp6_transport **out, struct event_base *base,
                                     const struct evudp6_transport_config *cfg,
                                     evudp6_transport_datagram_cb datagram_cb,
                                     evudp6_transport_error_cb error_cb, void *arg);
+
+/**
+ * Create a transport on a UDP socket the caller made and bound: one
+ * passed by systemd socket activation (LISTEN_FDS), bound to a device
+ * with SO_BINDTODEVICE, marked with SO_MARK, or set up in any other way
+ * the library does not offer.
+ *
+ * The socket is checked first: it must be AF_INET6, SOCK_DGRAM (UDP),
+ * bound, and not connected. Then it gets the same options as a socket
+ * of evudp6_transport_new() (non-blocking, close-on-exec,
+ * IPV6_RECVPKTINFO, IPV6_RECVERR, IP_RECVERR, SO_RXQ_OVFL, cfg's
+ * reuseport and buffer sizes), except IPV6_V6ONLY, which cannot change
+ * after bind: a V6ONLY socket serves IPv6 only. cfg->bind must be NULL;
+ * evudp6_transport_start() then only starts reading.
+ *
+ * @param fd    the socket; on success the transport owns it and closes it
+ *              when shut down; on failure it stays the caller's, open
+ * @return 0; -EBADF or -ENOTSOCK for an @p fd that is no socket;
+ *         -EAFNOSUPPORT if it is not AF_INET6; -EPROTOTYPE if it is not
+ *         a UDP datagram socket; -EVUDP6_E_NOT_BOUND if it is not bound;
+ *         -EISCONN if it is connected; -EINVAL for a bad config or a
+ *         bind string; otherwise as evudp6_transport_new().
+ */
+EVUDP6_API int evudp6_transport_new_from_fd(struct evudp6_transport **out, struct event_base *base, int fd,
+                                            const struct evudp6_transport_config *cfg,
+                                            evudp6_transport_datagram_cb datagram_cb,
+                                            evudp6_transport_error_cb error_cb, void *arg);
 
 /**
  * Bind to the configured address and start reading on the event_base.
@@ -192,6 +247,16 @@ EVUDP6_API int evudp6_transport_set_unicast_hops(struct evudp6_transport *t, int
 EVUDP6_API int evudp6_transport_set_multicast_loop(struct evudp6_transport *t, bool loop);
 
 /**
+ * Traffic class of the datagrams sent: the IPv6 Traffic Class
+ * (IPV6_TCLASS) and, for IPv4 (V4MAPPED) peers, the TOS byte (IP_TOS):
+ * DSCP << 2, plus ECN bits if wanted (e.g. 0xb8 for DSCP EF). -1
+ * restores the default (0).
+ * @return 0, -EINVAL outside -1..255, or the negative errno of the failed
+ *         setsockopt().
+ */
+EVUDP6_API int evudp6_transport_set_traffic_class(struct evudp6_transport *t, int tclass);
+
+/**
  * The bound local address (after start).
  * @return 0 or -EVUDP6_E_STATE before start.
  */
@@ -203,8 +268,15 @@ EVUDP6_API uint16_t evudp6_transport_port(const struct evudp6_transport *t);
 /** The socket (for diagnostics; do not read from it). -1 after shutdown. */
 EVUDP6_API int evudp6_transport_fd(const struct evudp6_transport *t);
 
-/** Copy the counters. */
-EVUDP6_API void evudp6_transport_stats(const struct evudp6_transport *t, struct evudp6_transport_stats *out);
+/**
+ * Copy the counters into @p out, whose size the caller gives (sizeof as
+ * the caller was compiled): no more than @p size bytes are written, and
+ * bytes of a larger struct than this library knows are set to 0.
+ * @return the bytes filled with counters: min(size, the library's
+ *         sizeof); -EINVAL for a NULL @p out.
+ */
+EVUDP6_API int evudp6_transport_stats(const struct evudp6_transport *t, struct evudp6_transport_stats *out,
+                                      size_t size);
 
 /**
  * Stop reading, close the socket and drop pending send-error reports. No

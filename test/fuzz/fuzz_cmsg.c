@@ -73,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(exact, control, len);
 
 	struct evudp6_cmsg_info a, b;
-	FUZZ_CHECK(evudp6_cmsg_parse(exact, len, flags, &a) == 0);
-	FUZZ_CHECK(evudp6_cmsg_parse(control, len, flags, &b) == 0);
+	FUZZ_CHECK(evudp6_cmsg_parse(exact, len, flags, &a, sizeof(a)) == (int)sizeof(a));
+	FUZZ_CHECK(evudp6_cmsg_parse(control, len, flags, &b, sizeof(b)) == (int)sizeof(b));
 	/* Alignment of the caller's buffer does not change the result. */
 	FUZZ_CHECK(memcmp(&a, &b, sizeof(a)) == 0);
 	FUZZ_CHECK(a.ctrunc == (flags != 0));
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		describe(&a.icmp);
 	}
 	struct evudp6_cmsg_info none;
-	FUZZ_CHECK(evudp6_cmsg_parse(NULL, len, flags, &none) == 0);
+	FUZZ_CHECK(evudp6_cmsg_parse(NULL, len, flags, &none, sizeof(none)) == (int)sizeof(none));
 	FUZZ_CHECK(!none.has_pktinfo && !none.has_icmp && !none.has_ovfl && none.unknown == 0);
 	free(exact);
 	free(block);

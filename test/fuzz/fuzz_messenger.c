@@ -246,7 +246,7 @@ static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange *ex, c
 
 static void stats(struct evudp6_messenger_stats *st)
 {
-	evudp6_messenger_stats(w.m, st);
+	evudp6_messenger_stats(w.m, st, sizeof(*st));
 	FUZZ_CHECK(st->dedup_entries <= st->dedup_cap && st->dedup_peak <= st->dedup_cap);
 }
 
@@ -439,7 +439,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	uint8_t c = get8();
 	struct evudp6_messenger_config cfg;
-	evudp6_messenger_config_init(&cfg);
+	evudp6_messenger_config_init(&cfg, sizeof(cfg));
 	cfg.ack_timeout_ms = 1;
 	cfg.ack_random_factor = 1.0;
 	cfg.max_retransmit = c & 1;
@@ -453,7 +453,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.dedup_cap = 1 + ((c >> 4) & 3);
 	cfg.max_requests = 1 + ((c >> 6) & 3);
 	cfg.max_message = 256;
-	struct evudp6_transport_config tcfg = {.bind = "[::]:0", .max_datagram = 1600};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::]:0", .max_datagram = 1600};
 	FUZZ_CHECK(evudp6_messenger_new(&w.m, base, &tcfg, &cfg) == 0);
 	evudp6_messenger_set_request_cb(w.m, request_cb, NULL);
 	FUZZ_CHECK(evudp6_messenger_start(w.m) == 0);

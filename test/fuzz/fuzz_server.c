@@ -151,9 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t how = data[0];
 	data++, size--;
 
-	struct evudp6_transport_config tcfg = {.bind = "[::1]:0"};
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	struct evudp6_messenger_config mcfg;
-	evudp6_messenger_config_init(&mcfg);
+	evudp6_messenger_config_init(&mcfg, sizeof(mcfg));
 	mcfg.leisure_ms = 0;
 	mcfg.empty_ack_delay_ms = 0;
 	struct evudp6_messenger *m;
