@@ -31,7 +31,8 @@
  * Returns 0; -EVUDP6_E_HOST_EMPTY (""; ":80"; "[]"),
  * -EVUDP6_E_HOST_BRACKET ("[", "[::1", "[::1]x", a stray '[' or ']'),
  * -EVUDP6_E_HOST_UNBRACKETED_V6 (two or more ':' outside brackets: "::1",
- * "::1:5683"), -EVUDP6_E_PORT ("h:", "h:abc", "h:-1", "h:65536"),
+ * "::1:5683"), -EVUDP6_E_PORT ("h:abc", "h:-1", "h:65536"; "h:" is
+ * default_port, see evudp6__parse_port()),
  * -EVUDP6_E_HOST_TOO_LONG (host above 255 bytes), -EVUDP6_E_HOST_INVALID
  * (bracketed text that is no IPv6 literal, an empty or bad zone, a
  * character a reg-name cannot have), -EVUDP6_E_ZONE_UNKNOWN (zone longer
@@ -65,6 +66,21 @@ int evudp6__addr_parse_authority(struct evudp6_addr *a, const char *s, uint16_t 
  * interface has no name). Returns the length or -ENOSPC.
  */
 int evudp6__addr_ntop(const struct in6_addr *addr, uint32_t scope_id, char *buf, size_t len);
+
+/* RFC 3986 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" */
+bool evudp6__is_unreserved(int c);
+
+/*
+ * RFC 3986 3.2.3 port = *DIGIT from s[0..len). An empty port is the
+ * default port (RFC 3986 3.2.3 lets a URI carry "host:", and RFC 7252 6.3
+ * calls that the default): "coap://h:/" and the authority "h:" alike.
+ * Returns 0 with *port set, or -EVUDP6_E_PORT for anything but digits
+ * and for values above 65535.
+ */
+int evudp6__parse_port(const char *s, size_t len, uint16_t default_port, uint16_t *port);
+
+/* ::ffff:a.b.c.d for the IPv4 address @in (network byte order). */
+void evudp6__map_v4(struct in6_addr *out, const void *in);
 
 /* Scopes where an address means nothing without its interface (RFC 4007). */
 static inline bool evudp6__in6_needs_zone(const struct in6_addr *addr)

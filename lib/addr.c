@@ -56,6 +56,14 @@ static bool in6_is_unspecified(const struct in6_addr *addr)
 	return IN6_IS_ADDR_UNSPECIFIED(addr) || memcmp(addr->s6_addr, mapped_any, 16) == 0;
 }
 
+void evudp6__map_v4(struct in6_addr *out, const void *in)
+{
+	memset(out, 0, sizeof(*out));
+	out->s6_addr[10] = 0xff;
+	out->s6_addr[11] = 0xff;
+	memcpy(&out->s6_addr[12], in, 4);
+}
+
 bool evudp6__in6_is_multicast(const struct in6_addr *addr)
 {
 	if (IN6_IS_ADDR_MULTICAST(addr))
@@ -115,9 +123,7 @@ int evudp6_addr_from_sockaddr(struct evudp6_addr *a, const struct sockaddr *sa, 
 			return -EINVAL;
 		memcpy(&sin, sa, sizeof(sin));
 		tmp.remote.sin6_port = sin.sin_port;
-		tmp.remote.sin6_addr.s6_addr[10] = 0xff;
-		tmp.remote.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&tmp.remote.sin6_addr.s6_addr[12], &sin.sin_addr, 4);
+		evudp6__map_v4(&tmp.remote.sin6_addr, &sin.sin_addr);
 		break;
 	}
 	default:
@@ -140,9 +146,7 @@ int evudp6_addr_from_literal(struct evudp6_addr *a, const char *text, uint16_t p
 	if (inet_pton(AF_INET6, text, &tmp.remote.sin6_addr) != 1) {
 		if (inet_pton(AF_INET, text, &v4) != 1)
 			return -EVUDP6_E_NOT_LITERAL;
-		tmp.remote.sin6_addr.s6_addr[10] = 0xff;
-		tmp.remote.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&tmp.remote.sin6_addr.s6_addr[12], &v4, 4);
+		evudp6__map_v4(&tmp.remote.sin6_addr, &v4);
 	}
 	/* The kernel ignores a scope on V4MAPPED destinations: refuse rather than drop it silently. */
 	if (scope_id != 0 && IN6_IS_ADDR_V4MAPPED(&tmp.remote.sin6_addr))
@@ -160,6 +164,7 @@ void evudp6_addr_set_local(struct evudp6_addr *a, const struct in6_addr *local, 
 	else
 		memset(&a->local_addr, 0, sizeof(a->local_addr));
 	a->local_ifindex = ifindex;
+	a->local_broadcast = false;
 }
 
 void evudp6_addr_clear_local(struct evudp6_addr *a)
@@ -168,6 +173,7 @@ void evudp6_addr_clear_local(struct evudp6_addr *a)
 	a->has_local = false;
 	memset(&a->local_addr, 0, sizeof(a->local_addr));
 	a->local_ifindex = 0;
+	a->local_broadcast = false;
 }
 
 uint16_t evudp6_addr_port(const struct evudp6_addr *a)
@@ -187,7 +193,10 @@ bool evudp6_addr_is_multicast(const struct evudp6_addr *a)
 
 bool evudp6_addr_is_multicast_locally(const struct evudp6_addr *a)
 {
-	return a->has_local && evudp6__in6_is_multicast(&a->local_addr);
+	static const uint8_t limited_broadcast[16] = {0, 0, 0,    0,    0,    0,    0,    0,
+	                                              0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	return a->has_local && (a->local_broadcast || evudp6__in6_is_multicast(&a->local_addr) ||
+	                        memcmp(a->local_addr.s6_addr, limited_broadcast, 16) == 0);
 }
 
 int evudp6_addr_hostinfo(const struct evudp6_addr *a, char *buf, size_t len)
@@ -234,7 +243,8 @@ int evudp6_addr_uri_base_local(const struct evudp6_addr *a, char *buf, size_t le
 void evudp6_addr_response(const struct evudp6_addr *a, struct evudp6_addr *out)
 {
 	struct evudp6_addr tmp = *a;
-	/* A multicast group cannot be a source: let the kernel pick a unicast one. */
+	/* A group or a broadcast address cannot be a source: let the kernel
+	 * pick a unicast one. */
 	if (evudp6_addr_is_multicast_locally(&tmp))
 		evudp6_addr_clear_local(&tmp);
 	*out = tmp;
@@ -274,7 +284,7 @@ uint32_t evudp6_addr_hash(const struct evudp6_addr *a)
 
 /* ------------------------------------------------------------ authorities */
 
-static bool is_unreserved(unsigned char c)
+bool evudp6__is_unreserved(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
 	       c == '.' || c == '_' || c == '~';
@@ -292,7 +302,7 @@ static bool is_reg_name(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\0')
 			return false;
-		if (is_unreserved(c) || strchr("!$&'()*+,;=", c) != NULL)
+		if (evudp6__is_unreserved(c) || strchr("!$&'()*+,;=", c) != NULL)
 			continue;
 		if (c == '%' && i + 2 < len && is_hex((unsigned char)s[i + 1]) &&
 		    is_hex((unsigned char)s[i + 2])) {
@@ -304,12 +314,13 @@ static bool is_reg_name(const char *s, size_t len)
 	return true;
 }
 
-/* RFC 3986 port = *DIGIT, but an empty port is refused here. */
-static int parse_port(const char *s, size_t len, uint16_t *port)
+int evudp6__parse_port(const char *s, size_t len, uint16_t default_port, uint16_t *port)
 {
 	unsigned long v = 0;
-	if (len == 0)
-		return -EVUDP6_E_PORT;
+	if (len == 0) {
+		*port = default_port;
+		return 0;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -EVUDP6_E_PORT;
@@ -406,7 +417,7 @@ int evudp6__authority_split(const char *s, size_t len, char *hostbuf, size_t hos
 		if (zlen == 0)
 			return -EVUDP6_E_HOST_INVALID;
 		for (size_t i = 0; i < zlen; i++)
-			if (!is_unreserved((unsigned char)zone[i]))
+			if (!evudp6__is_unreserved((unsigned char)zone[i]))
 				return -EVUDP6_E_HOST_INVALID;
 		if (zlen >= IF_NAMESIZE)
 			return -EVUDP6_E_ZONE_UNKNOWN;
@@ -414,7 +425,7 @@ int evudp6__authority_split(const char *s, size_t len, char *hostbuf, size_t hos
 
 	uint16_t p = default_port;
 	if (porttext) {
-		int r = parse_port(porttext, plen, &p);
+		int r = evudp6__parse_port(porttext, plen, default_port, &p);
 		if (r < 0)
 			return r;
 	}

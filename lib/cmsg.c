@@ -19,14 +19,6 @@
 /* The payload of a control message starts after the aligned header. */
 #define CMSG_HDR_SPACE CMSG_LEN(0)
 
-static void map_v4(struct in6_addr *out, const struct in_addr *in)
-{
-	memset(out, 0, sizeof(*out));
-	out->s6_addr[10] = 0xff;
-	out->s6_addr[11] = 0xff;
-	memcpy(&out->s6_addr[12], in, 4);
-}
-
 static void parse_pktinfo6(const unsigned char *d, size_t n, struct evudp6_cmsg_info *out)
 {
 	struct in6_pktinfo pi;
@@ -49,9 +41,16 @@ static void parse_pktinfo4(const unsigned char *d, size_t n, struct evudp6_cmsg_
 	}
 	memcpy(&pi, d, sizeof(pi));
 	out->has_pktinfo = true;
-	/* ipi_addr is the header's destination; ipi_spec_dst is a routing guess. */
-	map_v4(&out->local, &pi.ipi_addr);
+	/* ipi_addr is the header's destination; ipi_spec_dst is the local
+	 * address the kernel would answer from. They are the same for a
+	 * datagram to one of our addresses; for a broadcast they differ
+	 * (and for multicast, which the address says anyway). The limited
+	 * broadcast is known by its address alone. */
+	evudp6__map_v4(&out->local, &pi.ipi_addr);
 	out->ifindex = (unsigned int)pi.ipi_ifindex;
+	uint32_t dst = ntohl(pi.ipi_addr.s_addr);
+	out->broadcast =
+	    dst == INADDR_BROADCAST || (!IN_MULTICAST(dst) && pi.ipi_spec_dst.s_addr != pi.ipi_addr.s_addr);
 }
 
 /*
@@ -101,7 +100,7 @@ static void parse_err(const unsigned char *d, size_t n, struct evudp6_cmsg_info 
 			memcpy(&sin, sa, sizeof(sin));
 			e.offender.sin6_family = AF_INET6;
 			e.offender.sin6_port = sin.sin_port;
-			map_v4(&e.offender.sin6_addr, &sin.sin_addr);
+			evudp6__map_v4(&e.offender.sin6_addr, &sin.sin_addr);
 			e.has_offender = true;
 		}
 	}

@@ -264,9 +264,7 @@ static void add_ipv4_candidate(struct evudp6_resolve *q, const void *in4)
 	struct sockaddr_in6 sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sin6_family = AF_INET6;
-	sa.sin6_addr.s6_addr[10] = 0xff;
-	sa.sin6_addr.s6_addr[11] = 0xff;
-	memcpy(&sa.sin6_addr.s6_addr[12], in4, 4);
+	evudp6__map_v4(&sa.sin6_addr, in4);
 	add_candidate(q, &sa);
 }
 

@@ -28,6 +28,10 @@ struct event;
 /* Send errors wait in a fixed ring until the loop reports them. */
 #define EVUDP6__SENDERR_RING 32
 
+/* The hosts file that names in cfg.bind are looked up in (tests point it
+ * elsewhere). */
+extern const char *evudp6__hosts_file;
+
 enum evudp6__transport_state { EVUDP6__T_NEW = 0, EVUDP6__T_STARTED, EVUDP6__T_SHUTDOWN };
 
 struct evudp6__senderr {
@@ -44,6 +48,12 @@ struct evudp6__txslot {
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	} ctrl;
+};
+
+/* One datagram waiting in the send queue; its bytes are in txq_data. */
+struct evudp6__txq_slot {
+	struct evudp6_addr remote;
+	size_t len;
 };
 
 struct evudp6_transport {
@@ -89,6 +99,14 @@ struct evudp6_transport {
 	struct mmsghdr *txmsg;
 	struct iovec *txiov;
 	struct evudp6__txslot *txslot;
+
+	/* Send queue: datagrams that met a full socket buffer, oldest at
+	 * txq_head; cfg.send_queue slots of max_datagram bytes in txq_data. */
+	struct event *write_ev;
+	struct evudp6__txq_slot *txq;
+	uint8_t *txq_data;
+	unsigned int txq_head;
+	unsigned int txq_count;
 
 	struct evudp6__senderr senderr[EVUDP6__SENDERR_RING];
 	unsigned int senderr_head;

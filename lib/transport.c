@@ -15,14 +15,19 @@
  * and leave in one sendmmsg() when the callbacks of the batch they answer
  * have run, before the next read; a lone request is answered as soon as
  * its callback returns, so batching costs no latency at low load. Sends
- * from anywhere else leave at once with sendmsg(). Nothing on either
- * path allocates.
+ * from anywhere else leave at once with sendmsg(). A datagram that meets
+ * a full socket buffer (EAGAIN) is copied into the send queue, a ring
+ * allocated with the transport, and everything after it queues behind it
+ * until an EV_WRITE event has flushed the queue. Nothing on either path
+ * allocates.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
+#include <net/if.h>
+#include <strings.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,7 +43,13 @@
 #include "log-internal.h"
 #include "transport-internal.h"
 
+/* Linux 4.20; older C libraries lack the name. */
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL 29
+#endif
+
 static void transport_read_cb(evutil_socket_t fd, short what, void *arg);
+static void transport_write_cb(evutil_socket_t fd, short what, void *arg);
 static void transport_defer_cb(evutil_socket_t fd, short what, void *arg);
 
 static int set_int_opt(int fd, int level, int name, int value)
@@ -58,8 +69,10 @@ static int config_check(struct evudp6_transport_config *c)
 		c->max_per_wakeup = EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP;
 	if (c->send_batch == 0)
 		c->send_batch = EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH;
+	if (c->send_queue == 0)
+		c->send_queue = EVUDP6_TRANSPORT_DEFAULT_SEND_QUEUE;
 	if (c->max_datagram > 65535 || c->batch > 1024 || c->send_batch > 1024 || c->rcvbuf < 0 ||
-	    c->sndbuf < 0)
+	    c->sndbuf < 0 || c->send_queue > EVUDP6_TRANSPORT_MAX_SEND_QUEUE)
 		return -EINVAL;
 	return 0;
 }
@@ -88,6 +101,17 @@ static int socket_setup(struct evudp6_transport *t)
 	 * are only queued with IP_RECVERR set as well. */
 	if ((r = set_int_opt(fd, IPPROTO_IP, IP_RECVERR, 1)) < 0)
 		return r;
+	/* IPv4 datagrams then carry IP_PKTINFO too, whose ipi_spec_dst tells
+	 * a broadcast from a datagram to one of our addresses. */
+	if ((r = set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1)) < 0)
+		return r;
+	/* Only the groups this socket joined, not every group some socket
+	 * of the host joined on the interface: otherwise every transport on
+	 * the port (every SO_REUSEPORT shard) answers a multicast request. */
+	if ((r = set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)) < 0)
+		return r;
+	if ((r = set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0)) < 0)
+		return r;
 	/* Drop counts are a diagnostic; a kernel without them is fine. */
 	(void)set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
 	if (t->cfg.reuseport && (r = set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
@@ -115,7 +139,10 @@ static int buffers_setup(struct evudp6_transport *t)
 	t->rxiov = calloc(n, sizeof(*t->rxiov));
 	t->rxname = calloc(n, sizeof(*t->rxname));
 	t->errbuf = malloc(t->cfg.max_datagram);
-	if (!t->rxbuf || !t->rxctrl || !t->rxmsg || !t->rxiov || !t->rxname || !t->errbuf)
+	t->txq = calloc(t->cfg.send_queue, sizeof(*t->txq));
+	t->txq_data = malloc((size_t)t->cfg.send_queue * t->cfg.max_datagram);
+	if (!t->rxbuf || !t->rxctrl || !t->rxmsg || !t->rxiov || !t->rxname || !t->errbuf || !t->txq ||
+	    !t->txq_data)
 		return -ENOMEM;
 	if (t->cfg.send_batch > 1) {
 		t->txarena = malloc(EVUDP6__TX_ARENA);
@@ -138,6 +165,8 @@ static void transport_release(struct evudp6_transport *t)
 		event_free(t->read_ev);
 	if (t->defer_ev)
 		event_free(t->defer_ev);
+	if (t->write_ev)
+		event_free(t->write_ev);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t->rxbuf);
@@ -150,6 +179,8 @@ static void transport_release(struct evudp6_transport *t)
 	free(t->txmsg);
 	free(t->txiov);
 	free(t->txslot);
+	free(t->txq);
+	free(t->txq_data);
 	free(t->bind);
 	free(t);
 }
@@ -237,7 +268,8 @@ static int transport_create(struct evudp6_transport **out, struct event_base *ba
 	if (r == 0) {
 		t->read_ev = event_new(base, t->fd, EV_READ | EV_PERSIST, transport_read_cb, t);
 		t->defer_ev = event_new(base, -1, 0, transport_defer_cb, t);
-		if (!t->read_ev || !t->defer_ev)
+		t->write_ev = event_new(base, t->fd, EV_WRITE | EV_PERSIST, transport_write_cb, t);
+		if (!t->read_ev || !t->defer_ev || !t->write_ev)
 			r = -ENOMEM;
 	}
 	if (r < 0) {
@@ -267,38 +299,123 @@ int evudp6_transport_new_from_fd(struct evudp6_transport **out, struct event_bas
 	return transport_create(out, base, fd, cfg, datagram_cb, error_cb, arg);
 }
 
-/* Resolve a bind host that is a name (not a literal): the first address
- * whose route check passes, IPv6 before IPv4. This consults the hosts file
- * and may query DNS: it runs once, at start. */
-static int bind_lookup(const char *bind, struct evudp6_addr *a)
+const char *evudp6__hosts_file = "/etc/hosts";
+
+/* Room for the candidates of one name. */
+#define BIND_CANDIDATES 16
+
+/* Does the hosts-file line @line (comment stripped, NUL-terminated) name
+ * @name after its address? Names are case-insensitive. */
+static bool hosts_line_names(char *line, const char *name, char **addr)
 {
-	char host[256], zone[64];
-	uint16_t port;
-	bool literal;
-	int r = evudp6__authority_split(bind, strlen(bind), host, sizeof(host), zone, sizeof(zone), &port,
-	                                EVUDP6_DEFAULT_PORT, &literal);
-	if (r < 0)
-		return r;
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG};
-	struct addrinfo *res = NULL;
-	int g = getaddrinfo(host, NULL, &hints, &res);
-	if (g == EAI_NONAME || g == EAI_NODATA)
+	char *save = NULL;
+	*addr = strtok_r(line, " \t\r\n", &save);
+	if (!*addr)
+		return false;
+	for (char *n = strtok_r(NULL, " \t\r\n", &save); n; n = strtok_r(NULL, " \t\r\n", &save))
+		if (strcasecmp(n, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The addresses the hosts file gives @name, IPv6 before IPv4 (each in file
+ * order), into @out (at most BIND_CANDIDATES). An IPv6 address may carry a
+ * zone ("fe80::1%eth0"). Reading a local file does not wait on the
+ * network: no DNS is asked, so start never blocks on a name server.
+ * Returns the number found, or -EVUDP6_E_RESOLVE_NXDOMAIN when the name is
+ * not there (or the file cannot be read).
+ */
+static int hosts_lookup(const char *name, struct sockaddr_in6 *out)
+{
+	FILE *f = fopen(evudp6__hosts_file, "re");
+	if (!f)
 		return -EVUDP6_E_RESOLVE_NXDOMAIN;
-	if (g != 0)
-		return -EVUDP6_E_RESOLVE_FAILED;
-	r = -EVUDP6_E_RESOLVE_NODATA;
-	for (int pass = 0; pass < 2 && r < 0; pass++) {
-		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-			if ((pass == 0) != (ai->ai_family == AF_INET6))
-				continue;
-			if (evudp6_addr_from_sockaddr(a, ai->ai_addr, ai->ai_addrlen) < 0)
-				continue;
-			a->remote.sin6_port = htons(port);
-			r = 0;
-			break;
+	struct sockaddr_in6 v4[BIND_CANDIDATES];
+	int n6 = 0, n4 = 0;
+	char line[1024];
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			/* Longer than any sane entry: skip the rest of it. */
+			int c;
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *addr;
+		if (!hosts_line_names(line, name, &addr))
+			continue;
+		struct evudp6_addr a;
+		int r = evudp6__addr_parse_authority(&a, addr, 0);
+		if (r < 0) {
+			/* An unbracketed IPv6 address, maybe with a zone. */
+			char bracketed[INET6_ADDRSTRLEN + IF_NAMESIZE + 4];
+			snprintf(bracketed, sizeof(bracketed), "[%s]", addr);
+			r = evudp6__addr_parse_authority(&a, bracketed, 0);
+		}
+		if (r < 0)
+			continue;
+		if (IN6_IS_ADDR_V4MAPPED(&a.remote.sin6_addr)) {
+			if (n4 < BIND_CANDIDATES)
+				v4[n4++] = a.remote;
+		} else if (n6 < BIND_CANDIDATES) {
+			out[n6++] = a.remote;
 		}
 	}
-	freeaddrinfo(res);
+	fclose(f);
+	for (int i = 0; i < n4 && n6 < BIND_CANDIDATES; i++)
+		out[n6++] = v4[i];
+	return n6 > 0 ? n6 : -EVUDP6_E_RESOLVE_NXDOMAIN;
+}
+
+/*
+ * Bind to a host that is a name (not a literal): the hosts file's
+ * addresses for it, IPv6 first, each tried in turn until one binds; one
+ * this host does not have (EADDRNOTAVAIL) passes to the next. A zone,
+ * written "name%25zone" as RFC 6874 writes it for literals, is the scope
+ * of an IPv6 result and wins over one from the file; IPv4 results cannot
+ * have one.
+ */
+static int bind_name(struct evudp6_transport *t)
+{
+	char host[EVUDP6__HOST_MAX + 1], zone[IF_NAMESIZE];
+	uint16_t port;
+	int r = evudp6__authority_split(t->bind, strlen(t->bind), host, sizeof(host), zone, sizeof(zone),
+	                                &port, EVUDP6_DEFAULT_PORT, NULL);
+	if (r < 0)
+		return r;
+	unsigned int ifindex = 0;
+	char *pct = strstr(host, "%25");
+	if (pct) {
+		*pct = '\0';
+		if (strlen(pct + 3) >= sizeof(zone))
+			return -EVUDP6_E_ZONE_UNKNOWN;
+		strcpy(zone, pct + 3);
+		if ((r = evudp6__zone_to_ifindex(zone, &ifindex)) < 0)
+			return r;
+	}
+	struct sockaddr_in6 cand[BIND_CANDIDATES];
+	int n = hosts_lookup(host, cand);
+	if (n < 0)
+		return n;
+	r = -EVUDP6_E_ZONE_NOT_ALLOWED;
+	for (int i = 0; i < n; i++) {
+		if (ifindex) {
+			if (IN6_IS_ADDR_V4MAPPED(&cand[i].sin6_addr))
+				continue;
+			cand[i].sin6_scope_id = ifindex;
+		}
+		cand[i].sin6_port = htons(port);
+		if (bind(t->fd, (const struct sockaddr *)&cand[i], sizeof(cand[i])) == 0)
+			return 0;
+		r = -errno;
+		if (r != -EADDRNOTAVAIL)
+			return r;
+	}
 	return r;
 }
 
@@ -313,11 +430,11 @@ int evudp6_transport_start(struct evudp6_transport *t)
 		struct evudp6_addr a;
 		int r = evudp6__addr_parse_authority(&a, t->bind, EVUDP6_DEFAULT_PORT);
 		if (r == -EVUDP6_E_NOT_LITERAL)
-			r = bind_lookup(t->bind, &a);
+			r = bind_name(t);
+		else if (r == 0 && bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
+			r = -errno;
 		if (r < 0)
 			return r;
-		if (bind(t->fd, (const struct sockaddr *)&a.remote, sizeof(a.remote)) < 0)
-			return -errno;
 	}
 	socklen_t len = sizeof(t->local);
 	if (getsockname(t->fd, (struct sockaddr *)&t->local, &len) < 0)
@@ -330,16 +447,22 @@ int evudp6_transport_start(struct evudp6_transport *t)
 }
 
 static void tx_flush(struct evudp6_transport *t);
+static void txq_flush(struct evudp6_transport *t);
 
 /* Stop everything that could call back; keep the memory. Datagrams held
- * for the end of the batch were accepted: they leave first. */
+ * for the end of the batch were accepted: they leave first, and what the
+ * send queue holds gets a last try. */
 static void transport_close(struct evudp6_transport *t)
 {
 	if (t->state == EVUDP6__T_SHUTDOWN)
 		return;
 	tx_flush(t);
+	txq_flush(t);
+	t->stats.send_queue_discarded += t->txq_count;
+	t->txq_count = 0;
 	t->state = EVUDP6__T_SHUTDOWN;
 	event_del(t->read_ev);
+	event_del(t->write_ev);
 	close(t->fd);
 	t->fd = -1;
 	t->senderr_count = 0;
@@ -431,6 +554,7 @@ static void deliver_datagram(struct evudp6_transport *t, unsigned int i)
 	remote.local_port = t->port;
 	if (info.has_pktinfo) {
 		evudp6_addr_set_local(&remote, &info.local, info.ifindex);
+		remote.local_broadcast = info.broadcast;
 	} else {
 		t->stats.no_pktinfo++;
 		if (!t->warned_no_pktinfo) {
@@ -642,23 +766,61 @@ static void msghdr_fill(struct msghdr *mh, const struct evudp6_addr *remote, str
 	/* Linux takes a V4MAPPED source (or ::ffff:0.0.0.0) for a V4MAPPED
 	 * destination and a plain IPv6 one otherwise; an interface-only
 	 * local part may have been written in either form. */
-	bool dst4 = IN6_IS_ADDR_V4MAPPED(&remote->remote.sin6_addr);
+	const struct in6_addr *dst = &remote->remote.sin6_addr;
+	bool dst4 = IN6_IS_ADDR_V4MAPPED(dst);
 	bool any4 = IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) && pi.ipi6_addr.s6_addr32[3] == 0;
+	bool any = any4 || IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr);
 	if (dst4 && IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr))
 		pi.ipi6_addr.s6_addr32[2] = htonl(0xffff);
 	else if (!dst4 && any4)
 		pi.ipi6_addr = in6addr_any;
+	/* With a source address the interface index would pin the datagram
+	 * to the interface the request came in on, where the route back may
+	 * not be: the routing table picks it. The index stays where it is
+	 * the point: an interface-only local part, a multicast group, a
+	 * link-local destination. */
+	if (!any && !evudp6__in6_is_multicast(dst) && !IN6_IS_ADDR_LINKLOCAL(dst))
+		pi.ipi6_ifindex = 0;
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+}
+
+/* Copy a datagram that met a full socket buffer into the send queue and
+ * make sure EV_WRITE will flush it. Returns 0, or -EAGAIN when it has to
+ * be dropped (queue full, or too long for a slot), which is counted. */
+static int txq_push(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
+                    size_t len)
+{
+	if (t->txq_count == t->cfg.send_queue || len > t->cfg.max_datagram) {
+		t->stats.send_queue_overflow++;
+		return -EAGAIN;
+	}
+	unsigned int i = (t->txq_head + t->txq_count) % t->cfg.send_queue;
+	t->txq[i].remote = *remote;
+	t->txq[i].len = len;
+	if (len > 0)
+		memcpy(t->txq_data + (size_t)i * t->cfg.max_datagram, data, len);
+	if (t->txq_count++ == 0)
+		event_add(t->write_ev, NULL);
+	t->stats.send_queued++;
+	return 0;
 }
 
 /* Send the held datagrams, as many per sendmmsg() as the kernel takes. A
  * datagram that fails is counted and reported as sendmsg() would have
- * been, and the rest still go. */
+ * been, and the rest still go. From the first that meets a full socket
+ * buffer on, they join the send queue (as they do at once when it already
+ * holds something: order is kept). */
 static void tx_flush(struct evudp6_transport *t)
 {
 	unsigned int i = 0;
 	int tries = 0;
 	while (i < t->txcount) {
+		if (t->txq_count > 0) {
+			for (; i < t->txcount; i++)
+				(void)txq_push(t, &t->txslot[i].remote, t->txiov[i].iov_base,
+				               t->txiov[i].iov_len);
+			break;
+		}
 		int n = sendmmsg(t->fd, t->txmsg + i, t->txcount - i, MSG_DONTWAIT);
 		if (n > 0) {
 			for (unsigned int k = i; k < i + (unsigned int)n; k++)
@@ -671,9 +833,12 @@ static void tx_flush(struct evudp6_transport *t)
 		int err = n < 0 ? errno : EIO;
 		if (err == EINTR || (pending_async_error(err) && ++tries < EVUDP6__SEND_TRIES))
 			continue;
-		t->stats.send_errors++;
-		if (err != EAGAIN && err != EWOULDBLOCK)
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			(void)txq_push(t, &t->txslot[i].remote, t->txiov[i].iov_base, t->txiov[i].iov_len);
+		} else {
+			t->stats.send_errors++;
 			queue_send_error(t, &t->txslot[i].remote, -err);
+		}
 		i++;
 		tries = 0;
 	}
@@ -702,6 +867,30 @@ static void tx_hold(struct evudp6_transport *t, const struct evudp6_addr *remote
 	            sizeof(slot->ctrl.buf));
 }
 
+/* One sendmsg(), retried as pending_async_error() says; counts what
+ * leaves. Returns 0 or the negative errno. */
+static int send_one(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
+                    size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctrl;
+	struct msghdr mh;
+	msghdr_fill(&mh, remote, &iov, ctrl.buf, sizeof(ctrl.buf));
+	ssize_t n;
+	int tries = 0;
+	do
+		n = sendmsg(t->fd, &mh, MSG_DONTWAIT);
+	while (n < 0 && (errno == EINTR || (pending_async_error(errno) && ++tries < EVUDP6__SEND_TRIES)));
+	if (n < 0)
+		return -errno;
+	t->stats.datagrams_out++;
+	t->stats.bytes_out += (uint64_t)n;
+	return 0;
+}
+
 int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote, const void *data,
                           size_t len)
 {
@@ -718,28 +907,44 @@ int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *
 	/* Whatever is held leaves first: datagrams go out in send order. */
 	tx_flush(t);
 
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-	} ctrl;
-	struct msghdr mh;
-	msghdr_fill(&mh, remote, &iov, ctrl.buf, sizeof(ctrl.buf));
-	ssize_t n;
-	int tries = 0;
-	do
-		n = sendmsg(t->fd, &mh, MSG_DONTWAIT);
-	while (n < 0 && (errno == EINTR || (pending_async_error(errno) && ++tries < EVUDP6__SEND_TRIES)));
-	if (n < 0) {
-		int err = -errno;
+	if (t->txq_count > 0)
+		return txq_push(t, remote, data, len);
+	int r = send_one(t, remote, data, len);
+	if (r == -EAGAIN || r == -EWOULDBLOCK)
+		return txq_push(t, remote, data, len);
+	if (r < 0) {
 		t->stats.send_errors++;
-		if (err != -EAGAIN && err != -EWOULDBLOCK)
-			queue_send_error(t, remote, err);
-		return err;
+		queue_send_error(t, remote, r);
 	}
-	t->stats.datagrams_out++;
-	t->stats.bytes_out += (uint64_t)n;
-	return 0;
+	return r;
+}
+
+/* Send what the queue holds, oldest first, until it is empty or the
+ * socket buffer is full again (then EV_WRITE stays armed). A datagram
+ * that fails otherwise is counted and reported, and the next one goes. */
+static void txq_flush(struct evudp6_transport *t)
+{
+	while (t->txq_count > 0) {
+		unsigned int i = t->txq_head;
+		int r = send_one(t, &t->txq[i].remote, t->txq_data + (size_t)i * t->cfg.max_datagram,
+		                 t->txq[i].len);
+		if (r == -EAGAIN || r == -EWOULDBLOCK)
+			return;
+		if (r < 0) {
+			t->stats.send_errors++;
+			queue_send_error(t, &t->txq[i].remote, r);
+		}
+		t->txq_head = (t->txq_head + 1) % t->cfg.send_queue;
+		t->txq_count--;
+	}
+	event_del(t->write_ev);
+}
+
+static void transport_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	txq_flush(arg);
 }
 
 void evudp6__transport_hold(struct evudp6_transport *t)

@@ -15,6 +15,8 @@
 
 #include <evudp6/resolve.h>
 
+#include "addr-internal.h"
+
 #define MAX_PORT 65535u
 
 static int hexval(int c)
@@ -43,11 +45,6 @@ static int lower_ascii(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static bool is_unreserved(int c)
-{
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 static bool is_sub_delim(int c)
 {
 	return c != 0 && strchr("!$&'()*+,;=", c) != NULL;
@@ -61,13 +58,13 @@ static bool allowed(enum component c, int ch)
 {
 	switch (c) {
 	case C_REGNAME:
-		return is_unreserved(ch) || is_sub_delim(ch);
+		return evudp6__is_unreserved(ch) || is_sub_delim(ch);
 	case C_ZONE:
-		return is_unreserved(ch);
+		return evudp6__is_unreserved(ch);
 	case C_PATH:
-		return is_unreserved(ch) || is_sub_delim(ch) || ch == ':' || ch == '@';
+		return evudp6__is_unreserved(ch) || is_sub_delim(ch) || ch == ':' || ch == '@';
 	case C_QUERY:
-		return is_unreserved(ch) || is_sub_delim(ch) || ch == ':' || ch == '@' || ch == '/' ||
+		return evudp6__is_unreserved(ch) || is_sub_delim(ch) || ch == ':' || ch == '@' || ch == '/' ||
 		       ch == '?';
 	}
 	return false;
@@ -133,25 +130,6 @@ static void pop_part(struct evudp6_uri *u)
 {
 	u->nparts--;
 	u->values_len = u->part[u->nparts].off;
-}
-
-static int parse_port(const char *s, size_t n, uint16_t *port)
-{
-	unsigned long v = 0;
-	/* RFC 7252 6.3: an empty port is the default port. */
-	if (n == 0) {
-		*port = EVUDP6_DEFAULT_PORT;
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit((unsigned char)s[i]))
-			return -EVUDP6_E_PORT;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-		if (v > MAX_PORT)
-			return -EVUDP6_E_PORT;
-	}
-	*port = (uint16_t)v;
-	return 0;
 }
 
 /* IP-literal: "[" IPv6address [ "%25" ZoneID ] "]" (RFC 6874), also
@@ -292,7 +270,7 @@ static int parse_authority(struct evudp6_uri *u, const char *s, size_t n)
 			u->host_is_literal = true;
 	}
 	if (port)
-		return parse_port(port, portlen, &u->port);
+		return evudp6__parse_port(port, portlen, EVUDP6_DEFAULT_PORT, &u->port);
 	return 0;
 }
 

@@ -425,6 +425,36 @@ START_TEST(addr_is_multicast_follows_prefix_bounds)
 }
 END_TEST
 
+START_TEST(addr_broadcast_arrival_is_multicast_locally)
+{
+	struct evudp6_addr a = mk("::ffff:192.0.2.10", 40000, 0);
+	struct in6_addr l = in6("::ffff:192.0.2.255");
+	evudp6_addr_set_local(&a, &l, 2);
+	/* a directed broadcast is only known by the flag the transport sets */
+	ck_assert(!evudp6_addr_is_multicast_locally(&a));
+	a.local_broadcast = true;
+	ck_assert(evudp6_addr_is_multicast_locally(&a));
+	ck_assert(!evudp6_addr_is_multicast(&a));
+	struct evudp6_addr r;
+	evudp6_addr_response(&a, &r);
+	ck_assert(!r.has_local);
+	ck_assert(!r.local_broadcast);
+	ck_assert(evudp6_addr_equal(&r, &a));
+	/* a new local part is a new datagram's: the flag goes */
+	evudp6_addr_set_local(&a, &l, 2);
+	ck_assert(!a.local_broadcast);
+	a.local_broadcast = true;
+	evudp6_addr_clear_local(&a);
+	ck_assert(!a.local_broadcast);
+	/* the limited broadcast is known by its address */
+	l = in6("::ffff:255.255.255.255");
+	evudp6_addr_set_local(&a, &l, 2);
+	ck_assert(evudp6_addr_is_multicast_locally(&a));
+	evudp6_addr_response(&a, &r);
+	ck_assert(!r.has_local);
+}
+END_TEST
+
 START_TEST(addr_is_multicast_locally_false_without_local)
 {
 	struct evudp6_addr a = mk("ff02::fd", 5683, 1);
@@ -788,6 +818,30 @@ START_TEST(authority_split_uses_default_port_and_length)
 }
 END_TEST
 
+/* RFC 3986 3.2.3: "host:" has an empty port, which is the default port;
+ * the URI parser takes "coap://h:/" the same way (check_uri). */
+START_TEST(authority_split_empty_port_is_the_default)
+{
+	struct split o = split_n("h:", 2, 5683);
+	ck_assert_int_eq(o.r, 0);
+	ck_assert_str_eq(o.host, "h");
+	ck_assert_uint_eq(o.port, 5683);
+	o = split_n("h:", 2, 9);
+	ck_assert_int_eq(o.r, 0);
+	ck_assert_uint_eq(o.port, 9);
+	o = split_n("[::1]:", 6, 5684);
+	ck_assert_int_eq(o.r, 0);
+	ck_assert_str_eq(o.host, "::1");
+	ck_assert_uint_eq(o.port, 5684);
+	struct evudp6_addr a;
+	ck_assert_int_eq(evudp6__addr_parse_authority(&a, "192.0.2.1:", 5683), 0);
+	ck_assert_uint_eq(evudp6_addr_port(&a), 5683);
+	/* but a port that is there must be all digits */
+	expect_split_error("h::", -EVUDP6_E_HOST_UNBRACKETED_V6);
+	expect_split_error("[::1]::", -EVUDP6_E_PORT);
+}
+END_TEST
+
 START_TEST(authority_split_rejects_empty_host)
 {
 	expect_split_error("", -EVUDP6_E_HOST_EMPTY);
@@ -826,12 +880,10 @@ START_TEST(authority_split_rejects_bad_ports)
 {
 	expect_split_error("h:65536", -EVUDP6_E_PORT);
 	expect_split_error("h:abc", -EVUDP6_E_PORT);
-	expect_split_error("h:", -EVUDP6_E_PORT);
 	expect_split_error("h:-1", -EVUDP6_E_PORT);
 	expect_split_error("h:+1", -EVUDP6_E_PORT);
 	expect_split_error("h: 1", -EVUDP6_E_PORT);
 	expect_split_error("h:99999999999999999999", -EVUDP6_E_PORT);
-	expect_split_error("[::1]:", -EVUDP6_E_PORT);
 	expect_split_error("[::1]:65536", -EVUDP6_E_PORT);
 	expect_split_error("192.0.2.1:0x10", -EVUDP6_E_PORT);
 }
@@ -1072,7 +1124,6 @@ START_TEST(parse_authority_passes_split_errors)
 	    {"::1", -EVUDP6_E_HOST_UNBRACKETED_V6},
 	    {"h:65536", -EVUDP6_E_PORT},
 	    {"h:abc", -EVUDP6_E_PORT},
-	    {"h:", -EVUDP6_E_PORT},
 	    {"h:-1", -EVUDP6_E_PORT},
 	    {"a b", -EVUDP6_E_HOST_INVALID},
 	};
@@ -1126,6 +1177,7 @@ static Suite *addr_suite(void)
 	tcase_add_test(t, addr_set_and_clear_local);
 	tcase_add_test(t, addr_is_multicast_follows_prefix_bounds);
 	tcase_add_test(t, addr_is_multicast_locally_false_without_local);
+	tcase_add_test(t, addr_broadcast_arrival_is_multicast_locally);
 	tcase_add_test(t, addr_is_v4mapped_only_for_ffff_prefix);
 	tcase_add_test(t, addr_response_may_alias_its_input);
 	tcase_add_test(t, addr_equal_tells_link_local_interfaces_apart);
@@ -1153,6 +1205,7 @@ static Suite *addr_suite(void)
 	tcase_add_test(t, authority_split_good_forms);
 	tcase_add_test(t, authority_split_uses_default_port_and_length);
 	tcase_add_test(t, authority_split_rejects_empty_host);
+	tcase_add_test(t, authority_split_empty_port_is_the_default);
 	tcase_add_test(t, authority_split_rejects_bad_brackets);
 	tcase_add_test(t, authority_split_rejects_unbracketed_ipv6);
 	tcase_add_test(t, authority_split_rejects_bad_ports);

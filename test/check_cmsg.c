@@ -209,6 +209,47 @@ START_TEST(cmsg_parse_ip_pktinfo_maps_header_destination)
 }
 END_TEST
 
+/* IP_PKTINFO: ipi_spec_dst is where the kernel would answer from, equal to
+ * ipi_addr for a datagram to one of our addresses. */
+static struct evudp6_cmsg_info parse_ip_pktinfo(const char *spec_dst, const char *addr)
+{
+	struct cbuf c = {.len = 0};
+	struct in_pktinfo pi;
+	memset(&pi, 0, sizeof(pi));
+	pi.ipi_ifindex = 3;
+	inet_pton(AF_INET, spec_dst, &pi.ipi_spec_dst);
+	inet_pton(AF_INET, addr, &pi.ipi_addr);
+	put(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+	return parse(&c, 0);
+}
+
+START_TEST(cmsg_parse_ip_pktinfo_tells_broadcast)
+{
+	/* directed broadcast: answer from the interface's address */
+	struct evudp6_cmsg_info i = parse_ip_pktinfo("192.0.2.1", "192.0.2.255");
+	ck_assert(i.has_pktinfo);
+	ck_assert(i.broadcast);
+	expect_in6(&i.local, "::ffff:192.0.2.255");
+	/* limited broadcast, known by its address */
+	i = parse_ip_pktinfo("255.255.255.255", "255.255.255.255");
+	ck_assert(i.broadcast);
+	expect_in6(&i.local, "::ffff:255.255.255.255");
+	/* one of our addresses */
+	i = parse_ip_pktinfo("192.0.2.1", "192.0.2.1");
+	ck_assert(i.has_pktinfo);
+	ck_assert(!i.broadcast);
+	/* a group: multicast, not broadcast */
+	i = parse_ip_pktinfo("192.0.2.1", "224.0.1.187");
+	ck_assert(!i.broadcast);
+	/* IPV6_PKTINFO alone says nothing about broadcast */
+	struct cbuf c = {.len = 0};
+	put_pktinfo6(&c, "::ffff:192.0.2.255", 3);
+	i = parse(&c, 0);
+	ck_assert(i.has_pktinfo);
+	ck_assert(!i.broadcast);
+}
+END_TEST
+
 /* ------------------------------------------------------ error entries */
 
 START_TEST(cmsg_parse_loopback_ipv6_port_unreachable)
@@ -963,6 +1004,7 @@ int main(void)
 	TCase *t = tcase_create("parse");
 	tcase_add_test(t, cmsg_parse_ipv6_pktinfo);
 	tcase_add_test(t, cmsg_parse_ip_pktinfo_maps_header_destination);
+	tcase_add_test(t, cmsg_parse_ip_pktinfo_tells_broadcast);
 	tcase_add_test(t, cmsg_parse_loopback_ipv6_port_unreachable);
 	tcase_add_test(t, cmsg_parse_v4mapped_error_arrives_at_ipv6_level);
 	tcase_add_test(t, cmsg_parse_ip_recverr_maps_sockaddr_in_offender);

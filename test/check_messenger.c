@@ -596,6 +596,37 @@ START_TEST(messenger_duplicate_con_gets_identical_response_handler_once)
 }
 END_TEST
 
+/* The same message id from two ports of one host: two remotes, two
+ * requests (the dedup key has the port), each answered to its own port. */
+START_TEST(messenger_same_mid_from_two_ports_is_two_requests)
+{
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct raw *r[2] = {raw_open(), raw_open()};
+	ck_assert_uint_ne(r[0]->port, r[1]->port);
+	for (int i = 0; i < 2; i++)
+		raw_send(r[i], false, mport(m), con_get_hello, sizeof con_get_hello);
+	ck_assert(RUN_UNTIL(r[0]->n == 1 && r[1]->n == 1, 2000));
+	run_for(30);
+	/* two requests, two handler calls, two entries, no duplicate */
+	struct evudp6_messenger_stats st = mstats(m);
+	const struct testutil_count counts[] = {
+	    TESTUTIL_COUNT(s.calls, 2),           TESTUTIL_COUNT(st.requests_received, 2),
+	    TESTUTIL_COUNT(st.responses_sent, 2), TESTUTIL_COUNT(st.dedup_entries, 2),
+	    TESTUTIL_COUNT(st.duplicates, 0),
+	};
+	testutil_expect_counts(counts, sizeof counts / sizeof counts[0]);
+	const uint8_t want[] = {0x61, 0x45, 0x12, 0x34, 0xab, 0xff, 'h', 'e', 'l', 'l', 'o'};
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(r[i]->n, 1);
+		ck_assert_mem_eq(r[i]->d[0].b, want, sizeof want);
+		raw_close(r[i]);
+	}
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(messenger_non_no_response_2_gets_nothing)
 {
 	struct srv s = {0};
@@ -1626,52 +1657,18 @@ END_TEST
  * network namespace may get. Each Check test runs in its own process, so
  * the namespace ends with the test.
  */
-static bool write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return false;
-	bool ok = fputs(text, f) >= 0;
-	return fclose(f) == 0 && ok;
-}
+/* lo: groups routed there (sending works, nothing is delivered).
+ * mv0: a veth whose multicast loops back to local members. */
+#define MC_NETNS                                                                                             \
+	"echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "                                            \
+	"ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "                  \
+	"ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "            \
+	"ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "                \
+	"ip route add 224.0.0.0/4 dev mv0"
 
 static bool private_netns(void)
 {
-	if (unshare(CLONE_NEWNET) != 0) {
-		uid_t uid = geteuid();
-		gid_t gid = getegid();
-		char map[64];
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
-			return false;
-		write_file("/proc/self/setgroups", "deny");
-		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
-		if (!write_file("/proc/self/uid_map", map))
-			return false;
-		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
-		if (!write_file("/proc/self/gid_map", map))
-			return false;
-	}
-	/* lo: groups routed there (sending works, nothing is delivered).
-	 * mv0: a veth whose multicast loops back to local members. */
-	return system(
-	           "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && "
-	           "ip link set lo up multicast on && ip -6 route add ff00::/8 dev lo table local && "
-	           "ip link add mv0 type veth peer name mv1 && ip link set mv0 up && ip link set mv1 up && "
-	           "ip -6 addr add 2001:db8::1/64 dev mv0 nodad && ip addr add 192.0.2.1/24 dev mv0 && "
-	           "ip route add 224.0.0.0/4 dev mv0") == 0;
-}
-
-/* Decided once in main(): can this machine give a test a private netns? */
-static bool netns_possible(void)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 2);
-		_exit(private_netns() ? 0 : 1);
-	}
-	int status = 0;
-	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return testnet_private_netns(MC_NETNS);
 }
 
 static void mc_addr(struct evudp6_addr *a, bool v4, uint16_t port, const char *ifname)
@@ -1827,6 +1824,60 @@ END_TEST
 START_TEST(messenger_multicast_server_v4)
 {
 	multicast_server(true);
+}
+END_TEST
+
+/* A malformed CON (token length 9) that arrived via a group or an IPv4
+ * broadcast gets no RST (RFC 7252 8.1 / 4.2): counted, nothing sent, not
+ * even a failing RST from the group or broadcast address. A unicast ping
+ * afterwards still gets its RST: the only datagram that comes back. */
+START_TEST(messenger_malformed_con_via_multicast_or_broadcast_gets_no_rst)
+{
+	ck_assert(private_netns());
+	struct srv s = {0};
+	struct evudp6_messenger_config c = cfg_fast();
+	struct evudp6_messenger *m = mk_server(&c, &s);
+	struct evudp6_transport *t = evudp6_messenger_transport(m);
+	unsigned int ifindex = if_nametoindex("mv0");
+	struct in6_addr g6, g4;
+	inet_pton(AF_INET6, "ff02::fd", &g6);
+	inet_pton(AF_INET6, "::ffff:224.0.1.187", &g4);
+	ck_assert_int_eq(evudp6_transport_join(t, &g6, ifindex), 0);
+	ck_assert_int_eq(evudp6_transport_join(t, &g4, ifindex), 0);
+	struct raw *r = raw_open();
+	int on = 1;
+	ck_assert_int_eq(setsockopt(r->fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on), 0);
+	const uint8_t bad_con[] = {0x49, 0x01, 0x77, 0x01};
+	const char *to_text[] = {"ff02::fd", "::ffff:224.0.1.187", "::ffff:192.0.2.255"};
+	for (int i = 0; i < 3; i++) {
+		struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(mport(m))};
+		inet_pton(AF_INET6, to_text[i], &to.sin6_addr);
+		if (i == 0)
+			to.sin6_scope_id = ifindex;
+		ck_assert_int_eq(sendto(r->fd, bad_con, sizeof bad_con, 0, (struct sockaddr *)&to, sizeof to),
+		                 (ssize_t)sizeof bad_con);
+	}
+	ck_assert(RUN_UNTIL(mstats(m).malformed == 3, 2000));
+	const uint8_t ping[] = {0x40, 0x00, 0x77, 0x02};
+	raw_send(r, false, mport(m), ping, sizeof ping);
+	ck_assert(RUN_UNTIL(r->n == 1, 2000));
+	run_for(50);
+	ck_assert_int_eq(r->n, 1);
+	const uint8_t rst[] = {0x70, 0x00, 0x77, 0x02};
+	ck_assert_uint_eq(r->d[0].len, sizeof rst);
+	ck_assert_mem_eq(r->d[0].b, rst, sizeof rst);
+	struct evudp6_messenger_stats st = mstats(m);
+	struct evudp6_transport_stats ts;
+	evudp6_transport_stats(t, &ts, sizeof(ts));
+	/* the ping's RST is all that was sent, and nothing failed */
+	const struct testutil_count counts[] = {
+	    TESTUTIL_COUNT(st.malformed, 3),     TESTUTIL_COUNT(st.rst_sent, 1),
+	    TESTUTIL_COUNT(s.calls, 0),          TESTUTIL_COUNT(ts.send_errors, 0),
+	    TESTUTIL_COUNT(ts.datagrams_out, 1),
+	};
+	testutil_expect_counts(counts, sizeof counts / sizeof counts[0]);
+	raw_close(r);
+	evudp6_messenger_free(m);
 }
 END_TEST
 
@@ -2780,17 +2831,51 @@ START_TEST(messenger_unmatched_cb_tells_answer_from_another_address)
 }
 END_TEST
 
-int main(void)
+static TCase *new_case(const char *name)
 {
-	Suite *s = suite_create("messenger");
-	TCase *tc = tcase_create("loopback");
+	TCase *tc = tcase_create(name);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
+	return tc;
+}
+
+/* The parts that may not be able to run here are programs of their own
+ * (this file built with TEST_PART_*), each a SKIP with its reason when it
+ * cannot run. */
+#if COUNT_ALLOCS
+static void add_alloc_cases(Suite *s)
+{
+	TCase *alloc = new_case("allocations");
+	tcase_add_test(alloc, messenger_steady_state_allocates_nothing);
+	suite_add_tcase(s, alloc);
+}
+#endif
+
+static void add_multicast_cases(Suite *s)
+{
+	const TTest *const tests[] = {
+	    messenger_icmp_spares_multicast_request,
+	    messenger_multicast_server_v6,
+	    messenger_multicast_server_v4,
+	    messenger_malformed_con_via_multicast_or_broadcast_gets_no_rst,
+	    messenger_multicast_client_collects_every_response_v6,
+	    messenger_multicast_client_collects_every_response_v4,
+	};
+	TCase *mc = new_case("multicast");
+	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+		tcase_add_test(mc, tests[i]);
+	suite_add_tcase(s, mc);
+}
+
+static void add_loopback_cases(Suite *s)
+{
+	TCase *tc = new_case("loopback");
 	tcase_add_test(tc, messenger_ping_gets_rst);
 	tcase_add_test(tc, messenger_ping_cb_told_once_per_ping_with_both_addresses);
 	tcase_add_test(tc, messenger_duplicate_ping_answered_and_told_again);
 	tcase_add_test(tc, messenger_free_inside_ping_cb);
 	tcase_add_test(tc, messenger_duplicate_con_gets_identical_response_handler_once);
+	tcase_add_test(tc, messenger_same_mid_from_two_ports_is_two_requests);
 	tcase_add_test(tc, messenger_non_no_response_2_gets_nothing);
 	tcase_add_test(tc, messenger_con_no_response_still_acknowledged);
 	tcase_add_test(tc, messenger_non_request_gets_non_response);
@@ -2827,34 +2912,42 @@ int main(void)
 	tcase_add_test(tc, messenger_tokens_stay_unpredictable_without_getrandom);
 	tcase_add_test(tc, messenger_message_ids_never_repeat_to_a_remote_before_65536_of_its_own);
 	tcase_add_test(tc, messenger_message_ids_keep_their_sequence_for_the_last_remotes);
-#if COUNT_ALLOCS
-	tcase_add_test(tc, messenger_steady_state_allocates_nothing);
 	tcase_add_test(tc, messenger_empty_ack_is_told_once_then_separate_response);
 	tcase_add_test(tc, messenger_ack_cb_may_cancel_the_request);
 	tcase_add_test(tc, messenger_request_options_set_its_own_retransmission);
 	tcase_add_test(tc, messenger_request_deadline_ends_it_whatever_its_state);
 	tcase_add_test(tc, messenger_request_ex_rejects_bad_options);
 	tcase_add_test(tc, messenger_unmatched_cb_tells_answer_from_another_address);
-#else
-	fprintf(
-	    stderr,
-	    "check_messenger: SKIP messenger_steady_state_allocates_nothing: the sanitizer owns malloc\n");
-#endif
 	suite_add_tcase(s, tc);
+}
 
-	if (netns_possible()) {
-		TCase *mc = tcase_create("multicast");
-		tcase_add_checked_fixture(mc, setup, teardown);
-		tcase_set_timeout(mc, 60);
-		tcase_add_test(mc, messenger_icmp_spares_multicast_request);
-		tcase_add_test(mc, messenger_multicast_server_v6);
-		tcase_add_test(mc, messenger_multicast_server_v4);
-		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v6);
-		tcase_add_test(mc, messenger_multicast_client_collects_every_response_v4);
-		suite_add_tcase(s, mc);
-	} else {
-		fprintf(stderr, "check_messenger: SKIP 5 multicast tests: no private network namespace "
-		                "(needs root or unprivileged user namespaces, and iproute2)\n");
-	}
+int main(void)
+{
+#if COUNT_ALLOCS
+	(void)add_alloc_cases;
+#endif
+	(void)add_loopback_cases;
+	(void)add_multicast_cases;
+#if defined(TEST_PART_MULTICAST)
+	if (!testnet_netns_possible(MC_NETNS))
+		return testutil_skip("check_messenger_multicast",
+		                     "no private network namespace with multicast on lo and a veth "
+		                     "(needs root or unprivileged user namespaces, and iproute2)");
+	Suite *s = suite_create("messenger_multicast");
+	add_multicast_cases(s);
 	return testutil_run(s);
+#elif defined(TEST_PART_ALLOC)
+#if !COUNT_ALLOCS
+	return testutil_skip("check_messenger_alloc",
+	                     "built with AddressSanitizer, which owns malloc: allocations cannot be counted");
+#else
+	Suite *s = suite_create("messenger_alloc");
+	add_alloc_cases(s);
+	return testutil_run(s);
+#endif
+#else
+	Suite *s = suite_create("messenger");
+	add_loopback_cases(s);
+	return testutil_run(s);
+#endif
 }

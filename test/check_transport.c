@@ -22,6 +22,7 @@
 
 #include "testnet.h"
 #include "testutil.h"
+#include "transport-internal.h"
 
 struct seen {
 	int datagrams;
@@ -36,6 +37,7 @@ struct seen {
 	size_t quoted_len;
 	/* behaviour switches */
 	bool echo;
+	size_t echo_len; /* with echo: answer this many bytes, the request's first 4 leading */
 	bool free_in_cb;
 	bool shutdown_in_cb;
 	long spin_ns;
@@ -63,7 +65,14 @@ static void on_datagram(struct evudp6_transport *t, const uint8_t *data, size_t 
 	s->remote = *remote;
 	if (s->spin_ns)
 		spin(s->spin_ns);
-	if (s->echo) {
+	if (s->echo && s->echo_len) {
+		uint8_t big[2048] = {0};
+		struct evudp6_addr to;
+		evudp6_addr_response(remote, &to);
+		memcpy(big, data, len < 4 ? len : 4);
+		int r = evudp6_transport_send(t, &to, big, s->echo_len);
+		ck_assert(r == 0 || r == -EAGAIN);
+	} else if (s->echo) {
 		struct evudp6_addr to;
 		evudp6_addr_response(remote, &to);
 		ck_assert_int_eq(evudp6_transport_send(t, &to, data, len), 0);
@@ -554,35 +563,86 @@ START_TEST(transport_burst_does_not_starve_the_base)
 }
 END_TEST
 
+/* A transport on @bind is created but cannot start: @err. */
+static void expect_start_error(struct event_base *base, const char *bind, int err)
+{
+	struct seen s = {0};
+	struct evudp6_transport *t = NULL;
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = bind};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	int r = evudp6_transport_start(t);
+	ck_assert_msg(r == err, "start on %s: %s, want %s", bind, evudp6_strerror_name(r),
+	              evudp6_strerror_name(err));
+	ck_assert_int_eq(s.datagrams + s.errors, 0);
+	evudp6_transport_free(t);
+}
+
 START_TEST(transport_rejects_bad_bind_and_config)
 {
 	struct event_base *base = event_base_new();
 	struct seen s = {0};
 	struct evudp6_transport *t = NULL;
-	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = "[::1"};
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_HOST_BRACKET);
-	evudp6_transport_free(t);
-
-	cfg.bind = "[::1]:99999";
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EVUDP6_E_PORT);
-	evudp6_transport_free(t);
-
+	expect_start_error(base, "[::1", -EVUDP6_E_HOST_BRACKET);
+	expect_start_error(base, "[::1]:99999", -EVUDP6_E_PORT);
 	/* An address this host does not have. */
-	cfg.bind = "[2001:db8::5]:0";
-	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
-	ck_assert_int_eq(evudp6_transport_start(t), -EADDRNOTAVAIL);
-	evudp6_transport_free(t);
+	expect_start_error(base, "[2001:db8::5]:0", -EADDRNOTAVAIL);
 
-	cfg.bind = NULL;
-	cfg.max_datagram = 70000;
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .max_datagram = 70000};
 	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), -EINVAL);
 	ck_assert_ptr_null(t);
 	ck_assert_int_eq(evudp6_transport_new(&t, base, NULL, NULL, NULL, NULL), -EINVAL);
+	/* the send queue has a cap */
+	cfg = (struct evudp6_transport_config){.size = sizeof(cfg),
+	                                       .send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE + 1};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), -EINVAL);
+	ck_assert_ptr_null(t);
+	cfg.send_queue = EVUDP6_TRANSPORT_MAX_SEND_QUEUE;
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, &s), 0);
+	evudp6_transport_free(t);
 	event_base_free(base);
 }
 END_TEST
+
+/* Point name lookups of bind at a hosts file with @text, until
+ * drop_hosts(). */
+static char hosts_path[64];
+
+static void use_hosts(const char *text)
+{
+	snprintf(hosts_path, sizeof(hosts_path), "/tmp/evudp6-hosts-XXXXXX");
+	int fd = mkstemp(hosts_path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	evudp6__hosts_file = hosts_path;
+}
+
+static void drop_hosts(void)
+{
+	unlink(hosts_path);
+	evudp6__hosts_file = "/etc/hosts";
+}
+
+static const char *bound_text(struct evudp6_transport *t)
+{
+	static char text[INET6_ADDRSTRLEN];
+	struct sockaddr_in6 l;
+	ck_assert_int_eq(evudp6_transport_local(t, &l), 0);
+	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
+	return text;
+}
+
+/* An echoing transport @t answers a datagram to @addr from @addr. */
+static void expect_echo_v4(struct event_base *base, struct evudp6_transport *t, struct seen *s,
+                           const char *addr)
+{
+	int before = s->datagrams;
+	int c = testnet_socket(AF_INET, "127.0.0.1");
+	testnet_send(c, addr, evudp6_transport_port(t), "v4", 2);
+	TESTNET_LOOP_UNTIL(base, s->datagrams == before + 1);
+	expect_answer_from(c, addr, evudp6_transport_port(t), "v4");
+	close(c);
+}
 
 START_TEST(transport_binds_mapped_ipv4_and_localhost)
 {
@@ -594,18 +654,53 @@ START_TEST(transport_binds_mapped_ipv4_and_localhost)
 	char text[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
 	ck_assert_str_eq(text, "::ffff:127.0.0.1");
-	int c = testnet_socket(AF_INET, "127.0.0.1");
-	testnet_send(c, "127.0.0.1", evudp6_transport_port(t), "v4", 2);
-	TESTNET_LOOP_UNTIL(base, s.datagrams == 1);
-	expect_answer_from(c, "127.0.0.1", evudp6_transport_port(t), "v4");
-	close(c);
+	expect_echo_v4(base, t, &s, "127.0.0.1");
 	evudp6_transport_free(t);
 
+	/* A hosts file naming localhost for both families, IPv4 first: IPv6
+	 * wins, whatever this machine's own /etc/hosts says. */
+	use_hosts("127.0.0.1 localhost\n::1 localhost ip6-localhost\n");
 	t = server(base, &s, "localhost:0");
-	evudp6_transport_local(t, &l);
-	inet_ntop(AF_INET6, &l.sin6_addr, text, sizeof(text));
-	ck_assert(strcmp(text, "::1") == 0 || strcmp(text, "::ffff:127.0.0.1") == 0);
+	ck_assert_str_eq(bound_text(t), "::1");
+	drop_hosts();
 	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(transport_bind_name_comes_from_the_hosts_file)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = {.echo = true};
+	use_hosts("# ::1 commented\n"
+	          "127.0.0.2\tv4only  other # trailing comment\n"
+	          "2001:db8::99 farname\n"
+	          "127.0.0.3 farname\n"
+	          "::1 six\n"
+	          "127.0.0.4 six\n");
+	struct evudp6_transport *t = server(base, &s, "v4only:0");
+	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.2");
+	/* and it serves there */
+	expect_echo_v4(base, t, &s, "127.0.0.2");
+	evudp6_transport_free(t);
+	/* names are case-insensitive; aliases count */
+	t = server(base, &s, "OTHER:0");
+	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.2");
+	evudp6_transport_free(t);
+	/* an address this host does not have passes to the next candidate */
+	t = server(base, &s, "farname:0");
+	ck_assert_str_eq(bound_text(t), "::ffff:127.0.0.3");
+	evudp6_transport_free(t);
+	t = server(base, &s, "six:0");
+	ck_assert_str_eq(bound_text(t), "::1");
+	evudp6_transport_free(t);
+
+	/* not in the file: no DNS is asked */
+	expect_start_error(base, "nosuchname.example:0", -EVUDP6_E_RESOLVE_NXDOMAIN);
+	/* a zone on a name: unknown interface, or on an IPv4-only name */
+	expect_start_error(base, "six%25nosuchif0:0", -EVUDP6_E_ZONE_UNKNOWN);
+	expect_start_error(base, "v4only%25lo:0", -EVUDP6_E_ZONE_NOT_ALLOWED);
+	drop_hosts();
 	event_base_free(base);
 }
 END_TEST
@@ -865,11 +960,194 @@ START_TEST(transport_traffic_class_marks_ipv6_and_ipv4)
 }
 END_TEST
 
-static Suite *transport_suite(void)
+/* ------------------------------------------- a full socket buffer (private netns) */
+
+/* A token bucket on lo holds every datagram in the queueing discipline,
+ * charged to its socket's send buffer, so a burst fills the buffer and
+ * sendmsg() says EAGAIN; the bucket then drains at 8 Mbit/s and the socket
+ * turns writable again. Plain loopback never says EAGAIN. */
+#define NETNS_SLOW_LO                                                                                        \
+	"ip link set lo up && tc qdisc replace dev lo root tbf rate 8mbit burst 1600 limit 10000000"
+
+static struct evudp6_transport *queue_transport(struct event_base *base, struct seen *s, unsigned int cap)
 {
-	Suite *s = suite_create("transport");
-	TCase *tc = tcase_create("loopback");
+	struct evudp6_transport *t = NULL;
+	struct evudp6_transport_config cfg = {
+	    .size = sizeof(cfg), .bind = "[::1]:0", .sndbuf = 4096, .send_queue = cap};
+	ck_assert_int_eq(evudp6_transport_new(&t, base, &cfg, on_datagram, on_error, s), 0);
+	ck_assert_int_eq(evudp6_transport_start(t), 0);
+	return t;
+}
+
+static uint16_t fd_port(int fd)
+{
+	struct sockaddr_in6 sa;
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	return ntohs(sa.sin6_port);
+}
+
+/* Read what has arrived at @fd without waiting; check each datagram's
+ * sequence number grows; returns how many were read in all so far. */
+struct drain {
+	int fd;
+	int n;
+	uint32_t last;
+	size_t len;
+};
+
+static bool drain_some(struct drain *d)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+	while ((n = recv(d->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		uint32_t seq;
+		memcpy(&seq, buf, 4);
+		ck_assert_uint_eq((size_t)n, d->len);
+		if (d->n > 0)
+			ck_assert_uint_gt(seq, d->last);
+		d->last = seq;
+		d->n++;
+	}
+	return false;
+}
+
+START_TEST(transport_full_socket_queues_sends_until_writable)
+{
+	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
+	struct event_base *base = event_base_new();
+	struct seen s = {0};
+	struct evudp6_transport *t = queue_transport(base, &s, 32);
+	struct drain d = {.fd = testnet_socket(AF_INET6, "::1"), .len = 1000};
+	struct evudp6_addr to;
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, "::1", fd_port(d.fd), 0), 0);
+
+	uint8_t data[1000] = {0};
+	int ok = 0, dropped = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		memcpy(data, &i, 4);
+		int r = evudp6_transport_send(t, &to, data, sizeof(data));
+		if (r == 0) {
+			/* nothing accepted after the first refusal: order is kept */
+			ck_assert_int_eq(dropped, 0);
+			ok++;
+		} else {
+			ck_assert_int_eq(r, -EAGAIN);
+			dropped++;
+		}
+	}
+	struct evudp6_transport_stats st;
+	evudp6_transport_stats(t, &st, sizeof(st));
+	/* the socket took some, the queue exactly its 32, the rest overflowed */
+	ck_assert_int_gt(dropped, 0);
+	ck_assert_uint_eq(st.send_queue_overflow, (uint64_t)dropped);
+	ck_assert_uint_eq(st.datagrams_out + 32, (uint64_t)ok);
+	ck_assert_uint_eq(st.send_queued, 32);
+	ck_assert_uint_eq(st.send_errors, 0);
+	ck_assert_int_eq(s.errors, 0);
+
+	/* as the bucket drains, EV_WRITE sends the rest: all of them, in order */
+	for (int i = 0; i < 5000 && d.n < ok; i++) {
+		struct timeval tv = {0, 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+		drain_some(&d);
+	}
+	ck_assert_int_eq(d.n, ok);
+	ck_assert_uint_eq(d.last, (uint32_t)ok - 1);
+	evudp6_transport_stats(t, &st, sizeof(st));
+	ck_assert_uint_eq(st.datagrams_out, (uint64_t)ok);
+	ck_assert_uint_eq(st.send_queue_overflow, (uint64_t)dropped);
+	ck_assert_uint_eq(st.send_errors, 0);
+	/* and nothing more comes */
+	usleep(100000);
+	drain_some(&d);
+	ck_assert_int_eq(d.n, ok);
+	close(d.fd);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(transport_full_socket_queues_answers_of_a_batch)
+{
+	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
+	struct event_base *base = event_base_new();
+	struct seen s = {.echo = true, .echo_len = 1000};
+	struct evudp6_transport *t = queue_transport(base, &s, 16);
+	struct drain d = {.fd = testnet_socket(AF_INET6, "::1"), .len = 1000};
+	for (uint32_t i = 0; i < 100; i++)
+		testnet_send(d.fd, "::1", evudp6_transport_port(t), &i, 4);
+	for (int i = 0; i < 5000 && (s.datagrams < 100 || d.n < s.datagrams); i++) {
+		struct timeval tv = {0, 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+		drain_some(&d);
+		struct evudp6_transport_stats st;
+		evudp6_transport_stats(t, &st, sizeof(st));
+		if (s.datagrams == 100 && (uint64_t)d.n == st.datagrams_out && st.send_queued > 0 &&
+		    (uint64_t)d.n + st.send_queue_overflow == 100)
+			break;
+	}
+	struct evudp6_transport_stats st;
+	evudp6_transport_stats(t, &st, sizeof(st));
+	ck_assert_int_eq(s.datagrams, 100);
+	/* answers that met a full socket waited; all that were not dropped for
+	 * a full queue arrived, exactly once and in order */
+	ck_assert_uint_gt(st.send_queued, 0);
+	ck_assert_uint_eq(st.datagrams_out, (uint64_t)d.n);
+	ck_assert_uint_eq((uint64_t)d.n + st.send_queue_overflow, 100);
+	ck_assert_uint_eq(st.send_errors, 0);
+	close(d.fd);
+	evudp6_transport_free(t);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(transport_bind_name_takes_its_zone)
+{
+	ck_assert(testnet_private_netns(NETNS_SLOW_LO));
+	ck_assert_int_eq(system("ip link add zv0 type veth peer name zv1 && ip link set zv0 up && "
+	                        "ip link set zv1 up && ip -6 addr add fe80::5/64 dev zv0 nodad"),
+	                 0);
+	unsigned int zv0 = if_nametoindex("zv0");
+	ck_assert_uint_ne(zv0, 0);
+	use_hosts("fe80::5 ll\nfe80::5%zv0 llz\n");
+	struct event_base *base = event_base_new();
+	struct seen s = {0};
+	struct evudp6_transport *t = server(base, &s, "ll%25zv0:0");
+	struct sockaddr_in6 l;
+	evudp6_transport_local(t, &l);
+	ck_assert_str_eq(bound_text(t), "fe80::5");
+	ck_assert_uint_eq(l.sin6_scope_id, zv0);
+	evudp6_transport_free(t);
+	/* the zone written in the hosts file */
+	t = server(base, &s, "llz:0");
+	evudp6_transport_local(t, &l);
+	ck_assert_uint_eq(l.sin6_scope_id, zv0);
+	evudp6_transport_free(t);
+	/* without any zone a link-local address cannot be bound */
+	expect_start_error(base, "ll:0", -EINVAL);
+	drop_hosts();
+	event_base_free(base);
+}
+END_TEST
+
+/* The tests that need a private network namespace are a program of their
+ * own (test/check_transport_netns, this file built with TEST_PART_NETNS),
+ * so that they show as SKIP where no namespace can be had. */
+static Suite *transport_suite(bool netns)
+{
+	Suite *s = suite_create(netns ? "transport_netns" : "transport");
+	TCase *tc = tcase_create(netns ? "netns" : "loopback");
 	tcase_set_timeout(tc, 30);
+	if (netns) {
+		tcase_add_test(tc, transport_full_socket_queues_sends_until_writable);
+		tcase_add_test(tc, transport_full_socket_queues_answers_of_a_batch);
+		tcase_add_test(tc, transport_bind_name_takes_its_zone);
+		suite_add_tcase(s, tc);
+		return s;
+	}
 	tcase_add_test(tc, transport_serves_ipv6_and_ipv4_on_one_socket);
 	tcase_add_test(tc, transport_answers_from_request_destination);
 	tcase_add_test(tc, transport_reports_icmp6_port_unreachable_at_once);
@@ -884,6 +1162,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, transport_burst_does_not_starve_the_base);
 	tcase_add_test(tc, transport_rejects_bad_bind_and_config);
 	tcase_add_test(tc, transport_binds_mapped_ipv4_and_localhost);
+	tcase_add_test(tc, transport_bind_name_comes_from_the_hosts_file);
 	tcase_add_test(tc, transport_multicast_options_on_one_socket);
 	tcase_add_test(tc, transport_delivers_without_pktinfo_local_unknown);
 	tcase_add_test(tc, transport_adopts_bound_socket_with_every_option);
@@ -895,5 +1174,13 @@ static Suite *transport_suite(void)
 
 int main(void)
 {
-	return testutil_run(transport_suite());
+#ifdef TEST_PART_NETNS
+	if (!testnet_netns_possible(NETNS_SLOW_LO))
+		return testutil_skip("check_transport_netns",
+		                     "no private network namespace with a tbf qdisc on lo "
+		                     "(needs root or unprivileged user namespaces, iproute2 and tc)");
+	return testutil_run(transport_suite(true));
+#else
+	return testutil_run(transport_suite(false));
+#endif
 }

@@ -4,10 +4,17 @@
 #      separate responses) against a messenger server;
 #   2. a messenger client against coap-server-notls;
 #   3. coap-client-notls -N multicast discovery of a messenger server in a
-#      network namespace (root only; skipped visibly otherwise).
+#      network namespace: with the argument "multicast" (that is
+#      test/interop_libcoap_multicast.sh), root only.
 # coap-client exits 0 even after a timeout, so only its output counts.
-# Exit 77 (SKIP) when the libcoap binaries are missing.
+# Exit 77 (SKIP) when the libcoap binaries are missing, or for part 3
+# without root and iproute2.
 set -u
+part=${1:-unicast}
+if [ "$part" = multicast ] && { [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; }; then
+	echo "SKIP: interop_libcoap multicast discovery needs root and iproute2 for network namespaces"
+	exit 77
+fi
 for b in coap-client-notls coap-server-notls timeout; do
 	if ! command -v $b >/dev/null 2>&1; then
 		echo "SKIP: interop_libcoap needs $b (apt-get install libcoap3-bin coreutils)"
@@ -59,6 +66,55 @@ start_peer() {
 	exit 1
 }
 cc() { timeout 20 coap-client-notls -B 3 "$@" 2>&1; }
+
+# ------------------------------------------------------------ 3. multicast discovery
+# (run as "interop_libcoap.sh multicast", by test/interop_libcoap_multicast.sh)
+multicast_part() {
+	for n in $req $srv; do
+		ip netns add $n
+		ip netns exec $n sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+		ip -n $n link set lo up
+	done
+	ip link add e0 netns $req type veth peer name e0 netns $srv
+	ip -n $req addr add 2001:db8:5::10/64 dev e0 nodad
+	ip -n $req addr add 192.0.2.10/24 dev e0
+	ip -n $srv addr add 2001:db8:5::1/64 dev e0 nodad
+	ip -n $srv addr add 192.0.2.1/24 dev e0
+	ip -n $req link set e0 up
+	ip -n $srv link set e0 up
+	ip -n $req route add 224.0.0.0/4 dev e0
+	for n in $req $srv; do
+		for _ in $(seq 100); do
+			ip -n $n -6 addr show dev e0 scope link | grep -q 'inet6 fe80' && break
+			sleep 0.1
+		done
+	done
+	start_peer "$tmp/mc.out" ip netns exec $srv "$peer" server -b '[::]' -j 'ff02::fd%e0' -j '224.0.1.187%e0' \
+		-l 200 -n mcsrv
+	out=$(ip netns exec $req timeout 20 coap-client-notls -N -B 2 'coap://[ff02::fd%e0]/.well-known/core' 2>&1)
+	expect "coap-client -N discovery via ff02::fd finds the messenger server" "$out" \
+		'</hello>;rt="evudp6-test";title="mcsrv"'
+	out=$(ip netns exec $req timeout 20 coap-client-notls -N -B 2 'coap://224.0.1.187/.well-known/core' 2>&1)
+	expect "coap-client -N discovery via 224.0.1.187 finds the messenger server" "$out" \
+		'</hello>;rt="evudp6-test";title="mcsrv"'
+	expect "the server saw the discovery requests as multicast" "$(cat "$tmp/mc.out")" \
+		'^request GET /\.well-known/core from \[fe80::[0-9a-f:]+%e0\]:[0-9]+ to \[ff02::fd%e0\] mcast=1$'
+	out=$(ip netns exec $req timeout 20 coap-client-notls -N -B 2 'coap://[ff02::fd%e0]/missing' 2>&1)
+	if printf '%s\n' "$out" | grep -q '4\.04' ||
+		! grep -q '^request GET /missing from .* mcast=1$' "$tmp/mc.out"; then
+		bad "a 4.04 to coap-client's multicast request is suppressed" "$out" "$(cat "$tmp/mc.out")"
+	else
+		ok "a 4.04 to coap-client's multicast request is suppressed"
+	fi
+	expect "the server saw the IPv4 discovery request as multicast" "$(cat "$tmp/mc.out")" \
+		'^request GET /\.well-known/core from 192\.0\.2\.10:[0-9]+ to 224\.0\.1\.187 mcast=1$'
+}
+if [ "$part" = multicast ]; then
+	multicast_part
+	echo "interop_libcoap (multicast): $passed passed, $failed failed"
+	[ $failed = 0 ]
+	exit
+fi
 
 # ------------------------------------------------------------ 1. coap-client -> messenger
 start_peer "$tmp/srv.out" "$peer" server -b '[::]:0' -n evudp6
@@ -135,49 +191,6 @@ expect "messenger sees coap-server's 4.04" "$out" "^response 4\.04 Not Found fro
 out=$(client -P ::1 $p6)
 expect "messenger pings coap-server: RST" "$out" "^response 0\.00 .*from \[::1\]:$p6 after [0-9]+ ms type RST"
 
-# ------------------------------------------------------------ 3. multicast discovery
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; then
-	echo "SKIP: multicast discovery part needs root and iproute2 for network namespaces"
-else
-	for n in $req $srv; do
-		ip netns add $n
-		ip netns exec $n sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-		ip -n $n link set lo up
-	done
-	ip link add e0 netns $req type veth peer name e0 netns $srv
-	ip -n $req addr add 2001:db8:5::10/64 dev e0 nodad
-	ip -n $req addr add 192.0.2.10/24 dev e0
-	ip -n $srv addr add 2001:db8:5::1/64 dev e0 nodad
-	ip -n $srv addr add 192.0.2.1/24 dev e0
-	ip -n $req link set e0 up
-	ip -n $srv link set e0 up
-	ip -n $req route add 224.0.0.0/4 dev e0
-	for n in $req $srv; do
-		for _ in $(seq 100); do
-			ip -n $n -6 addr show dev e0 scope link | grep -q 'inet6 fe80' && break
-			sleep 0.1
-		done
-	done
-	start_peer "$tmp/mc.out" ip netns exec $srv "$peer" server -b '[::]' -j 'ff02::fd%e0' -j '224.0.1.187%e0' \
-		-l 200 -n mcsrv
-	out=$(ip netns exec $req timeout 20 coap-client-notls -N -B 2 'coap://[ff02::fd%e0]/.well-known/core' 2>&1)
-	expect "coap-client -N discovery via ff02::fd finds the messenger server" "$out" \
-		'</hello>;rt="evudp6-test";title="mcsrv"'
-	out=$(ip netns exec $req timeout 20 coap-client-notls -N -B 2 'coap://224.0.1.187/.well-known/core' 2>&1)
-	expect "coap-client -N discovery via 224.0.1.187 finds the messenger server" "$out" \
-		'</hello>;rt="evudp6-test";title="mcsrv"'
-	expect "the server saw the discovery requests as multicast" "$(cat "$tmp/mc.out")" \
-		'^request GET /\.well-known/core from \[fe80::[0-9a-f:]+%e0\]:[0-9]+ to \[ff02::fd%e0\] mcast=1$'
-	out=$(ip netns exec $req timeout 20 coap-client-notls -N -B 2 'coap://[ff02::fd%e0]/missing' 2>&1)
-	if printf '%s\n' "$out" | grep -q '4\.04' ||
-		! grep -q '^request GET /missing from .* mcast=1$' "$tmp/mc.out"; then
-		bad "a 4.04 to coap-client's multicast request is suppressed" "$out" "$(cat "$tmp/mc.out")"
-	else
-		ok "a 4.04 to coap-client's multicast request is suppressed"
-	fi
-	expect "the server saw the IPv4 discovery request as multicast" "$(cat "$tmp/mc.out")" \
-		'^request GET /\.well-known/core from 192\.0\.2\.10:[0-9]+ to 224\.0\.1\.187 mcast=1$'
-fi
 
-echo "interop_libcoap: $passed passed, $failed failed"
+echo "interop_libcoap (unicast): $passed passed, $failed failed"
 [ $failed = 0 ]

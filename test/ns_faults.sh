@@ -260,12 +260,12 @@ cmd request 2001:db8:1::10 7000
 expect "interface loss: a new request over the lost link is refused at once" \
 	"$(wait_for "$tmp.srv" '^request 2 ' 5)" "rc=ENETUNREACH$"
 cmd leave ff02::fd s0
-expect "interface loss: leaving a group on the downed interface returns" \
-	"$(wait_for "$tmp.srv" '^leave ff02::fd s0 ' 5)" "rc=[A-Z_]+$"
+expect "interface loss: leaving a group on the downed interface succeeds" \
+	"$(wait_for "$tmp.srv" '^leave ff02::fd s0 ' 5)" "rc=OK$"
 ip -n $srv link del s0
 cmd leave 224.0.1.187 s0
-expect "interface loss: leaving a group on the deleted interface returns" \
-	"$(wait_for "$tmp.srv" '^leave 224.0.1.187 s0 ' 5)" "rc=[A-Z_]+$"
+expect "interface loss: leaving a group on the deleted interface succeeds" \
+	"$(wait_for "$tmp.srv" '^leave 224.0.1.187 s0 ' 5)" "rc=OK$"
 out=$(ip netns exec $cl2 "$client" client 2001:db8:2::1 5683 /x)
 expect "interface loss: the other interface still serves unicast" "$out" "^response 2\.05 "
 out=$(ip netns exec $cl2 "$client" client -N -w 1000 "ff02::fd%c0" 5683 /x)

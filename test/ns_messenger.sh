@@ -14,7 +14,8 @@
 # its responder's own unicast address; a CON request to a group is refused.
 # Server side: the answers to multicast requests leave from a unicast
 # address within the leisure; error answers to multicast requests are
-# suppressed; a unicast request is answered from the address it reached.
+# suppressed; a unicast request is answered from the address it reached;
+# a NON to the IPv4 broadcast address is answered like a multicast one.
 # Only documentation prefixes are used. Exit 77 (SKIP) when not root.
 set -u
 if [ "$(id -u)" != 0 ]; then
@@ -190,6 +191,22 @@ done
 out=$(client "2001:db8:1::2" 5683 slow)
 printf '%s\n' "$out" | grep -q '^response 2\.05 Content from \[2001:db8:1::2\] after [0-9]* ms type CON payload slow from r2$'
 check "a slow handler's answer arrives as a separate CON response" $? "$out"
+
+# ------------------------------------------------------------ 7. IPv4 broadcast
+# A NON GET /hello (message id 0xbc01, token 0x42) to the subnet's broadcast
+# address is handled like a multicast request: each responder answers with
+# a NON 2.05 carrying the token, from its own unicast address (never from
+# 192.0.2.255), and logs it as multicast.
+nsp=${top_builddir:-.}/test/ns_peer
+out=$(ip netns exec $req "$nsp" send 192.0.2.255 5683 hex:5101bc0142b568656c6c6f - 1500 2>&1)
+printf '%s\n' "$out" | grep -Eq '^reply from=192\.0\.2\.[123] hex=5145[0-9a-f]{4}42[0-9a-f]*$'
+check "a NON to 192.0.2.255 is answered (NON 2.05, its token) from a responder's unicast address" $? "$out"
+sleep 0.6
+for k in 1 2 3; do
+	n=$(grep -c '^request GET /hello from 192\.0\.2\.10:[0-9]* to 192\.0\.2\.255 mcast=1$' "$tmp/r$k.out")
+	[ "$n" = 1 ]
+	check "r$k saw the broadcast GET /hello once, as multicast" $? "$(cat "$tmp/r$k.out")"
+done
 
 # Stop the responders and read their counters: suppressed = 2 per family.
 for pid in $pids; do kill "$pid"; done

@@ -1,14 +1,19 @@
 /*
  * ns_peer — a transport-level peer for the network-namespace suites.
  *
- *   ns_peer serve BIND [GROUP%IF ...]
- *       Echo server on one transport. Joins each group on its interface,
- *       prints one line per datagram ("rx from=HOSTINFO local=ADDR%IF
- *       data=TEXT") and echoes the data to the response address.
+ *   ns_peer serve [-r] BIND [GROUP%IF ...]
+ *       Echo server on one transport (-r: with SO_REUSEPORT, a shard).
+ *       Joins each group on its interface, prints one line per datagram
+ *       ("rx from=HOSTINFO local=ADDR%IF mcast=0|1 data=TEXT", mcast being
+ *       evudp6_addr_is_multicast_locally()) and echoes the data to the
+ *       response address. The datagram "leave" makes it leave every group
+ *       it joined and answer "left rc=NAME" instead.
  *   ns_peer send DEST PORT TEXT [IFNAME] [TIMEOUT_MS]
  *       Sends TEXT from a transport on [::]:0 to the literal DEST (zone
- *       allowed, e.g. ff02::fd%c0; IPv4 as 192.0.2.1); with IFNAME the
- *       datagram carries an interface-only pktinfo for that interface.
+ *       allowed, e.g. ff02::fd%c0; IPv4 as 192.0.2.1, broadcast allowed);
+ *       with IFNAME the datagram carries an interface-only pktinfo for
+ *       that interface. TEXT "hex:5101..." sends those bytes (a CoAP
+ *       message, say) and prints the reply's data as "hex=...".
  *       Prints "reply from=HOSTINFO data=TEXT" (exit 0), "icmp err=NAME
  *       origin=N type=T code=C offender=ADDR remote=HOSTINFO quoted=TEXT"
  *       (exit 2), "senderr err=NAME remote=HOSTINFO" (exit 2) or
@@ -28,6 +33,14 @@
 #include <evudp6.h>
 
 static int exit_code = 3;
+static bool hex_mode;
+
+/* The groups "serve" joined, for "leave". */
+static struct {
+	struct in6_addr group;
+	unsigned int ifindex;
+} joined[8];
+static int njoined;
 
 static void print_local(const struct evudp6_addr *a, char *out, size_t len)
 {
@@ -50,10 +63,19 @@ static void serve_datagram(struct evudp6_transport *t, const uint8_t *data, size
 	char from[EVUDP6_HOSTINFO_MAX], local[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	evudp6_addr_hostinfo(remote, from, sizeof(from));
 	print_local(remote, local, sizeof(local));
-	printf("rx from=%s local=%s data=%.*s\n", from, local, (int)len, (const char *)data);
+	printf("rx from=%s local=%s mcast=%d data=%.*s\n", from, local,
+	       evudp6_addr_is_multicast_locally(remote) ? 1 : 0, (int)len, (const char *)data);
 	fflush(stdout);
 	struct evudp6_addr to;
 	evudp6_addr_response(remote, &to);
+	char left[64];
+	if (len == 5 && memcmp(data, "leave", 5) == 0) {
+		int rc = 0;
+		for (int i = 0; i < njoined && rc == 0; i++)
+			rc = evudp6_transport_leave(t, &joined[i].group, joined[i].ifindex);
+		len = (size_t)snprintf(left, sizeof(left), "left rc=%s", evudp6_strerror_name(rc));
+		data = (const uint8_t *)left;
+	}
 	int r = evudp6_transport_send(t, &to, data, len);
 	if (r < 0)
 		printf("send failed: %s\n", evudp6_strerror(r));
@@ -66,7 +88,14 @@ static void send_datagram(struct evudp6_transport *t, const uint8_t *data, size_
 	struct event_base *base = arg;
 	char from[EVUDP6_HOSTINFO_MAX];
 	evudp6_addr_hostinfo(remote, from, sizeof(from));
-	printf("reply from=%s data=%.*s\n", from, (int)len, (const char *)data);
+	if (hex_mode) {
+		printf("reply from=%s hex=", from);
+		for (size_t i = 0; i < len; i++)
+			printf("%02x", data[i]);
+		printf("\n");
+	} else {
+		printf("reply from=%s data=%.*s\n", from, (int)len, (const char *)data);
+	}
 	exit_code = 0;
 	event_base_loopbreak(base);
 }
@@ -102,7 +131,13 @@ static int serve(int argc, char **argv)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_transport *t;
-	struct evudp6_transport_config cfg = {.size = sizeof(cfg), .bind = argv[0]};
+	struct evudp6_transport_config cfg = {.size = sizeof(cfg)};
+	if (argc > 1 && strcmp(argv[0], "-r") == 0) {
+		cfg.reuseport = true;
+		argc--;
+		argv++;
+	}
+	cfg.bind = argv[0];
 	int r = evudp6_transport_new(&t, base, &cfg, serve_datagram, NULL, NULL);
 	if (r == 0)
 		r = evudp6_transport_start(t);
@@ -125,6 +160,11 @@ static int serve(int argc, char **argv)
 			fprintf(stderr, "ns_peer: join %s: %s\n", argv[i], evudp6_strerror(r));
 			return 1;
 		}
+		if (njoined < (int)(sizeof(joined) / sizeof(joined[0]))) {
+			joined[njoined].group = g.remote.sin6_addr;
+			joined[njoined].ifindex = ifindex;
+			njoined++;
+		}
 	}
 	printf("ready port=%u\n", evudp6_transport_port(t));
 	fflush(stdout);
@@ -143,6 +183,10 @@ static int send_one(int argc, char **argv)
 		fprintf(stderr, "ns_peer send: %s\n", evudp6_strerror(r));
 		return 1;
 	}
+	/* Broadcast destinations need the socket's permission; nothing
+	 * else changes with it. */
+	int on = 1;
+	setsockopt(evudp6_transport_fd(t), SOL_SOCKET, SO_BROADCAST, &on, sizeof(on));
 	char dest[128];
 	snprintf(dest, sizeof(dest), "%s", argv[0]);
 	unsigned int scope = 0;
@@ -160,7 +204,22 @@ static int send_one(int argc, char **argv)
 		evudp6_addr_set_local(&to, &in6addr_any, if_nametoindex(argv[3]));
 	int timeout_ms = argc > 4 ? atoi(argv[4]) : 1000;
 
-	r = evudp6_transport_send(t, &to, argv[2], strlen(argv[2]));
+	uint8_t bytes[1024];
+	size_t n = 0;
+	if (strncmp(argv[2], "hex:", 4) == 0) {
+		hex_mode = true;
+		for (const char *h = argv[2] + 4; h[0] && h[1] && n < sizeof(bytes); h += 2) {
+			unsigned int b;
+			if (sscanf(h, "%2x", &b) != 1) {
+				fprintf(stderr, "ns_peer send: bad hex %s\n", argv[2]);
+				return 1;
+			}
+			bytes[n++] = (uint8_t)b;
+		}
+		r = evudp6_transport_send(t, &to, bytes, n);
+	} else {
+		r = evudp6_transport_send(t, &to, argv[2], strlen(argv[2]));
+	}
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
@@ -179,7 +238,7 @@ int main(int argc, char **argv)
 		return serve(argc - 2, argv + 2);
 	if (argc >= 5 && strcmp(argv[1], "send") == 0)
 		return send_one(argc - 2, argv + 2);
-	fprintf(stderr, "usage: ns_peer serve BIND [GROUP%%IF ...]\n"
+	fprintf(stderr, "usage: ns_peer serve [-r] BIND [GROUP%%IF ...]\n"
 	                "       ns_peer send DEST PORT TEXT [IFNAME|-] [TIMEOUT_MS]\n");
 	return 64;
 }

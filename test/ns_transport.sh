@@ -4,9 +4,16 @@
 #   2. multicast: one socket joined to ff02::fd and 224.0.1.187 receives both,
 #      answers from a unicast address; the client picks the interface with an
 #      interface-only pktinfo;
+#      A transport that joined nothing gets no group traffic although another
+#      socket of the host joined (IPV6_MULTICAST_ALL/IP_MULTICAST_ALL off);
+#      of two SO_REUSEPORT shards only the one that joined answers; after
+#      leave the group's traffic stops. Datagrams to an IPv4 broadcast
+#      address count as multicast locally and are answered from unicast.
 #   3. router-generated ICMP: unreachable / prohibited from the router, with
 #      the router as offender; a blackhole route gives no error; sendmsg's own
 #      ENETUNREACH is reported.
+#   4. asymmetric routes: a request arriving on one interface whose route
+#      back is via another is answered along the routing table.
 # Only documentation prefixes are used. Exit 77 (SKIP) when not root.
 set -u
 if [ "$(id -u)" != 0 ]; then
@@ -19,11 +26,11 @@ if ! command -v ip >/dev/null 2>&1; then
 fi
 peer=${top_builddir:-.}/test/ns_peer
 p=e6t$$
-srv=${p}srv cli=${p}cli cl2=${p}cl2 rtr=${p}rtr far=${p}far
+srv=${p}srv cli=${p}cli cl2=${p}cl2 rtr=${p}rtr far=${p}far asv=${p}asv acl=${p}acl
 pids=
 cleanup() {
 	for pid in $pids; do kill "$pid" 2>/dev/null; done
-	for n in $srv $cli $cl2 $rtr $far; do ip netns del "$n" 2>/dev/null; done
+	for n in $srv $cli $cl2 $rtr $far $asv $acl; do ip netns del "$n" 2>/dev/null; done
 	rm -f "$tmp".*
 }
 tmp=$(mktemp -u /tmp/ns_transport.XXXXXX)
@@ -41,6 +48,15 @@ mkns() {
 	ip netns add "$1" || exit 1
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	ip -n "$1" link set lo up
+}
+# up NS DEV ADDR/LEN...: give a link its addresses (IPv6 without DAD), bring it up
+up() {
+	ns=$1 dev=$2
+	shift 2
+	for a in "$@"; do
+		case $a in *:*) ip -n "$ns" addr add "$a" dev "$dev" nodad ;; *) ip -n "$ns" addr add "$a" dev "$dev" ;; esac
+	done
+	ip -n "$ns" link set "$dev" up
 }
 # wait until every link in a namespace has its link-local address and no
 # address is tentative (the kernel adds link-local addresses, and the
@@ -60,7 +76,7 @@ serve() {
 	shift 2
 	ip netns exec "$ns" "$peer" serve "$@" >"$out" 2>&1 &
 	pids="$pids $!"
-	for _ in $(seq 50); do grep -q ready "$out" && return 0; sleep 0.1; done
+	for _ in $(seq 50); do grep -qs ready "$out" && return 0; sleep 0.1; done
 	echo "server in $ns did not start:"; cat "$out"; exit 1
 }
 send() { ns=$1; shift; ip netns exec "$ns" "$peer" send "$@"; }
@@ -89,7 +105,8 @@ for a in 2001:db8:1::1 2001:db8:1::2 192.0.2.1 192.0.2.2; do
 	out=$(send $cli $a 5683 "hello $a")
 	case $a in *:*) want="\[$a\]" ;; *) want="$a" ;; esac
 	expect "multi-address: answer to $a comes from $a" "$out" "^reply from=$want data=hello $a\$"
-	expect "multi-address: server saw local $a on s0" "$(grep "data=hello $a\$" "$tmp.srv")" "local=$a%s0 "
+	expect "multi-address: server saw local $a on s0, not multicast" "$(grep "data=hello $a\$" "$tmp.srv")" \
+		"local=$a%s0 mcast=0 "
 done
 for a in 2001:db8:2::1 198.51.100.1; do
 	out=$(send $cl2 $a 5683 "second $a")
@@ -105,7 +122,66 @@ expect "multicast: ff02::fd%c0 answered from the server's unicast link-local" "$
 expect "multicast: server's pktinfo shows ff02::fd" "$(grep 'data=mc6$' "$tmp.srv")" "local=ff02::fd%s0 "
 out=$(send $cli 224.0.1.187 5683 "mc4" c0)
 expect "multicast: 224.0.1.187 via interface-only pktinfo answered from 192.0.2.x" "$out" "^reply from=192\.0\.2\.[12] data=mc4\$"
-expect "multicast: server's pktinfo shows 224.0.1.187" "$(grep 'data=mc4$' "$tmp.srv")" "local=224\.0\.1\.187%s0 "
+expect "multicast: server's pktinfo shows 224.0.1.187" "$(grep 'data=mc4$' "$tmp.srv")" "local=224\.0\.1\.187%s0 mcast=1 "
+
+# IPv4 broadcast: handled like multicast, answered from a unicast address
+out=$(send $cli 192.0.2.255 5683 "bc")
+expect "broadcast: 192.0.2.255 answered from the server's unicast address" "$out" "^reply from=192\.0\.2\.[12] data=bc\$"
+expect "broadcast: the server sees 192.0.2.255 as multicast locally" "$(grep 'data=bc$' "$tmp.srv")" \
+	"local=192\.0\.2\.255%s0 mcast=1 "
+out=$(send $cli 255.255.255.255 5683 "lbc" c0)
+expect "broadcast: 255.255.255.255 answered from the server's unicast address" "$out" "^reply from=192\.0\.2\.[12] data=lbc\$"
+expect "broadcast: the server sees 255.255.255.255 as multicast locally" "$(grep 'data=lbc$' "$tmp.srv")" \
+	"local=255\.255\.255\.255%s0 mcast=1 "
+expect "broadcast: no send error at the server" "$(grep -c 'send failed' "$tmp.srv")" "^0\$"
+
+# multicast only where joined: the server on 5683 joined both groups on s0,
+# a transport on 5690 joined nothing and hears neither
+serve $srv "$tmp.nj" "[::]:5690"
+out=$(send $cli "ff02::fd%c0" 5690 "nj6" - 500)
+expect "multicast only where joined: no ff02::fd datagram for a transport that joined nothing" "$out" "^timeout\$"
+out=$(send $cli 224.0.1.187 5690 "nj4" c0 500)
+expect "multicast only where joined: no 224.0.1.187 datagram for a transport that joined nothing" "$out" "^timeout\$"
+out=$(send $cli 2001:db8:1::1 5690 "nj")
+expect "multicast only where joined: that transport still gets unicast" "$out" "^reply from=\[2001:db8:1::1\]:5690 data=nj\$"
+expect "multicast only where joined: it saw exactly the unicast datagram" "$(grep -c '^rx' "$tmp.nj")" "^1\$"
+
+# SO_REUSEPORT shards: shard 0 joins, shard 1 does not; four requesters per
+# family (four source ports). IPv6: only the joined shard hears the group.
+# IPv4: Linux's UDP early demux hands a multicast datagram from the wire to
+# one socket of a reuseport group by hash, member or not (unless
+# net.ipv4.udp_early_demux=0), so what holds there is one answer per
+# request, from exactly one shard.
+serve $srv "$tmp.sh0" -r "[::]:5691" "ff02::fd%s0" "::ffff:224.0.1.187%s0"
+serve $srv "$tmp.sh1" -r "[::]:5691"
+for i in 1 2 3 4; do
+	out=$(send $cli "ff02::fd%c0" 5691 "sh6-$i")
+	expect "shards: ff02::fd request $i answered" "$out" "^reply from=\[$srv_ll%c0\]:5691 data=sh6-$i\$"
+	out=$(send $cli 224.0.1.187 5691 "sh4-$i" c0)
+	expect "shards: 224.0.1.187 request $i answered" "$out" "^reply from=192\.0\.2\.[12]:5691 data=sh4-$i\$"
+done
+sleep 0.2
+expect "shards: the joined shard saw all 4 ff02::fd requests" "$(grep -c '^rx .*data=sh6-' "$tmp.sh0")" "^4\$"
+expect "shards: the other shard saw no ff02::fd request" "$(grep -c '^rx .*data=sh6-' "$tmp.sh1")" "^0\$"
+for i in 1 2 3 4; do
+	expect "shards: 224.0.1.187 request $i reached exactly one shard" \
+		"$(cat "$tmp.sh0" "$tmp.sh1" | grep -c "^rx .*data=sh4-$i\$")" "^1\$"
+done
+
+# leave: after evudp6_transport_leave() the group's traffic stops arriving
+# (other sockets on the host stay joined to the same groups)
+serve $srv "$tmp.lv" "[::]:5692" "ff02::fd%s0" "::ffff:224.0.1.187%s0"
+out=$(send $cli "ff02::fd%c0" 5692 "lv6")
+expect "leave: before, ff02::fd arrives" "$out" "^reply from=\[$srv_ll%c0\]:5692 data=lv6\$"
+out=$(send $cli 224.0.1.187 5692 "lv4" c0)
+expect "leave: before, 224.0.1.187 arrives" "$out" "^reply from=192\.0\.2\.[12]:5692 data=lv4\$"
+out=$(send $cli 2001:db8:1::1 5692 "leave")
+expect "leave: both groups left with rc=OK" "$out" "^reply from=\[2001:db8:1::1\]:5692 data=left rc=OK\$"
+out=$(send $cli "ff02::fd%c0" 5692 "gone6" - 500)
+expect "leave: after, ff02::fd no longer arrives" "$out" "^timeout\$"
+out=$(send $cli 224.0.1.187 5692 "gone4" c0 500)
+expect "leave: after, 224.0.1.187 no longer arrives" "$out" "^timeout\$"
+expect "leave: the server saw nothing after leaving" "$(grep -c 'data=gone' "$tmp.lv")" "^0\$"
 
 # sendmsg's own error: no route at all in this namespace for this prefix
 out=$(send $cli 2001:db8:99::1 5683 "noroute")
@@ -154,6 +230,40 @@ expect "blackhole route: no error, the request times out" "$out" "^timeout\$"
 serve $far "$tmp.far" "[::]:5683"
 out=$(send $cli 2001:db8:f::2 5683 "via router")
 expect "routed unicast: answer from the far host" "$out" "^reply from=\[2001:db8:f::2\] data=via router\$"
+
+# ---------------------------------------------------------------- topology 4
+# acl sends from 203.0.113.10 / 2001:db8:c::10 (on its lo) to asv's address
+# on link B (a2); asv's route back to those goes via link A (a1). The
+# answer must follow that route: pinned to a2 it would wait for a neighbour
+# that never answers there (acl answers ARP/ND only for addresses on the
+# interface asked).
+mkns $asv; mkns $acl
+for n in $asv $acl; do
+	ip netns exec $n sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.default.arp_ignore=1 \
+		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.default.arp_announce=2
+done
+ip link add a1 netns $asv type veth peer name b1 netns $acl
+ip link add a2 netns $asv type veth peer name b2 netns $acl
+up $asv a1 192.0.2.1/24 2001:db8:a1::1/64
+up $asv a2 198.51.100.1/24 2001:db8:a2::1/64
+up $acl b1 192.0.2.10/24 2001:db8:a1::10/64
+up $acl b2 198.51.100.10/24 2001:db8:a2::10/64
+up $acl lo 203.0.113.10/32 2001:db8:c::10/128
+settle $asv; settle $acl
+ip -n $acl route replace 198.51.100.0/24 dev b2 src 203.0.113.10
+ip -n $acl -6 route replace 2001:db8:a2::/64 dev b2 src 2001:db8:c::10
+ip -n $asv route add 203.0.113.10/32 via 192.0.2.10 dev a1
+ip -n $asv -6 route add 2001:db8:c::10/128 via 2001:db8:a1::10 dev a1
+serve $asv "$tmp.asv" "[::]:5683"
+out=$(send $acl 198.51.100.1 5683 "asym4")
+expect "asymmetric route: IPv4 answer from 198.51.100.1 returns via the routed interface" "$out" \
+	"^reply from=198\.51\.100\.1 data=asym4\$"
+expect "asymmetric route: the request did arrive on a2" "$(grep 'data=asym4$' "$tmp.asv")" \
+	"from=203\.0\.113\.10:[0-9]+ local=198\.51\.100\.1%a2 "
+out=$(send $acl 2001:db8:a2::1 5683 "asym6")
+expect "asymmetric route: IPv6 answer from 2001:db8:a2::1 returns via the routed interface" "$out" \
+	"^reply from=\[2001:db8:a2::1\] data=asym6\$"
 
 echo "ns_transport: $passed passed, $failed failed"
 [ "$failed" = 0 ]

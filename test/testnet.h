@@ -8,9 +8,15 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -78,5 +84,54 @@ static inline uint16_t testnet_closed_port(void)
 			event_base_dispatch(base);                                                           \
 		}                                                                                            \
 	} while (0)
+
+static inline bool testnet_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	bool ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+/*
+ * Move this process into a network namespace of its own (as root, or
+ * through a user namespace when unprivileged) and run the shell commands
+ * @setup there (NULL: none; lo stays down). Each Check test runs in its
+ * own process, so the namespace ends with the test.
+ */
+static inline bool testnet_private_netns(const char *setup)
+{
+	if (unshare(CLONE_NEWNET) != 0) {
+		char map[64];
+		uid_t uid = geteuid();
+		gid_t gid = getegid();
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
+			return false;
+		testnet_write_file("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
+		if (!testnet_write_file("/proc/self/uid_map", map))
+			return false;
+		snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
+		if (!testnet_write_file("/proc/self/gid_map", map))
+			return false;
+	}
+	return !setup || system(setup) == 0;
+}
+
+/* Can this machine give a test a private namespace set up by @setup?
+ * Tried once in a child process, which leaves this one as it was. */
+static inline bool testnet_netns_possible(const char *setup)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		_exit(testnet_private_netns(setup) ? 0 : 1);
+	}
+	int status = 0;
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 #endif

@@ -14,7 +14,8 @@
 #                                             e.g. test/check_msg)
 #
 # A program that is not built (its module has not landed) is reported
-# and skipped; a program that fails or leaks fails the run.
+# and skipped; a program that fails or leaks fails the run, and so does one
+# that runs longer than VALGRIND_TIME_LIMIT seconds (1800).
 set -u
 [ $# -ge 2 ] || { echo "usage: $0 BUILDDIR PROGRAM..." >&2; exit 64; }
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 1; }
@@ -22,6 +23,9 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 shift
 jobs=$(nproc 2>/dev/null || echo 2)
+# Check's per-test timeouts are off under valgrind; each program as a whole
+# still has a limit (seconds), so a hang fails the run instead of stopping it.
+limit=${VALGRIND_TIME_LIMIT:-1800}
 mkdir -p "$build/valgrind"
 
 run_one() {
@@ -32,7 +36,7 @@ run_one() {
 	# a libtool wrapper script runs the real binary through libtool
 	if head -c 2 "$build/$p" | grep -q '#!'; then wrap="$build/libtool --mode=execute"; fi
 	(cd "$build" && CK_FORK=no CK_DEFAULT_TIMEOUT=0 top_srcdir=$src top_builddir=$build \
-		$wrap valgrind --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+		timeout --kill-after=10 "$limit" $wrap valgrind --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
 		--child-silent-after-fork=yes "./$p") >"$log" 2>&1
 	rc=$?
 	errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log" | tail -n 1)

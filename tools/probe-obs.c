@@ -55,7 +55,8 @@ static void update(struct probe_obs *r)
 	int n = snprintf(r->text, sizeof(r->text), "tick %lu", r->value);
 	r->len = n > 0 ? (size_t)n : 0;
 	for (int i = 0; i < LARGE_LINES; i++)
-		snprintf(r->big + i * 32, 33, "tick %08lu line %02d of 100...\n", r->value % 100000000u, i);
+		snprintf(r->big + i * 32, 33, "tick %08lu line %02u of 100...\n", r->value % 100000000u,
+		         (unsigned int)i % 100u);
 }
 
 static void forget(struct obs_res *res, struct evudp6_observation *o)

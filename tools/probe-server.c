@@ -388,7 +388,8 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 	s->o = o;
 	s->echo_cf = -1;
 	for (int i = 0; i < LARGE_LINES; i++)
-		snprintf(large_body + i * 32, 33, "evudp6 large resource line %04d\n", i);
+		snprintf(large_body + i * 32, 33, "evudp6 large resource line %04u\n",
+		         (unsigned int)i % 10000u);
 	struct evudp6_block_server_config bcfg;
 	evudp6_block_server_config_init(&bcfg, sizeof(bcfg));
 	bcfg.max_body = ECHO_MAX;

@@ -34,7 +34,10 @@ extern "C" {
  * a non-zero @c local_ifindex to pick only the outgoing interface.
  * @c local_port is the bound port of the socket (host byte order), known
  * when the address came from a transport; it is used by the *_local text
- * forms only.
+ * forms only. @c local_broadcast is set by the transport when the datagram
+ * was sent to an IPv4 broadcast address (then in @c local_addr): such a
+ * datagram counts as received via multicast. evudp6_addr_set_local() and
+ * evudp6_addr_clear_local() reset it; zero-initialised it is false.
  */
 struct evudp6_addr {
 	struct sockaddr_in6 remote;
@@ -42,6 +45,7 @@ struct evudp6_addr {
 	struct in6_addr local_addr;
 	unsigned int local_ifindex;
 	uint16_t local_port;
+	bool local_broadcast;
 };
 
 /** Room for any hostinfo string: "[" addr "%" ifname "]:" port NUL. */
@@ -84,7 +88,13 @@ EVUDP6_API bool evudp6_addr_is_v4mapped(const struct evudp6_addr *a);
 /** Is the remote a multicast address (IPv6 ff00::/8 or mapped 224.0.0.0/4)? */
 EVUDP6_API bool evudp6_addr_is_multicast(const struct evudp6_addr *a);
 
-/** Was the datagram sent to a multicast address (local part multicast)? */
+/**
+ * Was the datagram sent to a multicast group or an IPv4 broadcast address
+ * (local part multicast, 255.255.255.255, or @c local_broadcast set)?
+ * Such a datagram was not addressed to this host alone: it is answered
+ * from a unicast address (evudp6_addr_response()), and RFC 7252 8.1 rules
+ * apply to it.
+ */
 EVUDP6_API bool evudp6_addr_is_multicast_locally(const struct evudp6_addr *a);
 
 /**
@@ -110,7 +120,8 @@ EVUDP6_API int evudp6_addr_uri_base_local(const struct evudp6_addr *a, char *buf
 /**
  * The address to answer a datagram received from @p a: the same remote;
  * the local part kept (so the answer leaves from the address the request
- * was sent to) unless it is a multicast address, in which case it is
+ * was sent to) unless the datagram was sent to a multicast or broadcast
+ * address (evudp6_addr_is_multicast_locally()), in which case it is
  * dropped and the kernel picks a unicast source.
  */
 EVUDP6_API void evudp6_addr_response(const struct evudp6_addr *a, struct evudp6_addr *out);

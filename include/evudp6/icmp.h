@@ -58,6 +58,13 @@ struct evudp6_cmsg_info {
 	bool ctrunc;            /**< MSG_CTRUNC: the kernel cut the control data */
 	unsigned int unknown;   /**< control messages not understood (skipped) */
 	unsigned int malformed; /**< control messages too short for their type (skipped) */
+	/**
+	 * An IPv4 datagram sent to a broadcast address: 255.255.255.255, or
+	 * an IP_PKTINFO whose ipi_spec_dst (the local address to answer
+	 * from) differs from ipi_addr (the header's destination, in @c local)
+	 * while that is no multicast group. Needs IP_PKTINFO on the socket.
+	 */
+	bool broadcast;
 };
 
 /**

@@ -39,6 +39,9 @@ struct evudp6_transport;
 #define EVUDP6_TRANSPORT_DEFAULT_BATCH          32
 #define EVUDP6_TRANSPORT_DEFAULT_MAX_PER_WAKEUP 256
 #define EVUDP6_TRANSPORT_DEFAULT_SEND_BATCH     32
+#define EVUDP6_TRANSPORT_DEFAULT_SEND_QUEUE     64
+/** Largest send_queue accepted. */
+#define EVUDP6_TRANSPORT_MAX_SEND_QUEUE 4096
 
 /**
  * Transport configuration. Fill it with evudp6_transport_config_init()
@@ -59,7 +62,8 @@ struct evudp6_transport_config {
 	 * Bind address in URI-authority form: "[::]" (port 5683), "[::]:0"
 	 * (ephemeral port), "[2001:db8::1]:5684", "[fe80::1%eth0]",
 	 * "192.0.2.1" (mapped), "localhost". NULL means "[::]:0".
-	 * A name is looked up with getaddrinfo() (hosts file) when start runs.
+	 * A name is looked up in the hosts file when start runs (see
+	 * evudp6_transport_start()).
 	 */
 	const char *bind;
 	bool reuseport; /**< set SO_REUSEPORT (sharding across threads) */
@@ -79,6 +83,16 @@ struct evudp6_transport_config {
 	 * from anywhere else always are. See evudp6_transport_send().
 	 */
 	unsigned int send_batch;
+	/**
+	 * Datagrams that wait, in order, while the socket's send buffer is
+	 * full (sendmsg() says EAGAIN); they leave as soon as the socket is
+	 * writable again. Room for this many datagrams of up to max_datagram
+	 * bytes is allocated with the transport. At most
+	 * EVUDP6_TRANSPORT_MAX_SEND_QUEUE. A datagram that finds the queue
+	 * full (or is longer than max_datagram) is dropped and counted in
+	 * send_queue_overflow.
+	 */
+	unsigned int send_queue;
 };
 
 /**
@@ -121,15 +135,18 @@ struct evudp6_transport_stats {
 	uint64_t bytes_in;
 	uint64_t datagrams_out;
 	uint64_t bytes_out;
-	uint64_t truncated;           /**< longer than max_datagram: dropped */
-	uint64_t no_pktinfo;          /**< delivered without a local part */
-	uint64_t errqueue;            /**< error-queue entries read */
-	uint64_t errqueue_other;      /**< error-queue reads without an error entry */
-	uint64_t send_errors;         /**< sendmsg() failures */
-	uint64_t send_errors_dropped; /**< send-error callbacks lost to a full queue */
-	uint64_t wakeups;             /**< read events handled */
-	uint64_t wakeups_bounded;     /**< wakeups that stopped at max_per_wakeup */
-	uint64_t rxq_overflow;        /**< kernel receive-queue drops (SO_RXQ_OVFL) */
+	uint64_t truncated;            /**< longer than max_datagram: dropped */
+	uint64_t no_pktinfo;           /**< delivered without a local part */
+	uint64_t errqueue;             /**< error-queue entries read */
+	uint64_t errqueue_other;       /**< error-queue reads without an error entry */
+	uint64_t send_errors;          /**< sendmsg() failures */
+	uint64_t send_errors_dropped;  /**< send-error callbacks lost to a full queue */
+	uint64_t wakeups;              /**< read events handled */
+	uint64_t wakeups_bounded;      /**< wakeups that stopped at max_per_wakeup */
+	uint64_t rxq_overflow;         /**< kernel receive-queue drops (SO_RXQ_OVFL) */
+	uint64_t send_queued;          /**< datagrams that waited for a full socket buffer */
+	uint64_t send_queue_overflow;  /**< datagrams dropped: socket buffer and send queue full */
+	uint64_t send_queue_discarded; /**< datagrams still waiting at shutdown: never sent */
 };
 
 /**
@@ -190,9 +207,21 @@ EVUDP6_API int evudp6_transport_new_from_fd(struct evudp6_transport **out, struc
 
 /**
  * Bind to the configured address and start reading on the event_base.
+ * Never blocks: a literal is bound as it is; a name is looked up in the
+ * hosts file (/etc/hosts) only, never in DNS, and its addresses are tried
+ * IPv6 first (each family in file order) until one binds, one this host
+ * does not have (EADDRNOTAVAIL) passing to the next. A zone on a name is
+ * written "name%25zone" (RFC 6874's delimiter) and becomes the scope of
+ * an IPv6 result, winning over a zone in the file ("fe80::1%eth0 name").
+ * For names the hosts file cannot give, resolve them with
+ * evudp6_resolve_remote() first and bind the literal.
  * @return 0; -EVUDP6_E_STATE if already started; -EVUDP6_E_SHUTDOWN after
  *         shutdown; a -EVUDP6_E_HOST_* or -EVUDP6_E_PORT code for a bad
- *         bind string; -EADDRINUSE, -EADDRNOTAVAIL, ... from bind().
+ *         bind string; -EVUDP6_E_RESOLVE_NXDOMAIN for a name the hosts
+ *         file does not have; -EVUDP6_E_ZONE_UNKNOWN for an unknown zone,
+ *         -EVUDP6_E_ZONE_NOT_ALLOWED for a zone on a name with only IPv4
+ *         addresses; -EADDRINUSE, -EADDRNOTAVAIL, -EINVAL (link-local
+ *         without zone), ... from bind().
  */
 EVUDP6_API int evudp6_transport_start(struct evudp6_transport *t);
 
@@ -206,14 +235,20 @@ EVUDP6_API int evudp6_transport_start(struct evudp6_transport *t);
  * (with cfg.send_batch above 1), the datagram is copied and leaves with
  * the other answers of the same received batch in one sendmmsg(), before
  * the transport reads again; a send error then comes only through the
- * error callback, and a full socket buffer (EAGAIN) only counts in
- * send_errors. Order among the datagrams sent is kept.
+ * error callback. Order among the datagrams sent is kept.
  *
- * @return 0, or a negative errno from sendmsg(). A sendmsg() error is
- *         also reported through the error callback for @p remote, from the
- *         event loop after this call returns (never from inside it).
+ * A datagram that meets a full socket buffer (EAGAIN) is copied into the
+ * send queue (cfg.send_queue) and leaves when the socket is writable
+ * again; while anything waits there, later datagrams queue behind it. Only
+ * a datagram that finds the queue full is dropped (send_queue_overflow).
+ *
+ * @return 0 (sent or queued), or a negative errno from sendmsg(). A
+ *         sendmsg() error is also reported through the error callback for
+ *         @p remote, from the event loop after this call returns (never
+ *         from inside it); so is one that a queued datagram meets later.
  *         -EVUDP6_E_SHUTDOWN after shutdown, -EVUDP6_E_STATE before start.
- *         -EAGAIN (socket buffer full) is returned but not reported.
+ *         -EAGAIN: socket buffer and send queue full, the datagram was
+ *         dropped (counted, not reported).
  */
 EVUDP6_API int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *remote,
                                      const void *data, size_t len);
@@ -279,7 +314,9 @@ EVUDP6_API int evudp6_transport_stats(const struct evudp6_transport *t, struct e
                                       size_t size);
 
 /**
- * Stop reading, close the socket and drop pending send-error reports. No
+ * Stop reading, close the socket and drop pending send-error reports;
+ * datagrams still in the send queue get one last try and the rest are
+ * discarded (send_queue_discarded). No
  * datagram or error callback runs after this returns. @p cb (may be NULL)
  * runs from the event loop once it is safe to free the transport.
  * @return 0, or -EVUDP6_E_SHUTDOWN if already shut down.
