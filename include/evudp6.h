@@ -15,5 +15,6 @@
 #include <evudp6/messenger.h>
 #include <evudp6/block.h>
 #include <evudp6/observe.h>
+#include <evudp6/server.h>
 
 #endif /* EVUDP6_H */

@@ -37,6 +37,8 @@ static const struct code_text codes[] = {
     {EVUDP6_E_MSG_TOO_MANY_OPTS, "EVUDP6_E_MSG_TOO_MANY_OPTS", "too many options for the message builder"},
     {EVUDP6_E_MSG_TOKEN_LENGTH, "EVUDP6_E_MSG_TOKEN_LENGTH", "CoAP token longer than 8 bytes"},
     {EVUDP6_E_MSG_NOSPACE, "EVUDP6_E_MSG_NOSPACE", "output buffer too small for the CoAP message"},
+    {EVUDP6_E_MSG_OPT_RANGE, "EVUDP6_E_MSG_OPT_RANGE",
+     "option value length is outside the range its RFC allows"},
 
     {EVUDP6_E_NOT_MINE, "EVUDP6_E_NOT_MINE", "URI scheme is not served by this transport"},
     {EVUDP6_E_HOST_EMPTY, "EVUDP6_E_HOST_EMPTY", "host is empty"},

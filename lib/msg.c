@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -226,7 +227,9 @@ int evudp6_msg_builder_set_token(struct evudp6_msg_builder *b, const void *token
 	return 0;
 }
 
-static int builder_check(struct evudp6_msg_builder *b, uint32_t number, const void *value, size_t len)
+/* The codec's own limits; add_opt also holds known options to their
+ * RFC ranges, from_msg does not (it re-encodes what was received). */
+static int builder_check_raw(struct evudp6_msg_builder *b, uint32_t number, const void *value, size_t len)
 {
 	if (len && !value)
 		return builder_fail(b, -EINVAL);
@@ -237,6 +240,16 @@ static int builder_check(struct evudp6_msg_builder *b, uint32_t number, const vo
 	if (b->nopts >= EVUDP6_BUILDER_MAX_OPTS)
 		return builder_fail(b, -EVUDP6_E_MSG_TOO_MANY_OPTS);
 	return 0;
+}
+
+static int builder_check(struct evudp6_msg_builder *b, uint32_t number, const void *value, size_t len)
+{
+	int r = builder_check_raw(b, number, value, len);
+	size_t min, max;
+
+	if (r == 0 && evudp6_opt_length_range(number, &min, &max) && (len < min || len > max))
+		r = builder_fail(b, -EVUDP6_E_MSG_OPT_RANGE);
+	return r;
 }
 
 /* Insert after every option with a number <= ours: sorted and stable.
@@ -270,14 +283,14 @@ int evudp6_msg_builder_add_opt(struct evudp6_msg_builder *b, uint32_t number, co
 
 int evudp6_msg_builder_add_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value)
 {
-	int r = builder_check(b, number, b->uintval, 4);
+	size_t n = 0;
+	for (uint32_t v = value; v; v >>= 8)
+		n++;
+	int r = builder_check(b, number, b->uintval, n);
 
 	if (r < 0)
 		return r;
 	uint8_t bytes[4] = {0};
-	size_t n = 0;
-	for (uint32_t v = value; v; v >>= 8)
-		n++;
 	for (size_t i = 0; i < n; i++)
 		bytes[i] = (uint8_t)(value >> (8 * (n - 1 - i)));
 	/* value NULL with a length marks the bytes as held in uintval[i]. */
@@ -301,9 +314,11 @@ int evudp6_msg_builder_from_msg(struct evudp6_msg_builder *b, const struct evudp
 	if ((r = evudp6_msg_builder_set_token(b, m->token, m->tkl)) < 0)
 		return r;
 	evudp6_opt_iter_init(&it, m);
-	while (evudp6_opt_iter_next(&it, &o))
-		if ((r = evudp6_msg_builder_add_opt(b, o.number, o.value, o.len)) < 0)
+	while (evudp6_opt_iter_next(&it, &o)) {
+		if ((r = builder_check_raw(b, o.number, o.value, o.len)) < 0)
 			return r;
+		builder_insert(b, o.number, o.value, o.len, NULL);
+	}
 	evudp6_msg_builder_set_payload(b, m->payload, m->payload_len);
 	return 0;
 }
@@ -401,33 +416,33 @@ static const struct {
     {EVUDP6_FETCH, "FETCH"},
     {EVUDP6_PATCH, "PATCH"},
     {EVUDP6_IPATCH, "iPATCH"},
-    {EVUDP6_CODE(2, 1), "Created"},
-    {EVUDP6_CODE(2, 2), "Deleted"},
-    {EVUDP6_CODE(2, 3), "Valid"},
-    {EVUDP6_CODE(2, 4), "Changed"},
-    {EVUDP6_CODE(2, 5), "Content"},
-    {EVUDP6_CODE(2, 31), "Continue"},
-    {EVUDP6_CODE(4, 0), "Bad Request"},
-    {EVUDP6_CODE(4, 1), "Unauthorized"},
-    {EVUDP6_CODE(4, 2), "Bad Option"},
-    {EVUDP6_CODE(4, 3), "Forbidden"},
-    {EVUDP6_CODE(4, 4), "Not Found"},
-    {EVUDP6_CODE(4, 5), "Method Not Allowed"},
-    {EVUDP6_CODE(4, 6), "Not Acceptable"},
-    {EVUDP6_CODE(4, 8), "Request Entity Incomplete"},
-    {EVUDP6_CODE(4, 9), "Conflict"},
-    {EVUDP6_CODE(4, 12), "Precondition Failed"},
-    {EVUDP6_CODE(4, 13), "Request Entity Too Large"},
-    {EVUDP6_CODE(4, 15), "Unsupported Content-Format"},
-    {EVUDP6_CODE(4, 22), "Unprocessable Entity"},
-    {EVUDP6_CODE(4, 29), "Too Many Requests"},
-    {EVUDP6_CODE(5, 0), "Internal Server Error"},
-    {EVUDP6_CODE(5, 1), "Not Implemented"},
-    {EVUDP6_CODE(5, 2), "Bad Gateway"},
-    {EVUDP6_CODE(5, 3), "Service Unavailable"},
-    {EVUDP6_CODE(5, 4), "Gateway Timeout"},
-    {EVUDP6_CODE(5, 5), "Proxying Not Supported"},
-    {EVUDP6_CODE(5, 8), "Hop Limit Reached"},
+    {EVUDP6_CREATED, "Created"},
+    {EVUDP6_DELETED, "Deleted"},
+    {EVUDP6_VALID, "Valid"},
+    {EVUDP6_CHANGED, "Changed"},
+    {EVUDP6_CONTENT, "Content"},
+    {EVUDP6_CONTINUE, "Continue"},
+    {EVUDP6_BAD_REQUEST, "Bad Request"},
+    {EVUDP6_UNAUTHORIZED, "Unauthorized"},
+    {EVUDP6_BAD_OPTION, "Bad Option"},
+    {EVUDP6_FORBIDDEN, "Forbidden"},
+    {EVUDP6_NOT_FOUND, "Not Found"},
+    {EVUDP6_METHOD_NOT_ALLOWED, "Method Not Allowed"},
+    {EVUDP6_NOT_ACCEPTABLE, "Not Acceptable"},
+    {EVUDP6_REQUEST_ENTITY_INCOMPLETE, "Request Entity Incomplete"},
+    {EVUDP6_CONFLICT, "Conflict"},
+    {EVUDP6_PRECONDITION_FAILED, "Precondition Failed"},
+    {EVUDP6_REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large"},
+    {EVUDP6_UNSUPPORTED_CONTENT_FORMAT, "Unsupported Content-Format"},
+    {EVUDP6_UNPROCESSABLE_ENTITY, "Unprocessable Entity"},
+    {EVUDP6_TOO_MANY_REQUESTS, "Too Many Requests"},
+    {EVUDP6_INTERNAL_SERVER_ERROR, "Internal Server Error"},
+    {EVUDP6_NOT_IMPLEMENTED, "Not Implemented"},
+    {EVUDP6_BAD_GATEWAY, "Bad Gateway"},
+    {EVUDP6_SERVICE_UNAVAILABLE, "Service Unavailable"},
+    {EVUDP6_GATEWAY_TIMEOUT, "Gateway Timeout"},
+    {EVUDP6_PROXYING_NOT_SUPPORTED, "Proxying Not Supported"},
+    {EVUDP6_HOP_LIMIT_REACHED, "Hop Limit Reached"},
 };
 
 const char *evudp6_code_name(uint8_t code)
@@ -450,31 +465,34 @@ const char *evudp6_code_str(uint8_t code, char buf[EVUDP6_CODE_STR_MAX])
 	return buf;
 }
 
+/* Known options: name, format and value length range (RFC 7252 5.10;
+ * Observe RFC 7641; Block1/2, Size2 RFC 7959; No-Response RFC 7967). */
 static const struct {
 	uint16_t number;
 	uint8_t format;
+	uint16_t min, max;
 	const char *name;
 } opt_names[] = {
-    {EVUDP6_OPT_IF_MATCH, EVUDP6_OPT_FORMAT_OPAQUE, "If-Match"},
-    {EVUDP6_OPT_URI_HOST, EVUDP6_OPT_FORMAT_STRING, "Uri-Host"},
-    {EVUDP6_OPT_ETAG, EVUDP6_OPT_FORMAT_OPAQUE, "ETag"},
-    {EVUDP6_OPT_IF_NONE_MATCH, EVUDP6_OPT_FORMAT_EMPTY, "If-None-Match"},
-    {EVUDP6_OPT_OBSERVE, EVUDP6_OPT_FORMAT_UINT, "Observe"},
-    {EVUDP6_OPT_URI_PORT, EVUDP6_OPT_FORMAT_UINT, "Uri-Port"},
-    {EVUDP6_OPT_LOCATION_PATH, EVUDP6_OPT_FORMAT_STRING, "Location-Path"},
-    {EVUDP6_OPT_URI_PATH, EVUDP6_OPT_FORMAT_STRING, "Uri-Path"},
-    {EVUDP6_OPT_CONTENT_FORMAT, EVUDP6_OPT_FORMAT_UINT, "Content-Format"},
-    {EVUDP6_OPT_MAX_AGE, EVUDP6_OPT_FORMAT_UINT, "Max-Age"},
-    {EVUDP6_OPT_URI_QUERY, EVUDP6_OPT_FORMAT_STRING, "Uri-Query"},
-    {EVUDP6_OPT_ACCEPT, EVUDP6_OPT_FORMAT_UINT, "Accept"},
-    {EVUDP6_OPT_LOCATION_QUERY, EVUDP6_OPT_FORMAT_STRING, "Location-Query"},
-    {EVUDP6_OPT_BLOCK2, EVUDP6_OPT_FORMAT_UINT, "Block2"},
-    {EVUDP6_OPT_BLOCK1, EVUDP6_OPT_FORMAT_UINT, "Block1"},
-    {EVUDP6_OPT_SIZE2, EVUDP6_OPT_FORMAT_UINT, "Size2"},
-    {EVUDP6_OPT_PROXY_URI, EVUDP6_OPT_FORMAT_STRING, "Proxy-Uri"},
-    {EVUDP6_OPT_PROXY_SCHEME, EVUDP6_OPT_FORMAT_STRING, "Proxy-Scheme"},
-    {EVUDP6_OPT_SIZE1, EVUDP6_OPT_FORMAT_UINT, "Size1"},
-    {EVUDP6_OPT_NO_RESPONSE, EVUDP6_OPT_FORMAT_UINT, "No-Response"},
+    {EVUDP6_OPT_IF_MATCH, EVUDP6_OPT_FORMAT_OPAQUE, 0, 8, "If-Match"},
+    {EVUDP6_OPT_URI_HOST, EVUDP6_OPT_FORMAT_STRING, 1, 255, "Uri-Host"},
+    {EVUDP6_OPT_ETAG, EVUDP6_OPT_FORMAT_OPAQUE, 1, 8, "ETag"},
+    {EVUDP6_OPT_IF_NONE_MATCH, EVUDP6_OPT_FORMAT_EMPTY, 0, 0, "If-None-Match"},
+    {EVUDP6_OPT_OBSERVE, EVUDP6_OPT_FORMAT_UINT, 0, 3, "Observe"},
+    {EVUDP6_OPT_URI_PORT, EVUDP6_OPT_FORMAT_UINT, 0, 2, "Uri-Port"},
+    {EVUDP6_OPT_LOCATION_PATH, EVUDP6_OPT_FORMAT_STRING, 0, 255, "Location-Path"},
+    {EVUDP6_OPT_URI_PATH, EVUDP6_OPT_FORMAT_STRING, 0, 255, "Uri-Path"},
+    {EVUDP6_OPT_CONTENT_FORMAT, EVUDP6_OPT_FORMAT_UINT, 0, 2, "Content-Format"},
+    {EVUDP6_OPT_MAX_AGE, EVUDP6_OPT_FORMAT_UINT, 0, 4, "Max-Age"},
+    {EVUDP6_OPT_URI_QUERY, EVUDP6_OPT_FORMAT_STRING, 0, 255, "Uri-Query"},
+    {EVUDP6_OPT_ACCEPT, EVUDP6_OPT_FORMAT_UINT, 0, 2, "Accept"},
+    {EVUDP6_OPT_LOCATION_QUERY, EVUDP6_OPT_FORMAT_STRING, 0, 255, "Location-Query"},
+    {EVUDP6_OPT_BLOCK2, EVUDP6_OPT_FORMAT_UINT, 0, 3, "Block2"},
+    {EVUDP6_OPT_BLOCK1, EVUDP6_OPT_FORMAT_UINT, 0, 3, "Block1"},
+    {EVUDP6_OPT_SIZE2, EVUDP6_OPT_FORMAT_UINT, 0, 4, "Size2"},
+    {EVUDP6_OPT_PROXY_URI, EVUDP6_OPT_FORMAT_STRING, 1, 1034, "Proxy-Uri"},
+    {EVUDP6_OPT_PROXY_SCHEME, EVUDP6_OPT_FORMAT_STRING, 1, 255, "Proxy-Scheme"},
+    {EVUDP6_OPT_SIZE1, EVUDP6_OPT_FORMAT_UINT, 0, 4, "Size1"},
+    {EVUDP6_OPT_NO_RESPONSE, EVUDP6_OPT_FORMAT_UINT, 0, 1, "No-Response"},
 };
 
 static int opt_find(uint32_t number)
@@ -495,4 +513,106 @@ enum evudp6_opt_format evudp6_opt_format(uint32_t number)
 {
 	int i = opt_find(number);
 	return i < 0 ? EVUDP6_OPT_FORMAT_OPAQUE : (enum evudp6_opt_format)opt_names[i].format;
+}
+
+int evudp6_opt_length_range(uint32_t number, size_t *min, size_t *max)
+{
+	int i = opt_find(number);
+	if (i < 0)
+		return 0;
+	*min = opt_names[i].min;
+	*max = opt_names[i].max;
+	return 1;
+}
+
+/* ---------------------------------------------------- content formats */
+
+/* The IANA "CoAP Content-Formats" registry; text marks what a person
+ * reads as it is. */
+static const struct {
+	uint16_t number;
+	bool text;
+	const char *name;
+} cf_names[] = {
+    {EVUDP6_CF_TEXT_PLAIN, true, "text/plain;charset=utf-8"},
+    {EVUDP6_CF_COSE_ENCRYPT0, false, "application/cose;cose-type=\"cose-encrypt0\""},
+    {EVUDP6_CF_COSE_MAC0, false, "application/cose;cose-type=\"cose-mac0\""},
+    {EVUDP6_CF_COSE_SIGN1, false, "application/cose;cose-type=\"cose-sign1\""},
+    {EVUDP6_CF_ACE_CBOR, false, "application/ace+cbor"},
+    {EVUDP6_CF_IMAGE_GIF, false, "image/gif"},
+    {EVUDP6_CF_IMAGE_JPEG, false, "image/jpeg"},
+    {EVUDP6_CF_IMAGE_PNG, false, "image/png"},
+    {EVUDP6_CF_LINK_FORMAT, true, "application/link-format"},
+    {EVUDP6_CF_XML, true, "application/xml"},
+    {EVUDP6_CF_OCTET_STREAM, false, "application/octet-stream"},
+    {EVUDP6_CF_EXI, false, "application/exi"},
+    {EVUDP6_CF_JSON, true, "application/json"},
+    {EVUDP6_CF_JSON_PATCH_JSON, true, "application/json-patch+json"},
+    {EVUDP6_CF_MERGE_PATCH_JSON, true, "application/merge-patch+json"},
+    {EVUDP6_CF_CBOR, false, "application/cbor"},
+    {EVUDP6_CF_CWT, false, "application/cwt"},
+    {EVUDP6_CF_MULTIPART_CORE, false, "application/multipart-core"},
+    {EVUDP6_CF_CBOR_SEQ, false, "application/cbor-seq"},
+    {EVUDP6_CF_EDHOC_CBOR_SEQ, false, "application/edhoc+cbor-seq"},
+    {EVUDP6_CF_CID_EDHOC_CBOR_SEQ, false, "application/cid-edhoc+cbor-seq"},
+    {EVUDP6_CF_COSE_ENCRYPT, false, "application/cose;cose-type=\"cose-encrypt\""},
+    {EVUDP6_CF_COSE_MAC, false, "application/cose;cose-type=\"cose-mac\""},
+    {EVUDP6_CF_COSE_SIGN, false, "application/cose;cose-type=\"cose-sign\""},
+    {EVUDP6_CF_COSE_KEY, false, "application/cose-key"},
+    {EVUDP6_CF_COSE_KEY_SET, false, "application/cose-key-set"},
+    {EVUDP6_CF_SENML_JSON, true, "application/senml+json"},
+    {EVUDP6_CF_SENSML_JSON, true, "application/sensml+json"},
+    {EVUDP6_CF_SENML_CBOR, false, "application/senml+cbor"},
+    {EVUDP6_CF_SENSML_CBOR, false, "application/sensml+cbor"},
+    {EVUDP6_CF_SENML_EXI, false, "application/senml-exi"},
+    {EVUDP6_CF_SENSML_EXI, false, "application/sensml-exi"},
+    {EVUDP6_CF_YANG_DATA_CBOR_SID, false, "application/yang-data+cbor;id=sid"},
+    {EVUDP6_CF_COAP_GROUP_JSON, true, "application/coap-group+json"},
+    {EVUDP6_CF_DOTS_CBOR, false, "application/dots+cbor"},
+    {EVUDP6_CF_MISSING_BLOCKS_CBOR_SEQ, false, "application/missing-blocks+cbor-seq"},
+    {EVUDP6_CF_PKCS7_SERVER_GENERATED_KEY, false, "application/pkcs7-mime;smime-type=server-generated-key"},
+    {EVUDP6_CF_PKCS7_CERTS_ONLY, false, "application/pkcs7-mime;smime-type=certs-only"},
+    {EVUDP6_CF_PKCS8, false, "application/pkcs8"},
+    {EVUDP6_CF_CSRATTRS, false, "application/csrattrs"},
+    {EVUDP6_CF_PKCS10, false, "application/pkcs10"},
+    {EVUDP6_CF_PKIX_CERT, false, "application/pkix-cert"},
+    {EVUDP6_CF_AIF_CBOR, false, "application/aif+cbor"},
+    {EVUDP6_CF_AIF_JSON, true, "application/aif+json"},
+    {EVUDP6_CF_SENML_XML, true, "application/senml+xml"},
+    {EVUDP6_CF_SENSML_XML, true, "application/sensml+xml"},
+    {EVUDP6_CF_SENML_ETCH_JSON, true, "application/senml-etch+json"},
+    {EVUDP6_CF_SENML_ETCH_CBOR, false, "application/senml-etch+cbor"},
+    {EVUDP6_CF_YANG_DATA_CBOR, false, "application/yang-data+cbor"},
+    {EVUDP6_CF_YANG_DATA_CBOR_NAME, false, "application/yang-data+cbor;id=name"},
+    {EVUDP6_CF_TD_JSON, true, "application/td+json"},
+    {EVUDP6_CF_VND_OCF_CBOR, false, "application/vnd.ocf+cbor"},
+    {EVUDP6_CF_OSCORE, false, "application/oscore"},
+    {EVUDP6_CF_JAVASCRIPT, true, "application/javascript"},
+    {EVUDP6_CF_JSON_DEFLATE, false, "application/json;content-coding=deflate"},
+    {EVUDP6_CF_CBOR_DEFLATE, false, "application/cbor;content-coding=deflate"},
+    {EVUDP6_CF_LWM2M_TLV, false, "application/vnd.oma.lwm2m+tlv"},
+    {EVUDP6_CF_LWM2M_JSON, true, "application/vnd.oma.lwm2m+json"},
+    {EVUDP6_CF_LWM2M_CBOR, false, "application/vnd.oma.lwm2m+cbor"},
+    {EVUDP6_CF_TEXT_CSS, true, "text/css"},
+    {EVUDP6_CF_IMAGE_SVG_XML, true, "image/svg+xml"},
+};
+
+static int cf_find(uint32_t cf)
+{
+	for (size_t i = 0; i < sizeof(cf_names) / sizeof(cf_names[0]); i++)
+		if (cf_names[i].number == cf)
+			return (int)i;
+	return -1;
+}
+
+const char *evudp6_content_format_name(uint32_t cf)
+{
+	int i = cf_find(cf);
+	return i < 0 ? NULL : cf_names[i].name;
+}
+
+int evudp6_content_format_is_text(uint32_t cf)
+{
+	int i = cf_find(cf);
+	return i >= 0 && cf_names[i].text;
 }

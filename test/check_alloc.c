@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,9 @@ struct load {
 	bool active[WINDOW];
 	/* Ask for Block2 blocks 1..4 of /b instead of a plain GET. */
 	bool block2;
+	/* options after the token of a plain GET (e.g. a Uri-Path), may be empty */
+	const uint8_t *opts;
+	size_t opts_len;
 };
 
 static void send_request(struct load *l, unsigned int slot)
@@ -141,10 +145,17 @@ static void send_request(struct load *l, unsigned int slot)
 			l->wrong++;
 		return;
 	}
-	if (evudp6_transport_send(l->client, &l->server, req, sizeof(req)) != 0)
+	uint8_t get[sizeof(req) + 64];
+	size_t len = sizeof(req);
+	memcpy(get, req, sizeof(req));
+	if (l->opts_len && l->opts_len <= sizeof(get) - len) {
+		memcpy(get + len, l->opts, l->opts_len);
+		len += l->opts_len;
+	}
+	if (evudp6_transport_send(l->client, &l->server, get, len) != 0)
 		l->wrong++;
 	if (l->dup_every && ++l->sent % l->dup_every == 0 &&
-	    evudp6_transport_send(l->client, &l->server, req, sizeof(req)) != 0)
+	    evudp6_transport_send(l->client, &l->server, get, len) != 0)
 		l->wrong++;
 }
 
@@ -574,6 +585,60 @@ START_TEST(block_server_serves_snapshot_blocks_allocating_nothing)
 }
 END_TEST
 
+/* ------------------------------------------------------------ resources */
+
+static void hello_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                     const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)remote;
+	unsigned long *served = arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_append(rsp, "hello", 5);
+	++*served;
+}
+
+/* The same load through the resource API: the request is routed among
+ * 40 resources (exact and prefix) before its handler answers. */
+START_TEST(server_answers_allocate_nothing_after_warm_up)
+{
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger *m = NULL;
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
+	struct evudp6_server *srv = NULL;
+	ck_assert_int_eq(evudp6_server_new(&srv, m), 0);
+	unsigned long served = 0, other = 0;
+	char path[32];
+	for (int i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "/sensor/%d", i);
+		ck_assert_int_eq(evudp6_server_add(srv, path, EVUDP6_METHOD_GET, hello_cb, &other, NULL), 0);
+		snprintf(path, sizeof(path), "/files%d/*", i);
+		ck_assert_int_eq(evudp6_server_add(srv, path, EVUDP6_METHOD_GET, hello_cb, &other, NULL), 0);
+	}
+	struct evudp6_resource *hello;
+	ck_assert_int_eq(
+	    evudp6_server_add(srv, "/sensor/hello", EVUDP6_METHOD_GET, hello_cb, &served, &hello), 0);
+	ck_assert_int_eq(evudp6_resource_add_content_format(hello, EVUDP6_CF_TEXT_PLAIN), 0);
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	struct load l;
+	load_init(&l, base, evudp6_transport_port(evudp6_messenger_transport(m)), 10);
+	/* Uri-Path "sensor", Uri-Path "hello" */
+	static const uint8_t opts[] = {0xb6, 's', 'e', 'n', 's', 'o', 'r', 0x05, 'h', 'e', 'l', 'l', 'o'};
+	l.opts = opts;
+	l.opts_len = sizeof(opts);
+
+	struct counts d = measure(&l);
+	expect_no_growth(d);
+	ck_assert_uint_ge(served, WARM_UP + MEASURED);
+	ck_assert_uint_eq(other, 0);
+
+	load_free(&l);
+	evudp6_server_free(srv);
+	evudp6_messenger_free(m);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *alloc_suite(void)
 {
 	Suite *s = suite_create("alloc");
@@ -584,6 +649,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, messenger_answers_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, observe_notifications_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, block_server_serves_snapshot_blocks_allocating_nothing);
+	tcase_add_test(tc, server_answers_allocate_nothing_after_warm_up);
 	suite_add_tcase(s, tc);
 	return s;
 }

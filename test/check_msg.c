@@ -955,14 +955,15 @@ START_TEST(msg_roundtrip_value_lengths)
 		size_t el = ext_form((uint32_t)lens[i], &nib, ext);
 
 		evudp6_msg_builder_init(&b, EVUDP6_CON, CONTENT, 3);
-		ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_ETAG, val, lens[i]), 0);
+		/* Option 2 is unassigned: no RFC range limits its length. */
+		ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 2, val, lens[i]), 0);
 		evudp6_msg_builder_set_payload(&b, "p", 1);
 		ssize_t n = evudp6_msg_encode(&b, big_out, sizeof(big_out));
 		ck_assert_int_eq(n, (ssize_t)(4 + 1 + el + lens[i] + 2));
-		ck_assert_uint_eq(big_out[4], 4u << 4 | nib);
+		ck_assert_uint_eq(big_out[4], 2u << 4 | nib);
 		ck_assert_mem_eq(big_out + 5, ext, el);
 		ck_assert_int_eq(evudp6_msg_decode(&m, big_out, (size_t)n), 0);
-		ck_assert_int_eq(evudp6_msg_find_opt(&m, EVUDP6_OPT_ETAG, &o), 1);
+		ck_assert_int_eq(evudp6_msg_find_opt(&m, 2, &o), 1);
 		ck_assert_uint_eq(o.len, lens[i]);
 		ck_assert_ptr_eq(o.value, big_out + 5 + el);
 		ck_assert(memcmp(o.value, val, lens[i]) == 0);
@@ -1003,7 +1004,7 @@ START_TEST(msg_builder_rejects_too_many_options)
 
 	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
 	for (int i = 0; i < EVUDP6_BUILDER_MAX_OPTS; i++)
-		ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, (uint32_t)i, (uint32_t)i), 0);
+		ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, (uint32_t)(2000 + i), (uint32_t)i), 0);
 	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 1, "", 0), -EVUDP6_E_MSG_TOO_MANY_OPTS);
 	ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, 1, 1), -EVUDP6_E_MSG_TOO_MANY_OPTS);
 	ck_assert_uint_eq(b.nopts, EVUDP6_BUILDER_MAX_OPTS);
@@ -1042,8 +1043,8 @@ START_TEST(msg_builder_rejects_missing_value)
 	struct evudp6_msg_builder b;
 
 	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
-	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 4, NULL, 0), 0);
-	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 4, NULL, 1), -EINVAL);
+	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 2, NULL, 0), 0);
+	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 2, NULL, 1), -EINVAL);
 	ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EINVAL);
 }
 END_TEST
@@ -1058,11 +1059,11 @@ START_TEST(msg_encode_reports_nospace_for_every_short_size)
 	evudp6_msg_builder_set_token(&b, "tok", 3);
 	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_ETAG, "e", 1);
 	evudp6_msg_builder_add_opt(&b, 300, val, 20);
-	evudp6_msg_builder_add_opt(&b, 20, val, 270);
+	evudp6_msg_builder_add_opt(&b, 22, val, 270);
 	evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_MAX_AGE, 60);
 	evudp6_msg_builder_set_payload(&b, "payload", 7);
 	ssize_t full = evudp6_msg_encode(&b, buf, sizeof(buf));
-	/* header, token, ETag, Max-Age, option 20 (2-byte length), option 300, payload */
+	/* header, token, ETag, Max-Age, option 22 (2-byte length), option 300, payload */
 	ck_assert_int_eq(full, 4 + 3 + 2 + 2 + (1 + 2 + 270) + (1 + 2 + 1 + 20) + 1 + 7);
 	for (size_t size = 0; size < (size_t)full; size++) {
 		memset(buf, 0xa5, sizeof(buf));
@@ -1100,13 +1101,13 @@ START_TEST(msg_add_uint_writes_shortest_form)
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
-		ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_OBSERVE, t[i].v), 0);
+		ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, 2, t[i].v), 0);
 		ssize_t n = evudp6_msg_encode(&b, out, sizeof(out));
 		ck_assert_int_eq(n, (ssize_t)(5 + t[i].len));
-		ck_assert_uint_eq(out[4], 6u << 4 | t[i].len);
+		ck_assert_uint_eq(out[4], 2u << 4 | t[i].len);
 		ck_assert_mem_eq(out + 5, t[i].bytes, t[i].len);
 		ck_assert_int_eq(evudp6_msg_decode(&m, out, (size_t)n), 0);
-		ck_assert_int_eq(evudp6_msg_find_opt(&m, EVUDP6_OPT_OBSERVE, &o), 1);
+		ck_assert_int_eq(evudp6_msg_find_opt(&m, 2, &o), 1);
 		ck_assert_int_eq(evudp6_opt_uint(&o, &v), 0);
 		ck_assert_uint_eq(v, t[i].v);
 	}
@@ -1333,6 +1334,186 @@ START_TEST(msg_type_name_names_all_four)
 	ck_assert_str_eq(evudp6_msg_type_name(EVUDP6_RST), "RST");
 	ck_assert_ptr_null(evudp6_msg_type_name(4));
 	ck_assert_ptr_null(evudp6_msg_type_name(255));
+}
+END_TEST
+
+/* RFC 7252 5.10 (and RFC 7641, 7959, 7967): a known option's value
+ * outside its length range is refused by the builder, at both ends of
+ * every range; unknown options take any length. */
+START_TEST(msg_builder_refuses_option_lengths_outside_rfc_range)
+{
+	static const struct {
+		uint32_t number;
+		size_t min, max;
+	} t[] = {
+	    {EVUDP6_OPT_IF_MATCH, 0, 8},
+	    {EVUDP6_OPT_URI_HOST, 1, 255},
+	    {EVUDP6_OPT_ETAG, 1, 8},
+	    {EVUDP6_OPT_IF_NONE_MATCH, 0, 0},
+	    {EVUDP6_OPT_OBSERVE, 0, 3},
+	    {EVUDP6_OPT_URI_PORT, 0, 2},
+	    {EVUDP6_OPT_LOCATION_PATH, 0, 255},
+	    {EVUDP6_OPT_URI_PATH, 0, 255},
+	    {EVUDP6_OPT_CONTENT_FORMAT, 0, 2},
+	    {EVUDP6_OPT_MAX_AGE, 0, 4},
+	    {EVUDP6_OPT_URI_QUERY, 0, 255},
+	    {EVUDP6_OPT_ACCEPT, 0, 2},
+	    {EVUDP6_OPT_LOCATION_QUERY, 0, 255},
+	    {EVUDP6_OPT_BLOCK2, 0, 3},
+	    {EVUDP6_OPT_BLOCK1, 0, 3},
+	    {EVUDP6_OPT_SIZE2, 0, 4},
+	    {EVUDP6_OPT_PROXY_URI, 1, 1034},
+	    {EVUDP6_OPT_PROXY_SCHEME, 1, 255},
+	    {EVUDP6_OPT_SIZE1, 0, 4},
+	    {EVUDP6_OPT_NO_RESPONSE, 0, 1},
+	};
+	static uint8_t val[1100];
+	struct evudp6_msg_builder b;
+	size_t min, max;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_int_eq(evudp6_opt_length_range(t[i].number, &min, &max), 1);
+		ck_assert_uint_eq(min, t[i].min);
+		ck_assert_uint_eq(max, t[i].max);
+		evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
+		ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, t[i].number, val, t[i].min), 0);
+		ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, t[i].number, val, t[i].max), 0);
+		ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, t[i].number, val, t[i].max + 1),
+		                 -EVUDP6_E_MSG_OPT_RANGE);
+		ck_assert_uint_eq(b.nopts, 2);
+		ck_assert_int_eq(evudp6_msg_encode(&b, out, sizeof(out)), -EVUDP6_E_MSG_OPT_RANGE);
+		if (t[i].min > 0) {
+			evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
+			ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, t[i].number, val, t[i].min - 1),
+			                 -EVUDP6_E_MSG_OPT_RANGE);
+		}
+	}
+	/* uint options are held to the same range by their shortest form */
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
+	ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_CONTENT_FORMAT, 65535), 0);
+	ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_CONTENT_FORMAT, 65536),
+	                 -EVUDP6_E_MSG_OPT_RANGE);
+	ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_OBSERVE, 0xffffff), 0);
+	ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_OBSERVE, 0x1000000),
+	                 -EVUDP6_E_MSG_OPT_RANGE);
+	ck_assert_int_eq(evudp6_opt_length_range(2, &min, &max), 0);
+	ck_assert_int_eq(evudp6_opt_length_range(9, &min, &max), 0);
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 1);
+	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, 2, val, 1034), 0);
+	ck_assert_str_eq(evudp6_strerror_name(-EVUDP6_E_MSG_OPT_RANGE), "EVUDP6_E_MSG_OPT_RANGE");
+}
+END_TEST
+
+/* A received message is re-encoded as it came, out-of-range values too. */
+START_TEST(msg_builder_from_msg_keeps_out_of_range_values)
+{
+	static uint8_t wire[400], again[400];
+	static char seg[300];
+	struct evudp6_msg_builder b;
+	struct evudp6_msg m;
+
+	memset(seg, 's', sizeof(seg));
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 9);
+	testutil_add_raw_opt(&b, EVUDP6_OPT_URI_PATH, seg, 300);
+	ssize_t n = evudp6_msg_encode(&b, wire, sizeof(wire));
+	ck_assert_int_eq(n, 4 + 3 + 300);
+	ck_assert_int_eq(evudp6_msg_decode(&m, wire, (size_t)n), 0);
+	ck_assert_int_eq(evudp6_msg_builder_from_msg(&b, &m), 0);
+	ck_assert_int_eq(evudp6_msg_encode(&b, again, sizeof(again)), n);
+	ck_assert_mem_eq(again, wire, (size_t)n);
+}
+END_TEST
+
+/* Every registered Content-Format has its media type; text ones say so. */
+START_TEST(msg_content_format_names_follow_iana_registry)
+{
+	static const struct {
+		uint32_t cf;
+		const char *name;
+		int text;
+	} t[] = {
+	    {EVUDP6_CF_TEXT_PLAIN, "text/plain;charset=utf-8", 1},
+	    {EVUDP6_CF_LINK_FORMAT, "application/link-format", 1},
+	    {EVUDP6_CF_XML, "application/xml", 1},
+	    {EVUDP6_CF_OCTET_STREAM, "application/octet-stream", 0},
+	    {EVUDP6_CF_EXI, "application/exi", 0},
+	    {EVUDP6_CF_JSON, "application/json", 1},
+	    {EVUDP6_CF_JSON_PATCH_JSON, "application/json-patch+json", 1},
+	    {EVUDP6_CF_MERGE_PATCH_JSON, "application/merge-patch+json", 1},
+	    {EVUDP6_CF_CBOR, "application/cbor", 0},
+	    {EVUDP6_CF_CWT, "application/cwt", 0},
+	    {EVUDP6_CF_MULTIPART_CORE, "application/multipart-core", 0},
+	    {EVUDP6_CF_CBOR_SEQ, "application/cbor-seq", 0},
+	    {EVUDP6_CF_COSE_SIGN1, "application/cose;cose-type=\"cose-sign1\"", 0},
+	    {EVUDP6_CF_ACE_CBOR, "application/ace+cbor", 0},
+	    {EVUDP6_CF_SENML_JSON, "application/senml+json", 1},
+	    {EVUDP6_CF_SENSML_JSON, "application/sensml+json", 1},
+	    {EVUDP6_CF_SENML_CBOR, "application/senml+cbor", 0},
+	    {EVUDP6_CF_SENML_EXI, "application/senml-exi", 0},
+	    {EVUDP6_CF_SENML_XML, "application/senml+xml", 1},
+	    {EVUDP6_CF_SENML_ETCH_JSON, "application/senml-etch+json", 1},
+	    {EVUDP6_CF_SENML_ETCH_CBOR, "application/senml-etch+cbor", 0},
+	    {EVUDP6_CF_LWM2M_TLV, "application/vnd.oma.lwm2m+tlv", 0},
+	};
+	ck_assert_int_eq(EVUDP6_CF_LINK_FORMAT, 40);
+	ck_assert_int_eq(EVUDP6_CF_CBOR, 60);
+	ck_assert_int_eq(EVUDP6_CF_MULTIPART_CORE, 62);
+	ck_assert_int_eq(EVUDP6_CF_CBOR_SEQ, 63);
+	ck_assert_int_eq(EVUDP6_CF_SENML_ETCH_CBOR, 322);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_str_eq(evudp6_content_format_name(t[i].cf), t[i].name);
+		ck_assert_int_eq(evudp6_content_format_is_text(t[i].cf), t[i].text);
+	}
+	ck_assert_ptr_null(evudp6_content_format_name(1));
+	ck_assert_ptr_null(evudp6_content_format_name(65535));
+	ck_assert_int_eq(evudp6_content_format_is_text(1), 0);
+	/* every named one is distinct and names a type/subtype */
+	unsigned named = 0;
+	for (uint32_t cf = 0; cf <= 65535; cf++) {
+		const char *n = evudp6_content_format_name(cf);
+		if (!n)
+			continue;
+		named++;
+		ck_assert_ptr_nonnull(strchr(n, '/'));
+	}
+	ck_assert_uint_eq(named, 61);
+}
+END_TEST
+
+/* Every code of the IANA response code registry has a constant and a name. */
+START_TEST(msg_code_constants_name_every_registered_response)
+{
+	static const struct {
+		uint8_t code;
+		const char *str;
+	} t[] = {
+	    {EVUDP6_CONTINUE, "2.31 Continue"},
+	    {EVUDP6_UNAUTHORIZED, "4.01 Unauthorized"},
+	    {EVUDP6_BAD_OPTION, "4.02 Bad Option"},
+	    {EVUDP6_FORBIDDEN, "4.03 Forbidden"},
+	    {EVUDP6_NOT_ACCEPTABLE, "4.06 Not Acceptable"},
+	    {EVUDP6_REQUEST_ENTITY_INCOMPLETE, "4.08 Request Entity Incomplete"},
+	    {EVUDP6_CONFLICT, "4.09 Conflict"},
+	    {EVUDP6_PRECONDITION_FAILED, "4.12 Precondition Failed"},
+	    {EVUDP6_REQUEST_ENTITY_TOO_LARGE, "4.13 Request Entity Too Large"},
+	    {EVUDP6_UNSUPPORTED_CONTENT_FORMAT, "4.15 Unsupported Content-Format"},
+	    {EVUDP6_UNPROCESSABLE_ENTITY, "4.22 Unprocessable Entity"},
+	    {EVUDP6_TOO_MANY_REQUESTS, "4.29 Too Many Requests"},
+	    {EVUDP6_NOT_IMPLEMENTED, "5.01 Not Implemented"},
+	    {EVUDP6_BAD_GATEWAY, "5.02 Bad Gateway"},
+	    {EVUDP6_SERVICE_UNAVAILABLE, "5.03 Service Unavailable"},
+	    {EVUDP6_GATEWAY_TIMEOUT, "5.04 Gateway Timeout"},
+	    {EVUDP6_PROXYING_NOT_SUPPORTED, "5.05 Proxying Not Supported"},
+	    {EVUDP6_HOP_LIMIT_REACHED, "5.08 Hop Limit Reached"},
+	};
+	char buf[EVUDP6_CODE_STR_MAX];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_str_eq(evudp6_code_str(t[i].code, buf), t[i].str);
+	unsigned responses = 0;
+	for (unsigned c = EVUDP6_CODE(2, 0); c <= 0xff; c++)
+		if (evudp6_code_name((uint8_t)c))
+			responses++;
+	ck_assert_uint_eq(responses, 27);
 }
 END_TEST
 
@@ -1630,6 +1811,10 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, msg_builder_reports_first_error_at_encode);
 	tcase_add_test(tc, msg_builder_rejects_token_longer_than_8);
 	tcase_add_test(tc, msg_builder_rejects_missing_value);
+	tcase_add_test(tc, msg_builder_refuses_option_lengths_outside_rfc_range);
+	tcase_add_test(tc, msg_builder_from_msg_keeps_out_of_range_values);
+	tcase_add_test(tc, msg_content_format_names_follow_iana_registry);
+	tcase_add_test(tc, msg_code_constants_name_every_registered_response);
 	tcase_add_test(tc, msg_encode_reports_nospace_for_every_short_size);
 	tcase_add_test(tc, msg_add_uint_writes_shortest_form);
 	tcase_add_test(tc, msg_add_uint_values_survive_later_adds);

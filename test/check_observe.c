@@ -148,8 +148,9 @@ static void get_builder(struct evudp6_msg_builder *b, uint8_t type, uint16_t mid
 {
 	evudp6_msg_builder_init(b, type, EVUDP6_GET, mid);
 	evudp6_msg_builder_set_token(b, tok, strlen(tok));
+	/* raw: a 4-byte Observe too, which the builder refuses */
 	if (obs >= 0)
-		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_OBSERVE, (uint32_t)obs);
+		testutil_add_raw_uint(b, EVUDP6_OPT_OBSERVE, (uint32_t)obs);
 	evudp6_msg_builder_add_opt(b, EVUDP6_OPT_URI_PATH, "obs", 3);
 }
 
@@ -831,7 +832,7 @@ static void raw_notify(struct peer *p, uint16_t port, uint8_t type, uint16_t mid
 	evudp6_msg_builder_init(&b, type, EVUDP6_CONTENT, mid);
 	evudp6_msg_builder_set_token(&b, tok, 8);
 	if (seq >= 0)
-		evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_OBSERVE, (uint32_t)seq);
+		testutil_add_raw_uint(&b, EVUDP6_OPT_OBSERVE, (uint32_t)seq);
 	evudp6_msg_builder_set_payload(&b, payload, strlen(payload));
 	peer_send(p, port, &b);
 }

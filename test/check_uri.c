@@ -803,20 +803,20 @@ START_TEST(uri_from_msg_errors)
 	ck_assert_int_eq(evudp6_uri_from_msg(&u, &m, NULL), -EVUDP6_E_HOST_EMPTY);
 
 	evudp6_msg_builder_init(&b, EVUDP6_NON, EVUDP6_GET, 7);
-	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_HOST, "", 0);
+	testutil_add_raw_opt(&b, EVUDP6_OPT_URI_HOST, "", 0);
 	decode_built(&m, &b, wire, sizeof(wire));
 	ck_assert_int_eq(evudp6_uri_from_msg(&u, &m, NULL), -EVUDP6_E_HOST_EMPTY);
 
 	evudp6_msg_builder_init(&b, EVUDP6_NON, EVUDP6_GET, 7);
 	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_HOST, "h", 1);
-	evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_URI_PORT, 65536);
+	testutil_add_raw_opt(&b, EVUDP6_OPT_URI_PORT, "\x01\x00\x00", 3);
 	decode_built(&m, &b, wire, sizeof(wire));
 	ck_assert_int_eq(evudp6_uri_from_msg(&u, &m, NULL), -EVUDP6_E_PORT);
 
 	char big[300];
 	memset(big, 'a', sizeof(big));
 	evudp6_msg_builder_init(&b, EVUDP6_NON, EVUDP6_GET, 7);
-	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_HOST, big, 256);
+	testutil_add_raw_opt(&b, EVUDP6_OPT_URI_HOST, big, 256);
 	decode_built(&m, &b, wire, sizeof(wire));
 	ck_assert_int_eq(evudp6_uri_from_msg(&u, &m, NULL), -EVUDP6_E_HOST_TOO_LONG);
 

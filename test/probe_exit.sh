@@ -163,6 +163,35 @@ run "port above 65535" 64 "coap://[::1]:65536/"
 run "zone naming no interface" 64 --json "coap://[fe80::1%no-such-if0]/"
 run "ping with a path" 64 --ping "coap://[::1]/x"
 run "-c without --ping" 64 -c 3 "coap://[::1]/"
+# RFC 7252 5.10 lengths: nothing leaves, and the reason names the option
+seg256=$(printf 'a%.0s' $(seq 256))
+seg255=$(printf 'a%.0s' $(seq 255))
+run "256-byte path segment" 64 "coap://[::1]:$port/$seg256"
+expect "256-byte path segment: the reason" "$(cat "$tmp/err")" "Uri-Path value of 256 bytes: RFC 7252 allows 0 to 255"
+run "256-byte query" 64 "coap://[::1]:$port/hello?$seg256"
+expect "256-byte query: the reason" "$(cat "$tmp/err")" "Uri-Query value of 256 bytes: RFC 7252 allows 0 to 255"
+run "256-byte host" 64 "coap://$seg256:$port/hello"
+expect "256-byte host: the reason" "$(cat "$tmp/err")" "host is longer than 255 bytes"
+run "255-byte path segment is sent" 1 "coap://[::1]:$port/$seg255"
+expect "255-byte path segment: the server's 4.04" "$out" "^4\.04 Not Found"
+run "9-byte ETag option" 64 -O "4,0x000102030405060708" "coap://[::1]:$port/hello"
+expect "9-byte ETag: the reason" "$(cat "$tmp/err")" "ETag value of 9 bytes: RFC 7252 allows 1 to 8"
+
+# The diagnostic server answers an over-long Uri-Path with 4.02 (RFC 7252
+# 5.4.3), not 4.04: a raw CON GET with a 300-byte Uri-Path.
+code=$(python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(3)
+seg = b"a" * 300
+# CON GET, mid 0x0101, token "k"; Uri-Path: delta 11, length 14 + (300-269)
+req = bytes([0x41, 0x01, 0x01, 0x01]) + b"k" + bytes([0xbe, 0x00, 300 - 269]) + seg
+s.sendto(req, ("::1", int(sys.argv[1])))
+d = s.recv(2048)
+print("%d.%02d" % (d[1] >> 5, d[1] & 31))
+' "$port" 2>&1)
+expect "--listen answers a 300-byte Uri-Path with 4.02" "$code" "^4\.02$"
+expect "--listen logs the 4.02" "$(cat "$tmp/srv")" '"code":"4\.02'
 
 # 66: the payload file cannot be read
 run "payload file missing" 66 -m PUT -e "@$tmp/no-such-file" "coap://[::1]:$port/echo"

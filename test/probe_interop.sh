@@ -3,6 +3,7 @@
 # and IPv4 on loopback:
 #   probe -> coap-server-notls: GET /, PUT then GET a resource, CoAP ping;
 #   coap-client-notls -> probe --listen: /hello, /echo (PUT, POST, GET),
+#   filtered discovery, 4.04 and 4.06,
 #   /whoami, /.well-known/core.
 # coap-client's exit code says nothing (it exits 0 after a timeout): its
 # output is the verdict.
@@ -103,11 +104,15 @@ for host in "[::1]" 127.0.0.1; do
 	expect "$fam coap-client discovery lists hello, echo, whoami" "$out" '^</hello>;.*,</echo>;.*,</whoami>;'
 	client "coap://$host:$port/nowhere"
 	expect "$fam coap-client gets 4.04 for a missing resource" "$out" "4\.04"
+	client "coap://$host:$port/.well-known/core?rt=evudp6.who*"
+	expect "$fam coap-client filtered discovery lists only whoami" "$out" '^</whoami>;rt="evudp6\.whoami";[^,]*$'
+	client -A 60 "coap://$host:$port/hello"
+	expect "$fam coap-client gets 4.06 asking /hello for CBOR" "$out" "4\.06"
 done
 # the server logs each request after its answer has left: give the last line a moment
-for _ in $(seq 20); do [ "$(grep -c '"event":"request"' "$tmp/srv")" -ge 16 ] && break; sleep 0.1; done
+for _ in $(seq 20); do [ "$(grep -c '"event":"request"' "$tmp/srv")" -ge 20 ] && break; sleep 0.1; done
 n=$(grep -c '"event":"request"' "$tmp/srv")
-expect "--listen logged each of the 16 requests" "$n" "^16\$"
+expect "--listen logged each of the 20 requests" "$n" "^20\$"
 expect "--listen log has both addresses of an IPv4 request" "$(grep '"path":"/whoami"' "$tmp/srv" | head -n 3)" \
 	"\"from\":\"127\.0\.0\.1:[0-9]+\",\"to\":\"127\.0\.0\.1:$port\",\"interface\":\"lo\""
 

@@ -123,6 +123,19 @@ expect "multicast who-am-I: every responder saw the group on e0" \
 expect "responder log: the request reached ff02::fd on e0, via multicast" "$(cat "$tmp/r1")" \
 	'"event":"request".*"to":"\[ff02::fd%e0\]","interface":"e0","multicast":true.*"path":"/\.well-known/core"'
 
+# RFC 6690 4.1: a filtered discovery lists only what passes, and a group
+# request whose filter matches nothing, like any error, gets no answer.
+run $req "filtered discovery ?rt=evudp6.whoami" 0 --json -w 1.5 "coap://[ff02::fd%br0]/.well-known/core?rt=evudp6.whoami"
+expect "filtered discovery: three responses of the one link" \
+	"$(count "$out" '"event":"response".*"links":\["</whoami>;rt=\\"evudp6.whoami\\";ct=\\"0 50\\";title=\\"who am I\\""\]')" "^3\$"
+run $req "filtered discovery matching nothing" 2 --json -w 0.5 "coap://[ff02::fd%br0]/.well-known/core?rt=nothing"
+expect "matching nothing: no responder answers" "$out" '"responses":0,"responders":0'
+expect "matching nothing: the responder logs it unsent" "$(cat "$tmp/r1")" \
+	'"event":"request".*"query":"rt=nothing".*"note":"not sent: nothing matched"'
+run $req "unknown path over multicast" 2 --json -w 0.5 "coap://[ff02::fd%br0]/nosuch"
+expect "unknown path over multicast: the 4.04 is not sent" "$(cat "$tmp/r1")" \
+	'"event":"request".*"path":"/nosuch".*"code":"4\.04".*"note":"not sent: suppressed"'
+
 eval kill \$pid_$r3
 sleep 0.2
 run $req "ff02::fd discovery with one responder stopped" 0 -w 1.5 "coap://[ff02::fd%br0]/.well-known/core"

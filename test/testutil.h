@@ -5,9 +5,12 @@
 #define EVUDP6_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <evudp6/msg.h>
 
 /* Exit code that the automake test harness counts as SKIP. */
 #define TEST_SKIP 77
@@ -52,6 +55,42 @@ static inline const char *testutil_srcdir(void)
 {
 	const char *d = getenv("top_srcdir");
 	return d && *d ? d : ".";
+}
+
+/*
+ * Put an option into a builder as it is, bypassing the RFC length ranges
+ * that evudp6_msg_builder_add_opt() enforces: for tests of receivers
+ * that must cope with what a careless peer sends (a 256-byte Uri-Path, a
+ * 3-byte Uri-Port). Keeps the table sorted as encode requires.
+ */
+static inline void testutil_add_raw_opt(struct evudp6_msg_builder *b, uint32_t number, const void *value,
+                                        size_t len)
+{
+	size_t i = b->nopts;
+	if (i >= EVUDP6_BUILDER_MAX_OPTS)
+		return;
+	while (i > 0 && b->opt[i - 1].number > number) {
+		b->opt[i] = b->opt[i - 1];
+		i--;
+	}
+	b->opt[i] = (struct evudp6_opt){.number = number, .value = value, .len = len};
+	b->nopts++;
+}
+
+/* A uint option as testutil_add_raw_opt() puts it: shortest form, any
+ * length up to 4 (the bytes live in the builder's uint slots). */
+static inline void testutil_add_raw_uint(struct evudp6_msg_builder *b, uint32_t number, uint32_t value)
+{
+	/* the bytes live here, not in the builder, whose uint slots move */
+	static uint8_t pool[64][4];
+	static unsigned int next;
+	uint8_t *slot = pool[next++ % 64];
+	size_t n = 0;
+	for (uint32_t v = value; v; v >>= 8)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		slot[i] = (uint8_t)(value >> (8 * (n - 1 - i)));
+	testutil_add_raw_opt(b, number, slot, n);
 }
 
 #endif

@@ -13,6 +13,11 @@
  *                   and flips it, as the bare responder does.
  *   messenger       evudp6 message layer (deduplication on); the request
  *                   handler answers with evudp6_exchange_respond().
+ *   server          the resource API on a messenger: the request is routed
+ *                   to the "/" resource among others (exact and prefix
+ *                   paths), its options checked as the server does for
+ *                   every request, and the handler answers through the
+ *                   response object.
  */
 #include "config.h"
 
@@ -174,6 +179,31 @@ static void answer_request(struct evudp6_messenger *m, struct evudp6_exchange_ha
 	evudp6_exchange_respond(ex, &b);
 }
 
+static void answer_resource(struct evudp6_resource *res, struct evudp6_response *rsp,
+                            const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_set_payload(rsp, BENCH_PAYLOAD, sizeof(BENCH_PAYLOAD) - 1);
+}
+
+/* A small site: the load asks for "/", which is matched after the others
+ * have been looked at. */
+static int add_site(struct evudp6_server *srv)
+{
+	static const char *const paths[] = {"/.well-known/x", "/sensors/temp", "/sensors/light",
+	                                    "/actuators/led", "/files/*",      "/config/*"};
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < sizeof(paths) / sizeof(paths[0]); i++)
+		r = evudp6_server_add(srv, paths[i], EVUDP6_METHOD_GET, answer_resource, NULL, NULL);
+	struct evudp6_resource *root = NULL;
+	if (r == 0)
+		r = evudp6_server_add(srv, "/", EVUDP6_METHOD_GET, answer_resource, NULL, &root);
+	if (r == 0)
+		r = evudp6_resource_add_content_format(root, EVUDP6_CF_TEXT_PLAIN);
+	return r;
+}
+
 struct shard {
 	pthread_t thread;
 	const char *kind;
@@ -202,6 +232,16 @@ static void *serve_evudp6(void *arg)
 			evudp6_messenger_set_request_cb(m, answer_request, NULL);
 			r = evudp6_messenger_start(m);
 		}
+	} else if (r == 0 && strcmp(s->kind, "server") == 0) {
+		struct evudp6_messenger *m = NULL;
+		struct evudp6_server *srv = NULL;
+		r = evudp6_messenger_new(&m, base, &tcfg, NULL);
+		if (r == 0)
+			r = evudp6_server_new(&srv, m);
+		if (r == 0)
+			r = add_site(srv);
+		if (r == 0)
+			r = evudp6_messenger_start(m);
 	} else if (r == 0) {
 		struct evudp6_transport *t = NULL;
 		evudp6_transport_datagram_cb cb =
@@ -224,7 +264,7 @@ int bench_serve(const char *kind, uint16_t port, unsigned int shards)
 {
 	bool bare = strcmp(kind, "bare") == 0;
 	if (!bare && strcmp(kind, "transport") != 0 && strcmp(kind, "transport-flip") != 0 &&
-	    strcmp(kind, "messenger") != 0) {
+	    strcmp(kind, "messenger") != 0 && strcmp(kind, "server") != 0) {
 		fprintf(stderr, "evudp6-bench: unknown server kind '%s'\n", kind);
 		return -EINVAL;
 	}

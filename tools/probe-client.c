@@ -759,6 +759,15 @@ static void send_request(struct probe_job *j)
 	const struct probe_opts *o = j->o;
 	struct evudp6_msg_builder b;
 	bool non = o->non || j->multicast;
+	/* RFC 7252 5.10 bounds every -O value: name the one that is out. */
+	for (size_t i = 0; i < o->nextra; i++) {
+		char why[128];
+		if (probe_option_length_check(o->extra[i].number, o->extra[i].len, why, sizeof(why)) < 0) {
+			probe_warn("%s: cannot build the request: %s", j->uri, why);
+			job_end(j, PROBE_EXIT_USAGE);
+			return;
+		}
+	}
 	int rc = build_request(j, &b);
 	if (rc < 0) {
 		probe_warn("%s: cannot build the request: %s", j->uri, evudp6_strerror(rc));
@@ -1262,6 +1271,17 @@ int probe_job_start(struct probe_client *c, const struct probe_opts *o, const ch
 			probe_warn("%s: not a usable URI: %s", uri, evudp6_strerror(rc));
 		job_free(j);
 		return PROBE_EXIT_USAGE;
+	}
+	/* RFC 7252 5.10 bounds every value: say which one is out before
+	 * anything is resolved or sent. */
+	struct evudp6_opt part;
+	for (size_t i = 0; evudp6_uri_option(&j->u, i, &part); i++) {
+		char why[128];
+		if (probe_option_length_check(part.number, part.len, why, sizeof(why)) < 0) {
+			probe_warn("%s: not a usable URI: %s", uri, why);
+			job_free(j);
+			return PROBE_EXIT_USAGE;
+		}
 	}
 	rc = destination_usable(j, o);
 	if (rc) {

@@ -275,57 +275,6 @@ void jw_emit(struct jw *w)
 
 /* --------------------------------------------------- content formats */
 
-/* CoAP Content-Formats registry (RFC 7252 12.3 and later registrations). */
-static const struct {
-	uint16_t number;
-	bool text;
-	const char *name;
-} cf_table[] = {
-    {0, true, "text/plain;charset=utf-8"},
-    {16, false, "application/cose;cose-type=\"cose-encrypt0\""},
-    {17, false, "application/cose;cose-type=\"cose-mac0\""},
-    {18, false, "application/cose;cose-type=\"cose-sign1\""},
-    {40, true, "application/link-format"},
-    {41, true, "application/xml"},
-    {42, false, "application/octet-stream"},
-    {47, false, "application/exi"},
-    {50, true, "application/json"},
-    {51, true, "application/json-patch+json"},
-    {52, true, "application/merge-patch+json"},
-    {60, false, "application/cbor"},
-    {61, false, "application/cwt"},
-    {62, false, "application/multipart-core"},
-    {63, false, "application/cbor-seq"},
-    {110, true, "application/senml+json"},
-    {111, true, "application/sensml+json"},
-    {112, false, "application/senml+cbor"},
-    {113, false, "application/sensml+cbor"},
-    {256, true, "application/coap-group+json"},
-    {310, true, "application/senml+xml"},
-    {311, true, "application/sensml+xml"},
-    {320, true, "application/senml-etch+json"},
-    {322, false, "application/senml-etch+cbor"},
-    {432, true, "application/td+json"},
-    {11542, false, "application/vnd.oma.lwm2m+tlv"},
-    {11543, true, "application/vnd.oma.lwm2m+json"},
-};
-
-const char *probe_cf_name(uint32_t cf)
-{
-	for (size_t i = 0; i < sizeof(cf_table) / sizeof(cf_table[0]); i++)
-		if (cf_table[i].number == cf)
-			return cf_table[i].name;
-	return NULL;
-}
-
-bool probe_cf_is_text(uint32_t cf)
-{
-	for (size_t i = 0; i < sizeof(cf_table) / sizeof(cf_table[0]); i++)
-		if (cf_table[i].number == cf)
-			return cf_table[i].text;
-	return false;
-}
-
 static int parse_uint(const char *text, unsigned long max, unsigned long *out)
 {
 	if (!*text || *text == '-' || *text == '+')
@@ -353,8 +302,10 @@ int probe_cf_parse(const char *text, int *out)
 	}
 	size_t n = strlen(text);
 	for (int pass = 0; pass < 3; pass++) {
-		for (size_t i = 0; i < sizeof(cf_table) / sizeof(cf_table[0]); i++) {
-			const char *name = cf_table[i].name;
+		for (uint32_t cf = 0; cf <= 65535; cf++) {
+			const char *name = evudp6_content_format_name(cf);
+			if (!name)
+				continue;
 			size_t base = strcspn(name, ";");
 			const char *slash = strchr(name, '/');
 			bool hit = false;
@@ -366,12 +317,23 @@ int probe_cf_parse(const char *text, int *out)
 				hit = (size_t)(name + base - slash - 1) == n &&
 				      strncasecmp(slash + 1, text, n) == 0;
 			if (hit) {
-				*out = cf_table[i].number;
+				*out = (int)cf;
 				return 0;
 			}
 		}
 	}
 	return -EINVAL;
+}
+
+int probe_option_length_check(uint32_t number, size_t len, char *why, size_t whylen)
+{
+	size_t min, max;
+	if (!evudp6_opt_length_range(number, &min, &max) || (len >= min && len <= max))
+		return 0;
+	const char *name = evudp6_opt_name(number);
+	snprintf(why, whylen, "%s value of %zu byte%s: RFC 7252 allows %zu to %zu", name, len,
+	         len == 1 ? "" : "s", min, max);
+	return -EVUDP6_E_MSG_OPT_RANGE;
 }
 
 int probe_method_parse(const char *text, uint8_t *out)

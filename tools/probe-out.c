@@ -161,7 +161,7 @@ static void opt_human(struct sb *b, const struct evudp6_opt *o)
 		}
 		sb_printf(b, "%u", v);
 		if (o->number == EVUDP6_OPT_CONTENT_FORMAT || o->number == EVUDP6_OPT_ACCEPT) {
-			const char *cf = probe_cf_name(v);
+			const char *cf = evudp6_content_format_name(v);
 			if (cf)
 				sb_printf(b, " (%s)", cf);
 		} else if (o->number == EVUDP6_OPT_BLOCK1 || o->number == EVUDP6_OPT_BLOCK2) {
@@ -199,7 +199,7 @@ static void opt_json(struct jw *w, const struct evudp6_opt *o)
 		}
 		jw_int(w, "value", v);
 		if (o->number == EVUDP6_OPT_CONTENT_FORMAT || o->number == EVUDP6_OPT_ACCEPT) {
-			jw_str(w, "format", probe_cf_name(v));
+			jw_str(w, "format", evudp6_content_format_name(v));
 		} else if (o->number == EVUDP6_OPT_BLOCK1 || o->number == EVUDP6_OPT_BLOCK2) {
 			jw_int(w, "block_num", v >> 4);
 			jw_bool(w, "block_more", (v & 8) != 0);
@@ -260,7 +260,7 @@ static int content_format_of(const struct evudp6_msg *m)
 /* Shown as text: a text format, or no format and printable UTF-8. */
 static bool payload_is_text(const uint8_t *p, size_t n, int cf)
 {
-	if (cf >= 0 && !probe_cf_is_text((uint32_t)cf))
+	if (cf >= 0 && !evudp6_content_format_is_text((uint32_t)cf))
 		return false;
 	return probe_is_text(p, n);
 }

@@ -28,7 +28,7 @@ static bool name_has(const char *name, const char *part)
 
 bool probe_cf_is_cbor(int cf)
 {
-	const char *name = cf >= 0 ? probe_cf_name((uint32_t)cf) : NULL;
+	const char *name = cf >= 0 ? evudp6_content_format_name((uint32_t)cf) : NULL;
 	/* CWT, COSE and multipart-core are CBOR too (RFC 8392, 9052, 8710). */
 	return name_has(name, "cbor") || name_has(name, "application/cose") ||
 	       name_has(name, "application/cwt") || name_has(name, "application/multipart-core");
@@ -36,12 +36,12 @@ bool probe_cf_is_cbor(int cf)
 
 static bool cf_is_cbor_seq(int cf)
 {
-	return name_has(cf >= 0 ? probe_cf_name((uint32_t)cf) : NULL, "cbor-seq");
+	return name_has(cf >= 0 ? evudp6_content_format_name((uint32_t)cf) : NULL, "cbor-seq");
 }
 
 static bool cf_is_json(int cf)
 {
-	const char *name = cf >= 0 ? probe_cf_name((uint32_t)cf) : NULL;
+	const char *name = cf >= 0 ? evudp6_content_format_name((uint32_t)cf) : NULL;
 	size_t n = name ? strlen(name) : 0;
 	return n >= 4 && strcmp(name + n - 4, "json") == 0;
 }

@@ -1,9 +1,12 @@
 /*
- * evudp6-probe — the diagnostic server (--listen): answers pings (the
- * messenger does that), /.well-known/core, /hello, /echo, /whoami and
- * /large, and logs every request and ping with the requester's address
- * and the local address it reached. Bodies of any size go both ways
- * block-wise (RFC 7959) through a block server consulted before routing.
+ * evudp6-probe — the diagnostic server (--listen), built on the resource
+ * API: /hello, /echo and /whoami (and / for people) on an evudp6_server,
+ * which also answers /.well-known/core and the RFC's errors; pings are
+ * answered by the messenger. Every request and ping is logged with the
+ * requester's address and the local address it reached. /large is
+ * several blocks; bodies of any size go both ways block-wise (RFC 7959)
+ * through the block server the resource server consults. /obs and
+ * /obs-large are observable (RFC 7641, tools/probe-obs.c).
  */
 #include "config.h"
 
@@ -26,6 +29,7 @@
 struct listener {
 	struct probe_server *s;
 	struct evudp6_messenger *m;
+	struct evudp6_server *srv;
 	struct evudp6_transport *t; /* on a socket handed over: ours, under m */
 	char *joined[JOINED_MAX];
 	size_t njoined;
@@ -37,52 +41,20 @@ struct probe_server {
 	size_t n;
 	unsigned long requests, pings;
 	struct evudp6_block_server *blocks;
+	struct probe_obs *obs;
+	/* what the observable resources told for the log of their request */
+	bool obs_served;
+	uint8_t obs_code;
+	const char *obs_note;
 	uint8_t *echo;
 	size_t echo_len;
 	int echo_cf;
-	struct probe_obs *obs;
 };
-
-static const char core_links[] =
-    "</hello>;rt=\"evudp6.hello\";ct=0;title=\"hello\","
-    "</echo>;rt=\"evudp6.echo\";title=\"PUT or POST echoes the payload\","
-    "</whoami>;rt=\"evudp6.whoami\";ct=\"0 50\";title=\"who am I\","
-    "</large>;rt=\"evudp6.large\";ct=0;sz=8192;title=\"several blocks\","
-    "</obs>;obs;rt=\"evudp6.tick\";ct=0;title=\"changes every second\","
-    "</obs-large>;obs;rt=\"evudp6.tick\";ct=0;sz=3200;title=\"several blocks, changes every second\"";
 
 /* /large: 256 lines of 32 bytes, "evudp6 large resource line 0000\n" to "... 0255\n". */
 static char large_body[LARGE_LINES * 32 + 1];
 
 /* ------------------------------------------------------------ resources */
-
-struct reply {
-	struct evudp6_msg_builder b;
-	char text[768];
-};
-
-static void reply_text(struct reply *r, uint8_t code, uint32_t cf, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void reply_text(struct reply *r, uint8_t code, uint32_t cf, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(r->text, sizeof(r->text), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(r->text))
-		n = (int)sizeof(r->text) - 1;
-	evudp6_msg_builder_init(&r->b, EVUDP6_ACK, code, 0);
-	evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, cf);
-	evudp6_msg_builder_set_payload(&r->b, r->text, (size_t)n);
-}
-
-static void reply_code(struct reply *r, uint8_t code)
-{
-	evudp6_msg_builder_init(&r->b, EVUDP6_ACK, code, 0);
-}
 
 /* Accept option: -1 when absent. */
 static int accept_of(const struct evudp6_msg *req)
@@ -94,129 +66,151 @@ static int accept_of(const struct evudp6_msg *req)
 	return -1;
 }
 
-static void whoami(struct reply *r, const struct evudp6_addr *remote, bool mcast, bool json)
+static void root_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                    const struct evudp6_addr *remote, void *arg)
 {
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_printf(rsp, "evudp6-probe diagnostic server (evudp6 %s): GET /.well-known/core",
+	                       evudp6_version());
+}
+
+static void hello_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                     const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_printf(rsp, "Hello from evudp6-probe %s", evudp6_version());
+}
+
+/* The requester's address and the local address the request reached. */
+static void whoami_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                      const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)arg;
 	char you[EVUDP6_HOSTINFO_MAX], asked[EVUDP6_HOSTINFO_MAX], ifn[EVUDP6_NETIF_MAX] = "";
+	bool mcast = evudp6_response_is_multicast(rsp);
 	probe_remote_text(remote, you, sizeof(you));
 	probe_local_text(remote, asked, sizeof(asked));
 	evudp6_addr_netif(remote, ifn, sizeof(ifn));
-	if (json)
-		reply_text(r, EVUDP6_CONTENT, 50,
-		           "{\"you\":\"%s\",\"asked\":\"%s\",\"interface\":\"%s\",\"multicast\":%s}", you,
-		           asked, ifn, mcast ? "true" : "false");
-	else
-		reply_text(r, EVUDP6_CONTENT, 0, "you are %s, you asked %s%s%s%s", you, asked,
-		           ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "");
+	if (accept_of(req) == EVUDP6_CF_JSON) {
+		evudp6_response_set_content_format(rsp, EVUDP6_CF_JSON);
+		evudp6_response_printf(
+		    rsp, "{\"you\":\"%s\",\"asked\":\"%s\",\"interface\":\"%s\",\"multicast\":%s}", you,
+		    asked, ifn, mcast ? "true" : "false");
+	} else {
+		evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+		evudp6_response_printf(rsp, "you are %s, you asked %s%s%s%s", you, asked,
+		                       ifn[0] ? " on " : "", ifn, mcast ? " (multicast)" : "");
+	}
 }
 
-/*
- * Answer one request. Unknown critical options get 4.02 (RFC 7252 5.4.1),
- * proxy requests 5.05; the rest is routed by path and method.
- */
-static void route(struct probe_server *s, struct reply *r, const struct evudp6_msg *req, const char *path,
-                  const struct evudp6_addr *remote, bool mcast)
+static void large_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                     const struct evudp6_addr *remote, void *arg)
 {
-	struct evudp6_opt_iter it;
-	struct evudp6_opt o;
-	evudp6_opt_iter_init(&it, req);
-	while (evudp6_opt_iter_next(&it, &o) == 1) {
-		switch (o.number) {
-		case EVUDP6_OPT_URI_HOST:
-		case EVUDP6_OPT_URI_PORT:
-		case EVUDP6_OPT_URI_PATH:
-		case EVUDP6_OPT_URI_QUERY:
-		case EVUDP6_OPT_ACCEPT:
-		case EVUDP6_OPT_CONTENT_FORMAT:
-		case EVUDP6_OPT_BLOCK1:
-		case EVUDP6_OPT_BLOCK2:
-			continue;
-		case EVUDP6_OPT_PROXY_URI:
-		case EVUDP6_OPT_PROXY_SCHEME:
-			reply_code(r, EVUDP6_CODE(5, 5));
-			return;
-		default:
-			if (EVUDP6_OPT_IS_CRITICAL(o.number)) {
-				reply_text(r, EVUDP6_CODE(4, 2), 0, "option %u not understood", o.number);
-				return;
-			}
-		}
-	}
-	int accept = accept_of(req);
-	uint8_t method = req->code;
+	(void)res, (void)req, (void)remote, (void)arg;
+	evudp6_response_set_content_format(rsp, EVUDP6_CF_TEXT_PLAIN);
+	evudp6_response_set_payload(rsp, large_body, LARGE_LINES * 32);
+}
 
-	if (strcmp(path, "/.well-known/core") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept >= 0 && accept != 40)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else
-			reply_text(r, EVUDP6_CONTENT, 40, "%s", core_links);
-	} else if (strcmp(path, "/hello") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept > 0)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else
-			reply_text(r, EVUDP6_CONTENT, 0, "Hello from evudp6-probe %s", evudp6_version());
-	} else if (strcmp(path, "/whoami") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept > 0 && accept != 50)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else
-			whoami(r, remote, mcast, accept == 50);
-	} else if (strcmp(path, "/large") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else if (accept > 0)
-			reply_code(r, EVUDP6_CODE(4, 6));
-		else {
-			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
-			evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, 0);
-			evudp6_msg_builder_set_payload(&r->b, large_body, LARGE_LINES * 32);
+/* /obs and /obs-large answer (and register observers) themselves. */
+static void obs_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, void *arg)
+{
+	(void)remote;
+	struct probe_server *s = arg;
+	struct evudp6_exchange_handle ex = evudp6_response_defer(rsp);
+	s->obs_code = 0;
+	s->obs_note = NULL;
+	s->obs_served =
+	    probe_obs_serve(s->obs, ex, req, evudp6_resource_path(res), &s->obs_code, &s->obs_note);
+	if (!s->obs_served)
+		evudp6_exchange_respond(ex, NULL);
+}
+
+/* PUT or POST stores the payload (and its Content-Format), GET returns
+ * it, DELETE forgets it. */
+static void echo_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                    const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)remote;
+	struct probe_server *s = arg;
+	if (req->code == EVUDP6_DELETE) {
+		s->echo_len = 0;
+		s->echo_cf = -1;
+		return;
+	}
+	if (req->code != EVUDP6_GET) {
+		const uint8_t *body;
+		size_t n = evudp6_response_request_body(rsp, &body);
+		if (n > ECHO_MAX) {
+			evudp6_response_set_code(rsp, EVUDP6_REQUEST_ENTITY_TOO_LARGE);
+			return;
 		}
-	} else if (strcmp(path, "/echo") == 0) {
 		struct evudp6_opt cf;
 		uint32_t cfv = 0;
 		bool has_cf = evudp6_msg_find_opt(req, EVUDP6_OPT_CONTENT_FORMAT, &cf) &&
 		              evudp6_opt_uint(&cf, &cfv) == 0;
-		if (method == EVUDP6_PUT || method == EVUDP6_POST) {
-			if (req->payload_len > ECHO_MAX) {
-				reply_code(r, EVUDP6_CODE(4, 13));
-				return;
-			}
-			if (req->payload_len)
-				memcpy(s->echo, req->payload, req->payload_len);
-			s->echo_len = req->payload_len;
-			s->echo_cf = has_cf ? (int)cfv : -1;
-			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CHANGED, 0);
-		} else if (method == EVUDP6_GET) {
-			evudp6_msg_builder_init(&r->b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
-		} else if (method == EVUDP6_DELETE) {
-			s->echo_len = 0;
-			s->echo_cf = -1;
-			reply_code(r, EVUDP6_DELETED);
-			return;
-		} else {
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-			return;
-		}
-		if (s->echo_cf >= 0)
-			evudp6_msg_builder_add_uint(&r->b, EVUDP6_OPT_CONTENT_FORMAT, (uint32_t)s->echo_cf);
-		evudp6_msg_builder_set_payload(&r->b, s->echo, s->echo_len);
-	} else if (strcmp(path, "/") == 0) {
-		if (method != EVUDP6_GET)
-			reply_code(r, EVUDP6_METHOD_NOT_ALLOWED);
-		else
-			reply_text(r, EVUDP6_CONTENT, 0,
-			           "evudp6-probe diagnostic server (evudp6 %s): GET /.well-known/core",
-			           evudp6_version());
-	} else {
-		reply_code(r, EVUDP6_NOT_FOUND);
+		if (n)
+			memcpy(s->echo, body, n);
+		s->echo_len = n;
+		s->echo_cf = has_cf ? (int)cfv : -1;
 	}
+	if (s->echo_cf >= 0)
+		evudp6_response_set_content_format(rsp, (uint32_t)s->echo_cf);
+	evudp6_response_set_payload(rsp, s->echo, s->echo_len);
 }
 
-/* "/a/b" and "x=1&y" from the Uri-Path and Uri-Query options, for routing and logs. */
+static int add_resources(struct evudp6_server *srv, struct probe_server *s)
+{
+	struct evudp6_resource *r;
+	int rc;
+	if ((rc = evudp6_server_add(srv, "/", EVUDP6_METHOD_GET, root_cb, s, &r)) < 0)
+		return rc;
+	evudp6_resource_set_flags(r, EVUDP6_RESOURCE_HIDDEN);
+	if ((rc = evudp6_server_add(srv, "/hello", EVUDP6_METHOD_GET, hello_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.hello")) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "hello")) < 0)
+		return rc;
+	if ((rc = evudp6_server_add(srv, "/echo",
+	                            EVUDP6_METHOD_GET | EVUDP6_METHOD_PUT | EVUDP6_METHOD_POST |
+	                                EVUDP6_METHOD_DELETE,
+	                            echo_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.echo")) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "PUT or POST echoes the payload")) < 0)
+		return rc;
+	if ((rc = evudp6_server_add(srv, "/whoami", EVUDP6_METHOD_GET, whoami_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.whoami")) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_JSON)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "who am I")) < 0)
+		return rc;
+	if ((rc = evudp6_server_add(srv, "/large", EVUDP6_METHOD_GET, large_cb, s, &r)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "rt", "evudp6.large")) < 0 ||
+	    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "sz", "8192")) < 0 ||
+	    (rc = evudp6_resource_set_attr(r, "title", "several blocks")) < 0)
+		return rc;
+	static const struct {
+		const char *path, *sz, *title;
+	} obs[] = {{"/obs", NULL, "changes every second"},
+	           {"/obs-large", "3200", "several blocks, changes every second"}};
+	for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++) {
+		if ((rc = evudp6_server_add(srv, obs[i].path, EVUDP6_METHOD_GET, obs_cb, s, &r)) < 0)
+			return rc;
+		evudp6_resource_set_flags(r, EVUDP6_RESOURCE_OBSERVABLE);
+		if ((rc = evudp6_resource_set_attr(r, "rt", "evudp6.tick")) < 0 ||
+		    (rc = evudp6_resource_add_content_format(r, EVUDP6_CF_TEXT_PLAIN)) < 0 ||
+		    (obs[i].sz && (rc = evudp6_resource_set_attr(r, "sz", obs[i].sz)) < 0) ||
+		    (rc = evudp6_resource_set_attr(r, "title", obs[i].title)) < 0)
+			return rc;
+	}
+	evudp6_server_set_block_server(srv, s->blocks);
+	return 0;
+}
+
+/* "/a/b" and "x=1&y" from the Uri-Path and Uri-Query options, for the log. */
 static void path_and_query(const struct evudp6_msg *req, char *path, size_t plen, char *query, size_t qlen)
 {
 	struct evudp6_opt_iter it;
@@ -258,42 +252,32 @@ static bool suppressed(const struct evudp6_msg *req, uint8_t code, bool mcast)
 	return mcast && cls >= 4;
 }
 
-static void request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
-                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+/* Every request, as the server answered it, with both addresses. */
+static void log_cb(struct evudp6_server *srv, const struct evudp6_response *rsp, const struct evudp6_msg *req,
+                   const struct evudp6_addr *remote, uint8_t code, int err, void *arg)
 {
-	(void)m;
+	(void)srv;
 	struct probe_server *s = arg;
 	char path[512], query[512];
-	struct reply r;
-	bool mcast = evudp6_exchange_is_multicast(ex);
-	/* Block-wise follow-ups (2.31 Continue, later blocks from the
-	 * snapshot, and the bad ones) are answered there and not logged one
-	 * by one; a completed upload comes back whole. */
-	struct evudp6_msg whole;
-	if (evudp6_block_server_handle(s->blocks, ex, req, remote, &whole) != 1)
-		return;
-	req = &whole;
+	bool mcast = evudp6_response_is_multicast(rsp);
 	path_and_query(req, path, sizeof(path), query, sizeof(query));
 	struct probe_req_log log = {.req = req,
 	                            .from = remote,
 	                            .multicast = mcast,
 	                            .path = path,
 	                            .query = query,
+	                            .code = code,
 	                            .prefix = s->o->log_prefix};
-	if (probe_obs_serve(s->obs, ex, req, path, &log.code, &log.note)) {
-		s->requests++;
-		probe_out_request(&log);
-		return;
-	}
-	route(s, &r, req, path, remote, mcast);
-	log.code = r.b.code;
-	int rc = evudp6_block_respond(s->blocks, ex, req, &r.b, r.b.payload, r.b.payload_len);
-	if (rc < 0) {
-		log.note = evudp6_strerror(rc);
+	if (s->obs_served) {
+		log.code = s->obs_code;
+		log.note = s->obs_note;
+		s->obs_served = false;
+	} else if (err < 0) {
+		log.note = evudp6_strerror(err);
 		log.code = 0;
-		/* Never leave the exchange open: an empty answer acknowledges it. */
-		evudp6_exchange_respond(ex, NULL);
-	} else if (suppressed(req, r.b.code, mcast)) {
+	} else if (code == 0) {
+		log.note = "not sent: nothing matched";
+	} else if (suppressed(req, code, mcast)) {
 		log.note = "not sent: suppressed";
 	}
 	s->requests++;
@@ -441,8 +425,12 @@ int probe_server_new(struct probe_server **out, struct event_base *base, const s
 		} else {
 			rc = evudp6_messenger_new(&l->m, base, &tcfg, &mcfg);
 		}
+		if (rc == 0)
+			rc = evudp6_server_new(&l->srv, l->m);
+		if (rc == 0)
+			rc = add_resources(l->srv, s);
 		if (rc == 0) {
-			evudp6_messenger_set_request_cb(l->m, request_cb, s);
+			evudp6_server_set_log_cb(l->srv, log_cb, s);
 			evudp6_messenger_set_ping_cb(l->m, ping_cb, s);
 			/* Answers that meet a Packet Too Big go on in smaller blocks. */
 			evudp6_messenger_set_icmp_cb(l->m, evudp6_block_icmp_cb, s->blocks);
@@ -480,6 +468,7 @@ void probe_server_free(struct probe_server *s)
 		return;
 	probe_obs_free(s->obs);
 	for (size_t i = 0; i < s->n; i++) {
+		evudp6_server_free(s->l[i].srv);
 		evudp6_messenger_free(s->l[i].m);
 		evudp6_transport_free(s->l[i].t);
 		for (size_t k = 0; k < s->l[i].njoined; k++)

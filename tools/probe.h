@@ -125,9 +125,10 @@ void jw_emit(struct jw *w);
 
 /* --------------------------------------------------- names and formats */
 
-const char *probe_cf_name(uint32_t cf);
-bool probe_cf_is_text(uint32_t cf);
 int probe_cf_parse(const char *text, int *out);
+/* 0, or -EVUDP6_E_MSG_OPT_RANGE with the reason in @why ("Uri-Path value
+ * of 256 bytes: RFC 7252 allows 0 to 255"). */
+int probe_option_length_check(uint32_t number, size_t len, char *why, size_t whylen);
 int probe_method_parse(const char *text, uint8_t *out);
 int probe_option_number_parse(const char *text, uint32_t *out);
 bool probe_utf8_valid(const uint8_t *p, size_t n);

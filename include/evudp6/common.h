@@ -44,6 +44,7 @@ enum evudp6_error {
 	EVUDP6_E_MSG_TOO_MANY_OPTS, /**< builder option table full */
 	EVUDP6_E_MSG_TOKEN_LENGTH,  /**< token longer than 8 bytes */
 	EVUDP6_E_MSG_NOSPACE,       /**< output buffer too small */
+	EVUDP6_E_MSG_OPT_RANGE,     /**< option value length outside its RFC range */
 
 	/* addresses, URIs and host names */
 	EVUDP6_E_NOT_MINE = 10100,    /**< URI scheme this transport does not serve */

@@ -32,6 +32,11 @@ enum evudp6_msg_type { EVUDP6_CON = 0, EVUDP6_NON = 1, EVUDP6_ACK = 2, EVUDP6_RS
 #define EVUDP6_CODE_CLASS(code)  ((uint8_t)(code) >> 5)
 #define EVUDP6_CODE_DETAIL(code) ((uint8_t)(code)&0x1f)
 
+/**
+ * Method and response codes: every entry of the IANA "CoAP Method Codes"
+ * and "CoAP Response Codes" registries (RFC 7252 12.1, RFC 7959, RFC 8132,
+ * RFC 8516, RFC 8768, RFC 9175). evudp6_code_name() names each.
+ */
 enum evudp6_code {
 	EVUDP6_EMPTY = 0,
 	EVUDP6_GET = 1,
@@ -46,10 +51,97 @@ enum evudp6_code {
 	EVUDP6_VALID = EVUDP6_CODE(2, 3),
 	EVUDP6_CHANGED = EVUDP6_CODE(2, 4),
 	EVUDP6_CONTENT = EVUDP6_CODE(2, 5),
+	EVUDP6_CONTINUE = EVUDP6_CODE(2, 31),
 	EVUDP6_BAD_REQUEST = EVUDP6_CODE(4, 0),
+	EVUDP6_UNAUTHORIZED = EVUDP6_CODE(4, 1),
+	EVUDP6_BAD_OPTION = EVUDP6_CODE(4, 2),
+	EVUDP6_FORBIDDEN = EVUDP6_CODE(4, 3),
 	EVUDP6_NOT_FOUND = EVUDP6_CODE(4, 4),
 	EVUDP6_METHOD_NOT_ALLOWED = EVUDP6_CODE(4, 5),
-	EVUDP6_INTERNAL_SERVER_ERROR = EVUDP6_CODE(5, 0)
+	EVUDP6_NOT_ACCEPTABLE = EVUDP6_CODE(4, 6),
+	EVUDP6_REQUEST_ENTITY_INCOMPLETE = EVUDP6_CODE(4, 8),
+	EVUDP6_CONFLICT = EVUDP6_CODE(4, 9),
+	EVUDP6_PRECONDITION_FAILED = EVUDP6_CODE(4, 12),
+	EVUDP6_REQUEST_ENTITY_TOO_LARGE = EVUDP6_CODE(4, 13),
+	EVUDP6_UNSUPPORTED_CONTENT_FORMAT = EVUDP6_CODE(4, 15),
+	EVUDP6_UNPROCESSABLE_ENTITY = EVUDP6_CODE(4, 22),
+	EVUDP6_TOO_MANY_REQUESTS = EVUDP6_CODE(4, 29),
+	EVUDP6_INTERNAL_SERVER_ERROR = EVUDP6_CODE(5, 0),
+	EVUDP6_NOT_IMPLEMENTED = EVUDP6_CODE(5, 1),
+	EVUDP6_BAD_GATEWAY = EVUDP6_CODE(5, 2),
+	EVUDP6_SERVICE_UNAVAILABLE = EVUDP6_CODE(5, 3),
+	EVUDP6_GATEWAY_TIMEOUT = EVUDP6_CODE(5, 4),
+	EVUDP6_PROXYING_NOT_SUPPORTED = EVUDP6_CODE(5, 5),
+	EVUDP6_HOP_LIMIT_REACHED = EVUDP6_CODE(5, 8)
+};
+
+/**
+ * Content-Format numbers of the IANA "CoAP Content-Formats" registry
+ * (RFC 7252 12.3 and later registrations). evudp6_content_format_name()
+ * gives each one's media type with its parameters.
+ */
+enum evudp6_content_format {
+	EVUDP6_CF_TEXT_PLAIN = 0, /**< text/plain;charset=utf-8 */
+	EVUDP6_CF_COSE_ENCRYPT0 = 16,
+	EVUDP6_CF_COSE_MAC0 = 17,
+	EVUDP6_CF_COSE_SIGN1 = 18,
+	EVUDP6_CF_ACE_CBOR = 19,
+	EVUDP6_CF_IMAGE_GIF = 21,
+	EVUDP6_CF_IMAGE_JPEG = 22,
+	EVUDP6_CF_IMAGE_PNG = 23,
+	EVUDP6_CF_LINK_FORMAT = 40,
+	EVUDP6_CF_XML = 41,
+	EVUDP6_CF_OCTET_STREAM = 42,
+	EVUDP6_CF_EXI = 47,
+	EVUDP6_CF_JSON = 50,
+	EVUDP6_CF_JSON_PATCH_JSON = 51,
+	EVUDP6_CF_MERGE_PATCH_JSON = 52,
+	EVUDP6_CF_CBOR = 60,
+	EVUDP6_CF_CWT = 61,
+	EVUDP6_CF_MULTIPART_CORE = 62,
+	EVUDP6_CF_CBOR_SEQ = 63,
+	EVUDP6_CF_EDHOC_CBOR_SEQ = 64,
+	EVUDP6_CF_CID_EDHOC_CBOR_SEQ = 65,
+	EVUDP6_CF_COSE_ENCRYPT = 96,
+	EVUDP6_CF_COSE_MAC = 97,
+	EVUDP6_CF_COSE_SIGN = 98,
+	EVUDP6_CF_COSE_KEY = 101,
+	EVUDP6_CF_COSE_KEY_SET = 102,
+	EVUDP6_CF_SENML_JSON = 110,
+	EVUDP6_CF_SENSML_JSON = 111,
+	EVUDP6_CF_SENML_CBOR = 112,
+	EVUDP6_CF_SENSML_CBOR = 113,
+	EVUDP6_CF_SENML_EXI = 114,
+	EVUDP6_CF_SENSML_EXI = 115,
+	EVUDP6_CF_YANG_DATA_CBOR_SID = 140,
+	EVUDP6_CF_COAP_GROUP_JSON = 256,
+	EVUDP6_CF_DOTS_CBOR = 271,
+	EVUDP6_CF_MISSING_BLOCKS_CBOR_SEQ = 272,
+	EVUDP6_CF_PKCS7_SERVER_GENERATED_KEY = 280,
+	EVUDP6_CF_PKCS7_CERTS_ONLY = 281,
+	EVUDP6_CF_PKCS8 = 284,
+	EVUDP6_CF_CSRATTRS = 285,
+	EVUDP6_CF_PKCS10 = 286,
+	EVUDP6_CF_PKIX_CERT = 287,
+	EVUDP6_CF_AIF_CBOR = 290,
+	EVUDP6_CF_AIF_JSON = 291,
+	EVUDP6_CF_SENML_XML = 310,
+	EVUDP6_CF_SENSML_XML = 311,
+	EVUDP6_CF_SENML_ETCH_JSON = 320,
+	EVUDP6_CF_SENML_ETCH_CBOR = 322,
+	EVUDP6_CF_YANG_DATA_CBOR = 340,
+	EVUDP6_CF_YANG_DATA_CBOR_NAME = 341,
+	EVUDP6_CF_TD_JSON = 432,
+	EVUDP6_CF_VND_OCF_CBOR = 10000,
+	EVUDP6_CF_OSCORE = 10001,
+	EVUDP6_CF_JAVASCRIPT = 10002,
+	EVUDP6_CF_JSON_DEFLATE = 11050,
+	EVUDP6_CF_CBOR_DEFLATE = 11060,
+	EVUDP6_CF_LWM2M_TLV = 11542,
+	EVUDP6_CF_LWM2M_JSON = 11543,
+	EVUDP6_CF_LWM2M_CBOR = 11544,
+	EVUDP6_CF_TEXT_CSS = 20000,
+	EVUDP6_CF_IMAGE_SVG_XML = 30000
 };
 
 /** Option numbers (RFC 7252 5.10, RFC 7641, RFC 7959, RFC 7967). */
@@ -196,8 +288,12 @@ EVUDP6_API void evudp6_msg_builder_init(struct evudp6_msg_builder *b, uint8_t ty
 EVUDP6_API int evudp6_msg_builder_set_token(struct evudp6_msg_builder *b, const void *token, size_t len);
 
 /**
- * Add an option whose value is referenced, not copied.
+ * Add an option whose value is referenced, not copied. The value of an
+ * option the library knows must have a length in its RFC range (see
+ * evudp6_opt_length_range()): a 256-byte Uri-Path is refused here, so no
+ * message this library builds carries one.
  * @return 0, -EVUDP6_E_MSG_OPT_NUMBER, -EVUDP6_E_MSG_OPT_LENGTH,
+ *         -EVUDP6_E_MSG_OPT_RANGE,
  *         -EVUDP6_E_MSG_TOO_MANY_OPTS or -EINVAL (NULL value with a
  *         length), each also remembered for encode.
  */
@@ -257,6 +353,27 @@ enum evudp6_opt_format {
 
 /** Format of a known option; opaque for unknown ones. */
 EVUDP6_API enum evudp6_opt_format evudp6_opt_format(uint32_t number);
+
+/**
+ * Value length range of a known option (RFC 7252 5.10 and the RFCs that
+ * register the others: Uri-Host 1-255, Uri-Path 0-255, ETag 1-8,
+ * Proxy-Uri 1-1034, ...).
+ * @return 1 and fills @p min and @p max for an option the library
+ *         knows, 0 for an unknown one (then any length goes).
+ */
+EVUDP6_API int evudp6_opt_length_range(uint32_t number, size_t *min, size_t *max);
+
+/**
+ * Media type of a registered Content-Format, with its parameters
+ * ("text/plain;charset=utf-8", "application/link-format"), or NULL.
+ */
+EVUDP6_API const char *evudp6_content_format_name(uint32_t cf);
+
+/**
+ * Is a registered Content-Format text a person can read (text/plain,
+ * link format, XML, JSON and its relatives)? 0 for binary and unknown ones.
+ */
+EVUDP6_API int evudp6_content_format_is_text(uint32_t cf);
 
 /** Is the option critical (odd number, RFC 7252 5.4.1)? */
 #define EVUDP6_OPT_IS_CRITICAL(n) (((n)&1u) != 0)

@@ -40,6 +40,7 @@
 
 #include <evudp6.h>
 
+#include "fuzz-sink.h"
 #include "fuzz.h"
 #include "transport-internal.h"
 
@@ -57,17 +58,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(base != NULL);
 	lo_index = if_nametoindex("lo");
 	trace = getenv("FUZZ_TRACE") != NULL;
-	for (int i = 0; i < 2; i++) {
-		sink[i] = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		FUZZ_CHECK(sink[i] >= 0);
-		int off = 0;
-		setsockopt(sink[i], IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-		struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
-		FUZZ_CHECK(bind(sink[i], (struct sockaddr *)&sa, sizeof(sa)) == 0);
-		socklen_t l = sizeof(sa);
-		FUZZ_CHECK(getsockname(sink[i], (struct sockaddr *)&sa, &l) == 0);
-		sink_port[i] = ntohs(sa.sin6_port);
-	}
+	for (int i = 0; i < 2; i++)
+		sink[i] = fuzz_sink_socket(&sink_port[i]);
 	return 0;
 }
 

@@ -203,7 +203,7 @@ static void build_side(const uint8_t *data, size_t size)
 	evudp6_msg_builder_init(&b, type, code, mid);
 
 	uint8_t tkl = get8(&rd) % 10; /* 9 must be refused */
-	size_t got, toklen;
+	size_t got = 0, toklen;
 	const uint8_t *tok = take(&rd, tkl, &toklen);
 	int r = evudp6_msg_builder_set_token(&b, tok, toklen);
 	FUZZ_CHECK(toklen <= EVUDP6_TOKEN_MAX ? r == 0 : r == -EVUDP6_E_MSG_TOKEN_LENGTH);
@@ -215,6 +215,7 @@ static void build_side(const uint8_t *data, size_t size)
 	int first_err = b.err;
 	unsigned int nops = get8(&rd) % (EVUDP6_BUILDER_MAX_OPTS + 4);
 	for (unsigned int i = 0; i < nops && rd.n > 0; i++) {
+		uint32_t add_v = 0;
 		uint8_t op = get8(&rd);
 		/* Numbers near the limits are the interesting ones. */
 		uint32_t number = get16(&rd);
@@ -223,6 +224,7 @@ static void build_side(const uint8_t *data, size_t size)
 		if (op & 1) {
 			uint32_t hi = get16(&rd);
 			uint32_t v = hi << 16 | get16(&rd);
+			add_v = v;
 			r = evudp6_msg_builder_add_uint(&b, number, v);
 			if (r == 0)
 				add[nadd++] = (struct added){.number = number, .uint = v, .is_uint = true};
@@ -236,7 +238,14 @@ static void build_side(const uint8_t *data, size_t size)
 				add[nadd++] = (struct added){.number = number, .value = v, .len = got};
 		}
 		if (r < 0) {
-			FUZZ_CHECK(r == -EVUDP6_E_MSG_OPT_NUMBER || r == -EVUDP6_E_MSG_TOO_MANY_OPTS);
+			FUZZ_CHECK(r == -EVUDP6_E_MSG_OPT_NUMBER || r == -EVUDP6_E_MSG_TOO_MANY_OPTS ||
+			           r == -EVUDP6_E_MSG_OPT_RANGE);
+			size_t min, max, len = (op & 1) ? 0 : got;
+			if (op & 1)
+				for (len = 0; len < 4 && (((uint64_t)add_v >> (8 * len)) != 0); len++)
+					;
+			FUZZ_CHECK(r != -EVUDP6_E_MSG_OPT_RANGE ||
+			           (evudp6_opt_length_range(number, &min, &max) && (len < min || len > max)));
 			FUZZ_CHECK(r != -EVUDP6_E_MSG_OPT_NUMBER || number > EVUDP6_OPT_MAX);
 			FUZZ_CHECK(r != -EVUDP6_E_MSG_TOO_MANY_OPTS || nadd == EVUDP6_BUILDER_MAX_OPTS);
 			if (first_err == 0)

@@ -18,6 +18,10 @@ authority:  URI authorities, good and bad.
 messenger:  scripts for test/fuzz/fuzz_messenger.c (see there): every
             datagram of test/corpus/msg fed to a fresh messenger, and
             client and server exchanges.
+server:     for test/fuzz/fuzz_server.c: a flags byte (bit 0 multicast,
+            bit 1 IPv4, bit 2 the deferred answer has a response), then
+            one request: every path of its site, discovery with filters,
+            the errors the server answers itself.
 uri:        first byte 0: a URI; 1: a CoAP message for Uri-Host/Uri-Port/
             Uri-Path/Uri-Query; 2: an "unresolved remote" host[:port];
             bit 7 cancels the resolution at once.
@@ -353,8 +357,57 @@ def messenger_seeds():
         write("messenger", name + ".bin", data)
 
 
+def server_seeds():
+    clean("server")
+
+    def req(code, opts, payload=b"", typ=0, mid=0x1234, token=b"tk"):
+        hdr = bytes([0x40 | typ << 4 | len(token), code, mid >> 8, mid & 0xff]) + token
+        return hdr + opt_bytes(sorted(opts, key=lambda o: o[0])) + (b"\xff" + payload if payload else b"")
+
+    def path(p):
+        return [(11, s.encode()) for s in p.strip("/").split("/")] if p.strip("/") else []
+
+    core = path("/.well-known/core")
+    seeds = {
+        "core": (0, req(1, core)),
+        "core-rt": (0, req(1, core + [(15, b"rt=x")])),
+        "core-rt-prefix": (0, req(1, core + [(15, b"rt=x*")])),
+        "core-href": (0, req(1, core + [(15, b"href=/a/*")])),
+        "core-two-filters": (0, req(1, core + [(15, b"obs"), (15, b"title=q*")])),
+        "core-multicast-nothing": (1, req(1, core + [(15, b"rt=none")], typ=1)),
+        "core-accept-json": (0, req(1, core + [(17, b"\x32")])),
+        "root": (0, req(1, [])),
+        "exact": (0, req(1, path("/a"))),
+        "prefix-rest": (0, req(1, path("/a/x/y"))),
+        "prefix-longest": (2, req(2, path("/a/b/c"), b"body")),
+        "hidden": (0, req(1, path("/h"))),
+        "not-found": (0, req(1, path("/nosuch"))),
+        "method-not-allowed": (0, req(4, path("/h"))),
+        "method-unknown": (0, req(8, path("/a"))),
+        "bad-option-unknown": (0, req(1, path("/h") + [(2049, b"x")])),
+        "bad-option-allowed": (0, req(1, path("/a") + [(9, b"")])),
+        "bad-option-long-path": (0, req(1, [(11, b"p" * 256)])),
+        "bad-option-empty-host": (0, req(1, [(3, b"")] + path("/a"))),
+        "elective-out-of-range": (0, req(1, path("/a") + [(14, b"12345")])),
+        "proxy": (0, req(1, [(35, b"coap://h/")])),
+        "unsupported-format": (0, req(3, path("/a") + [(12, b"")], b"x")),
+        "accepted-format": (0, req(3, path("/a") + [(12, b"\x3c")], b"x")),
+        "not-acceptable": (0, req(1, path("/a") + [(17, b"\x3c")])),
+        "observe": (0, req(1, path("/a/x") + [(6, b"")])),
+        "remove-self": (0, req(1, path("/rm"))),
+        "defer-answer": (4, req(1, path("/d"))),
+        "defer-none": (0, req(1, path("/d"), typ=1)),
+        "multicast-error": (1, req(1, path("/nosuch"), typ=1)),
+        "multicast-no-response-0": (1, req(1, path("/nosuch") + [(258, b"")], typ=1)),
+        "ping": (0, bytes([0x40, 0, 0, 1])),
+    }
+    for name, (flags, data) in seeds.items():
+        write("server", name + ".bin", bytes([flags]) + data)
+
+
 def main():
     msg_seeds()
+    server_seeds()
     messenger_seeds()
     cmsg_seeds()
     authority_seeds()
