@@ -9,13 +9,14 @@
  *
  * Block-wise transfer (RFC 7959) comes in through the caller's
  * evudp6_block_server: consulted before routing (follow-up blocks,
- * uploads), and handed every answer to slice. Observe is still to come in
- * (the public API is made for it): dispatch() sees
- * EVUDP6_RESOURCE_OBSERVABLE and a GET or FETCH with Observe 0 or 1 and
- * registers or deregisters the requester before calling the handler; the
- * send step adds the Observe option (through evudp6_block_server_first()
- * for a large body); a resource_notify() runs the GET handler again with
- * this same response object for each observer.
+ * uploads), and handed every answer to slice. Observe (RFC 7641): a GET
+ * or FETCH with Observe 0 to an EVUDP6_RESOURCE_OBSERVABLE resource runs
+ * the handler as usual, and its 2.xx answer goes out through
+ * evudp6_observe_accept() (the first block through
+ * evudp6_block_server_first() for a large body); the observation is kept
+ * in the resource's fixed table until its end callback, and
+ * evudp6_resource_notify() runs the GET handler again with this same
+ * response object for each observer (or once for all).
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include <evudp6/block.h>
+#include <evudp6/observe.h>
 #include <evudp6/server.h>
 
 #include "linkformat-internal.h"
@@ -65,6 +67,9 @@ struct evudp6_resource {
 	size_t naccept;
 	uint16_t allow[EVUDP6_RESOURCE_MAX_FORMATS];
 	size_t nallow;
+	/* Observers, packed: evudp6_observation_notify_many() takes the table. */
+	struct evudp6_observation *obs[EVUDP6_RESOURCE_MAX_OBSERVERS];
+	size_t nobs;
 };
 
 struct evudp6_response {
@@ -108,10 +113,43 @@ struct scan {
 
 /* ------------------------------------------------------------ resources */
 
+static void resource_drop_observer(struct evudp6_resource *r, size_t i)
+{
+	memmove(&r->obs[i], &r->obs[i + 1], (r->nobs - i - 1) * sizeof(r->obs[0]));
+	r->nobs--;
+}
+
+/* The observation went away by itself (RST, timeout, ICMP,
+ * deregistration, a re-registration replacing it, shutdown). */
+static void on_observation_end(struct evudp6_observation *o, int reason, void *arg)
+{
+	(void)reason;
+	struct evudp6_resource *r = arg;
+	for (size_t i = 0; i < r->nobs; i++)
+		if (r->obs[i] == o) {
+			resource_drop_observer(r, i);
+			return;
+		}
+}
+
+/* RFC 7641 3.2: a final response without Observe tells each observer
+ * that the observation is over. */
+static void resource_end_observations(struct evudp6_resource *r, uint8_t code)
+{
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_NON, code, 0);
+	while (r->nobs) {
+		struct evudp6_observation *o = r->obs[r->nobs - 1];
+		r->nobs--;
+		evudp6_observation_end(o, &b);
+	}
+}
+
 static void resource_destroy(struct evudp6_resource *r)
 {
 	if (!r)
 		return;
+	resource_end_observations(r, EVUDP6_SERVICE_UNAVAILABLE);
 	for (size_t i = 0; i < r->nattr; i++) {
 		free(r->attr[i].name);
 		free(r->attr[i].value);
@@ -239,6 +277,7 @@ int evudp6_resource_remove(struct evudp6_resource *res)
 			break;
 		}
 	}
+	resource_end_observations(res, EVUDP6_NOT_FOUND);
 	if (srv->dispatching && srv->rsp.res == res)
 		res->removed = true;
 	else
@@ -656,8 +695,48 @@ static void server_destroy(struct evudp6_server *srv)
 	free(srv);
 }
 
-static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static bool is_registration(const struct evudp6_response *rsp, const struct evudp6_msg *req)
+{
+	uint32_t v;
+	const struct evudp6_resource *r = rsp->res;
+	return r && !r->removed && (r->flags & EVUDP6_RESOURCE_OBSERVABLE) && !rsp->multicast &&
+	       (req->code == EVUDP6_GET || req->code == EVUDP6_FETCH) &&
+	       EVUDP6_CODE_CLASS(rsp->b.code) == 2 && evudp6_observe_value(req, &v) == 1 && v == 0;
+}
+
+/* Answer a registration through evudp6_observe_accept(): 0 (sent, or an
+ * error of the send), or 1 to answer it plainly (not a registration, the
+ * resource's table or the messenger's pools full). */
+static int try_register(struct evudp6_server *srv, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                        const struct evudp6_addr *remote)
+{
+	struct evudp6_resource *r = rsp->res;
+	if (!is_registration(rsp, req) || r->nobs >= EVUDP6_RESOURCE_MAX_OBSERVERS)
+		return 1;
+	int rc;
+	if (srv->blocks)
+		rc = evudp6_block_server_first(srv->blocks, remote, req, &rsp->b, rsp->payload,
+		                               rsp->payload_len);
+	else
+		rc = (evudp6_msg_builder_set_payload(&rsp->b, rsp->payload, rsp->payload_len), 0);
+	if (rc < 0)
+		return rc;
+	struct evudp6_observation *o;
+	rc = evudp6_observe_accept(rsp->ex, req, &rsp->b, on_observation_end, r, &o);
+	if (rc == -ENOBUFS)
+		/* Answered without Observe; with a block server the first
+		 * block is already in the builder. */
+		return srv->blocks ? evudp6_exchange_respond(rsp->ex, &rsp->b) : 1;
+	if (rc < 0)
+		return rc;
+	/* A re-registration with the same token ended its old observation
+	 * (and freed its slot) inside the call. */
+	r->obs[r->nobs++] = o;
+	return 0;
+}
+
+static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m;
 	struct evudp6_server *srv = arg;
@@ -702,7 +781,10 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle
 		bool silent = rsp->b.code == 0;
 		if (!silent) {
 			code = rsp->b.code;
-			if (srv->blocks) {
+			int reg = try_register(srv, rsp, req, remote);
+			if (reg <= 0)
+				err = reg;
+			else if (srv->blocks) {
 				err = evudp6_block_respond(srv->blocks, ex, req, &rsp->b, rsp->payload,
 				                           rsp->payload_len);
 			} else {
@@ -721,6 +803,107 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle
 	srv->dispatching = false;
 	if (srv->free_pending)
 		server_destroy(srv);
+}
+
+/* ------------------------------------------------------------ notify */
+
+/* Run the GET handler for a notification: the response is reset as for a
+ * request, its request a GET with no options (the registration is gone). */
+static void notify_run(struct evudp6_server *srv, struct evudp6_resource *r, const struct evudp6_addr *remote)
+{
+	static const struct evudp6_msg get = {.type = EVUDP6_NON, .code = EVUDP6_GET};
+	struct evudp6_response *rsp = &srv->rsp;
+
+	rsp->srv = srv;
+	memset(&rsp->ex, 0, sizeof(rsp->ex));
+	rsp->req = &get;
+	rsp->res = r;
+	rsp->payload = NULL;
+	rsp->payload_len = 0;
+	rsp->deferred = false;
+	rsp->multicast = false;
+	evudp6_msg_builder_init(&rsp->b, EVUDP6_NON, EVUDP6_CONTENT, 0);
+	r->cb[EVUDP6_GET](r, rsp, &get, remote, r->arg[EVUDP6_GET]);
+}
+
+/* Fill the builder's payload (the first block of a large body). */
+static int notify_payload(struct evudp6_server *srv, const struct evudp6_addr *remote)
+{
+	struct evudp6_response *rsp = &srv->rsp;
+	if (srv->blocks)
+		return evudp6_block_server_first(srv->blocks, remote, NULL, &rsp->b, rsp->payload,
+		                                 rsp->payload_len);
+	evudp6_msg_builder_set_payload(&rsp->b, rsp->payload, rsp->payload_len);
+	return 0;
+}
+
+/* Send what the handler wrote to one observer; an answer outside 2.xx
+ * ends the observation with it (RFC 7641 3.2). */
+static int notify_one(struct evudp6_server *srv, struct evudp6_resource *r, struct evudp6_observation *o)
+{
+	struct evudp6_response *rsp = &srv->rsp;
+	int rc = notify_payload(srv, evudp6_observation_remote(o));
+	if (rc < 0)
+		return rc;
+	if (EVUDP6_CODE_CLASS(rsp->b.code) == 2)
+		return evudp6_observation_notify(o, &rsp->b);
+	for (size_t i = 0; i < r->nobs; i++)
+		if (r->obs[i] == o)
+			resource_drop_observer(r, i);
+	evudp6_observation_end(o, &rsp->b);
+	return 1;
+}
+
+int evudp6_resource_notify(struct evudp6_resource *res)
+{
+	if (!res)
+		return -EINVAL;
+	struct evudp6_server *srv = res->srv;
+	if (srv->dispatching)
+		return -EVUDP6_E_STATE;
+	if (!(res->flags & EVUDP6_RESOURCE_OBSERVABLE) || !res->cb[EVUDP6_GET])
+		return -EINVAL;
+
+	int sent = 0, first_err = 0;
+	srv->dispatching = true;
+	if (res->flags & EVUDP6_RESOURCE_SHARED_REPRESENTATION) {
+		if (res->nobs) {
+			notify_run(srv, res, evudp6_observation_remote(res->obs[0]));
+			if (EVUDP6_CODE_CLASS(srv->rsp.b.code) == 2 && !res->removed) {
+				first_err = notify_payload(srv, evudp6_observation_remote(res->obs[0]));
+				size_t n = res->nobs;
+				if (first_err == 0)
+					first_err = evudp6_observation_notify_many(res->obs, n, &srv->rsp.b);
+				sent = first_err == 0 ? (int)n : 0;
+			} else if (!res->removed) {
+				sent = (int)res->nobs;
+				resource_end_observations(res, srv->rsp.b.code);
+			}
+		}
+	} else {
+		/* A handler or a send may end observations: walk from the end
+		 * so a dropped entry never makes us skip one. */
+		for (size_t i = res->nobs; i-- > 0 && !res->removed && !srv->free_pending;) {
+			if (i >= res->nobs)
+				continue;
+			struct evudp6_observation *o = res->obs[i];
+			notify_run(srv, res, evudp6_observation_remote(o));
+			if (res->removed || srv->free_pending)
+				break;
+			int rc = notify_one(srv, res, o);
+			if (rc >= 0)
+				sent++;
+			else if (!first_err)
+				first_err = rc;
+		}
+	}
+	srv->rsp.res = NULL;
+	srv->dispatching = false;
+	if (res->removed)
+		resource_destroy(res);
+	if (srv->free_pending)
+		server_destroy(srv);
+	return first_err < 0 && sent == 0 ? first_err : sent;
 }
 
 /* ------------------------------------------------------- well-known/core */

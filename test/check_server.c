@@ -732,11 +732,10 @@ START_TEST(server_deferred_answer_leaves_separately)
 END_TEST
 
 /* RFC 7641 is not served yet: a registration is answered as a plain GET. */
-START_TEST(server_observe_request_is_answered_without_observe)
+START_TEST(server_observe_request_to_a_plain_resource_is_answered_without_observe)
 {
 	struct evudp6_resource *r;
 	ck_assert_int_eq(evudp6_server_add(srv, "/clock", EVUDP6_METHOD_GET, hello_cb, "now", &r), 0);
-	evudp6_resource_set_flags(r, EVUDP6_RESOURCE_OBSERVABLE);
 	struct evudp6_msg_builder b;
 	struct evudp6_msg m;
 	struct evudp6_opt o;
@@ -745,8 +744,248 @@ START_TEST(server_observe_request_is_answered_without_observe)
 	ask(&b, &m);
 	ck_assert_uint_eq(m.code, EVUDP6_CONTENT);
 	ck_assert_int_eq(evudp6_msg_find_opt(&m, EVUDP6_OPT_OBSERVE, &o), 0);
+	ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------ observe */
+
+#define NCLI 3
+static struct evudp6_messenger *obsm[NCLI];
+static struct seen {
+	int n, final;
+	int32_t seq[8];
+	uint8_t final_code;
+	char body[64];
+	struct evudp6_observer *o;
+} seen[NCLI];
+static int version;
+static uint16_t remotes[16];
+static size_t nremotes;
+
+/* The representation: "v<version>", and who it was made for. */
+static void clock_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                     const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)arg;
+	calls++;
+	if (nremotes < 16)
+		remotes[nremotes++] = evudp6_addr_port(remote);
+	evudp6_response_printf(rsp, "v%d", version);
+}
+
+static void seen_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+                    const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)o, (void)remote, (void)icmp;
+	struct seen *w = arg;
+	if (err || seq < 0) {
+		w->final++;
+		w->final_code = rsp ? rsp->code : 0;
+		return;
+	}
+	if (w->n < 8)
+		w->seq[w->n] = seq;
+	w->n++;
+	size_t len = rsp->payload_len < sizeof(w->body) - 1 ? rsp->payload_len : sizeof(w->body) - 1;
+	memcpy(w->body, rsp->payload, len);
+	w->body[len] = '\0';
+}
+
+static void clients_start(void)
+{
+	struct evudp6_transport_config t = {.size = sizeof(t), .bind = "[::1]:0"};
+	for (int i = 0; i < NCLI; i++) {
+		ck_assert_int_eq(evudp6_messenger_new(&obsm[i], base, &t, NULL), 0);
+		ck_assert_int_eq(evudp6_messenger_start(obsm[i]), 0);
+	}
+	memset(seen, 0, sizeof(seen));
+	version = 0;
+	nremotes = 0;
+}
+
+static void clients_free(void)
+{
+	for (int i = 0; i < NCLI; i++) {
+		evudp6_messenger_free(obsm[i]);
+		obsm[i] = NULL;
+	}
+}
+
+static uint16_t cli_port(int i)
+{
+	return evudp6_transport_port(evudp6_messenger_transport(obsm[i]));
+}
+
+/* Run the loop until every one of the first @n clients has @count notifications. */
+static void run_until_seen(int n, int count)
+{
+	for (int k = 0; k < 2000; k++) {
+		bool all = true;
+		for (int i = 0; i < n; i++)
+			all = all && seen[i].n >= count;
+		if (all)
+			return;
+		struct timeval tv = {0, 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	ck_abort_msg("notifications did not arrive");
+}
+
+static void run_ms(int ms)
+{
+	for (int k = 0; k < ms; k++) {
+		struct timeval tv = {0, 1000};
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+static void observe_clock(int i)
+{
+	struct evudp6_addr a;
+	struct evudp6_msg_builder b;
+	ck_assert_int_eq(evudp6_addr_from_literal(&a, "::1", port, 0), 0);
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0);
+	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "clock", 5), 0);
+	ck_assert_int_eq(evudp6_observe_register(obsm[i], &a, &b, seen_cb, &seen[i], &seen[i].o), 0);
+}
+
+static struct evudp6_resource *observable_clock(unsigned int flags)
+{
+	struct evudp6_resource *r;
+	ck_assert_int_eq(evudp6_server_add(srv, "/clock", EVUDP6_METHOD_GET, clock_cb, NULL, &r), 0);
+	evudp6_resource_set_flags(r, EVUDP6_RESOURCE_OBSERVABLE | flags);
+	clients_start();
+	for (int i = 0; i < NCLI; i++)
+		observe_clock(i);
+	run_until_seen(NCLI, 1);
+	return r;
+}
+
+static uint64_t server_observations(void)
+{
+	struct evudp6_observe_stats st;
+	ck_assert_int_gt(evudp6_observe_stats(msgr, &st, sizeof(st)), 0);
+	return st.observations;
+}
+
+START_TEST(server_registers_observers_of_an_observable_resource)
+{
+	struct evudp6_resource *r = observable_clock(0);
+	for (int i = 0; i < NCLI; i++) {
+		ck_assert_int_eq(seen[i].n, 1);
+		ck_assert_int_ge(seen[i].seq[0], 0);
+		ck_assert_str_eq(seen[i].body, "v0");
+		ck_assert_int_eq(seen[i].final, 0);
+	}
+	ck_assert_int_eq(calls, NCLI);
+	ck_assert_uint_eq(server_observations(), NCLI);
+	struct evudp6_msg m;
 	core_query("href=/clock", NULL, &m);
 	assert_payload(&m, "</clock>;obs");
+	(void)r;
+	clients_free();
+}
+END_TEST
+
+START_TEST(server_resource_notify_sends_each_observer_a_fresh_representation)
+{
+	struct evudp6_resource *r = observable_clock(0);
+	for (int round = 1; round <= 2; round++) {
+		version = round;
+		nremotes = 0;
+		ck_assert_int_eq(evudp6_resource_notify(r), NCLI);
+		run_until_seen(NCLI, round + 1);
+		/* once per observer, each time for that observer's endpoint */
+		ck_assert_uint_eq(nremotes, NCLI);
+		for (int i = 0; i < NCLI; i++) {
+			bool found = false;
+			for (size_t k = 0; k < nremotes; k++)
+				found = found || remotes[k] == cli_port(i);
+			ck_assert(found);
+			ck_assert_int_eq(seen[i].n, round + 1);
+			ck_assert_int_gt(seen[i].seq[round], seen[i].seq[round - 1]);
+			char want[8];
+			snprintf(want, sizeof(want), "v%d", round);
+			ck_assert_str_eq(seen[i].body, want);
+		}
+	}
+	ck_assert_int_eq(calls, NCLI * 3);
+	clients_free();
+}
+END_TEST
+
+START_TEST(server_shared_representation_runs_the_handler_once_per_notify)
+{
+	struct evudp6_resource *r = observable_clock(EVUDP6_RESOURCE_SHARED_REPRESENTATION);
+	ck_assert_int_eq(calls, NCLI);
+	version = 7;
+	ck_assert_int_eq(evudp6_resource_notify(r), NCLI);
+	run_until_seen(NCLI, 2);
+	ck_assert_int_eq(calls, NCLI + 1);
+	for (int i = 0; i < NCLI; i++) {
+		ck_assert_str_eq(seen[i].body, "v7");
+		ck_assert_int_gt(seen[i].seq[1], seen[i].seq[0]);
+	}
+	clients_free();
+}
+END_TEST
+
+START_TEST(server_deregistration_and_rst_remove_observers)
+{
+	struct evudp6_resource *r = observable_clock(0);
+	/* 0 deregisters with Observe: 1; 1 forgets, so answers the next
+	 * notification with RST. */
+	ck_assert_int_eq(evudp6_observer_cancel(seen[0].o, true), 0);
+	for (int k = 0; k < 2000 && !seen[0].final; k++)
+		run_ms(1);
+	ck_assert_int_eq(seen[0].final, 1);
+	ck_assert_uint_eq(seen[0].final_code, EVUDP6_CONTENT);
+	ck_assert_int_eq(evudp6_observer_cancel(seen[1].o, false), 0);
+	ck_assert_int_eq(evudp6_resource_notify(r), 2);
+	run_until_seen(NCLI, 0);
+	for (int k = 0; k < 2000 && server_observations() > 1; k++)
+		run_ms(1);
+	ck_assert_uint_eq(server_observations(), 1);
+	ck_assert_int_eq(evudp6_resource_notify(r), 1);
+	run_ms(50);
+	ck_assert_int_eq(seen[0].n, 1);
+	ck_assert_int_eq(seen[1].n, 1);
+	ck_assert_int_eq(seen[2].n, 3);
+	clients_free();
+}
+END_TEST
+
+START_TEST(server_resource_removal_ends_its_observations)
+{
+	struct evudp6_resource *r = observable_clock(0);
+	ck_assert_int_eq(evudp6_resource_remove(r), 0);
+	ck_assert_uint_eq(server_observations(), 0);
+	for (int k = 0; k < 2000; k++) {
+		if (seen[0].final && seen[1].final && seen[2].final)
+			break;
+		run_ms(1);
+	}
+	for (int i = 0; i < NCLI; i++) {
+		ck_assert_int_eq(seen[i].final, 1);
+		ck_assert_uint_eq(seen[i].final_code, EVUDP6_NOT_FOUND);
+		ck_assert_int_eq(seen[i].n, 1);
+	}
+	clients_free();
+}
+END_TEST
+
+START_TEST(server_resource_notify_refuses_what_it_cannot_notify)
+{
+	struct evudp6_resource *r;
+	ck_assert_int_eq(evudp6_resource_notify(NULL), -EINVAL);
+	ck_assert_int_eq(evudp6_server_add(srv, "/plain", EVUDP6_METHOD_GET, clock_cb, NULL, &r), 0);
+	ck_assert_int_eq(evudp6_resource_notify(r), -EINVAL);
+	evudp6_resource_set_flags(r, EVUDP6_RESOURCE_OBSERVABLE);
+	ck_assert_int_eq(evudp6_resource_notify(r), 0);
+	ck_assert_int_eq(calls, 0);
 }
 END_TEST
 
@@ -1073,8 +1312,16 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, server_well_known_core_lists_resources_in_link_format);
 	tcase_add_test(tc, server_well_known_core_filters_by_query);
 	tcase_add_test(tc, server_well_known_core_too_large_for_one_message_is_an_error);
-	tcase_add_test(tc, server_observe_request_is_answered_without_observe);
+	tcase_add_test(tc, server_observe_request_to_a_plain_resource_is_answered_without_observe);
 	tcase_add_test(tc, server_with_block_server_moves_large_bodies_both_ways);
+
+	tc = server_case(s, "observe");
+	tcase_add_test(tc, server_registers_observers_of_an_observable_resource);
+	tcase_add_test(tc, server_resource_notify_sends_each_observer_a_fresh_representation);
+	tcase_add_test(tc, server_shared_representation_runs_the_handler_once_per_notify);
+	tcase_add_test(tc, server_deregistration_and_rst_remove_observers);
+	tcase_add_test(tc, server_resource_removal_ends_its_observations);
+	tcase_add_test(tc, server_resource_notify_refuses_what_it_cannot_notify);
 
 	tc = server_case(s, "response");
 	tcase_add_test(tc, server_handler_answers_with_code_options_and_body);

@@ -61,22 +61,36 @@ struct evudp6_response;
 enum evudp6_resource_flag {
 	/**
 	 * The resource can be observed (RFC 7641): listed with "obs" in
-	 * /.well-known/core. The server does not register observers itself
-	 * yet: a handler that wants to takes the exchange with
-	 * evudp6_response_defer() and hands it to evudp6_observe_accept()
-	 * (evudp6_observe(3)), as evudp6-probe's /obs does; a plain handler
-	 * answers a GET with Observe as a plain GET, which RFC 7641 3.1 lets
-	 * a client read as "not observed".
+	 * /.well-known/core, and the server registers observers itself. A
+	 * GET or FETCH with Observe: 0 runs the handler once as usual; a
+	 * 2.xx answer goes out with the Observe option (evudp6_observe_accept(),
+	 * evudp6_observe(3)) and the requester is kept in the resource's
+	 * table of EVUDP6_RESOURCE_MAX_OBSERVERS (full table or full observe
+	 * pools: answered without Observe, which RFC 7641 3.1 lets a client
+	 * read as "not observed"). Observe: 1 deregisters and is answered as
+	 * a plain GET. evudp6_resource_notify() sends the observers a fresh
+	 * representation. An observer that answers with RST, never
+	 * acknowledges a CON notification, draws an ICMP error or registers
+	 * again drops out of the table by itself.
 	 */
 	EVUDP6_RESOURCE_OBSERVABLE = 1u << 0,
 	/** Not listed in /.well-known/core (still served). */
 	EVUDP6_RESOURCE_HIDDEN = 1u << 1,
+	/**
+	 * The representation does not depend on the requester:
+	 * evudp6_resource_notify() runs the GET handler once and sends its
+	 * answer to every observer (evudp6_observation_notify_many()).
+	 * Without it the handler runs once per observer.
+	 */
+	EVUDP6_RESOURCE_SHARED_REPRESENTATION = 1u << 2,
 };
 
 /** Most Uri-Path segments a resource path may have. */
 #define EVUDP6_SERVER_PATH_MAX_SEGMENTS 16
 /** Most accepted and produced Content-Formats per resource. */
 #define EVUDP6_RESOURCE_MAX_FORMATS 8
+/** Most observers of one resource at once (EVUDP6_RESOURCE_OBSERVABLE). */
+#define EVUDP6_RESOURCE_MAX_OBSERVERS 64
 /** Most link attributes per resource (besides ct and obs). */
 #define EVUDP6_RESOURCE_MAX_ATTRS 8
 /**
@@ -181,6 +195,27 @@ EVUDP6_API struct evudp6_resource *evudp6_server_find(const struct evudp6_server
  * with -EINVAL, or ignores it where it returns nothing.)
  */
 EVUDP6_API int evudp6_resource_remove(struct evudp6_resource *res);
+
+/**
+ * Send every observer of @p res (EVUDP6_RESOURCE_OBSERVABLE) a fresh
+ * representation: the GET handler runs once per observer, its @p remote
+ * that observer's endpoint (with the local address its registration
+ * reached) and its request a GET without options, or once for all with
+ * EVUDP6_RESOURCE_SHARED_REPRESENTATION (@p remote is then the first
+ * observer's). Its answer goes out with evudp6_observation_notify() (the
+ * first block of a large body with a block server); an answer outside
+ * 2.xx ends the observation with that final response (RFC 7641 3.2). The
+ * handler must not defer. Nothing is allocated: the server's response
+ * object is reused. Removing the resource ends its observations with a
+ * 4.04 final response, freeing the server with 5.03.
+ *
+ * @return the number of observers notified (or ended by a non-2.xx
+ *         answer), 0 with none; -EINVAL (NULL, not observable, no GET
+ *         handler); -EVUDP6_E_STATE inside a handler of this server; or
+ *         the first error of evudp6_observation_notify() when no observer
+ *         could be notified.
+ */
+EVUDP6_API int evudp6_resource_notify(struct evudp6_resource *res);
 
 /**
  * Serve @p method (a method code, EVUDP6_GET ... EVUDP6_IPATCH) with
