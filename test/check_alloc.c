@@ -7,7 +7,8 @@
  * trips run: the datagram path of the transport (receive, callback, held
  * answer, sendmmsg) and of the message layer (decode, deduplication,
  * piggybacked answer, cached answer to a duplicate) allocate nothing;
- * nor does the block server serving Block2 blocks from a snapshot.
+ * nor does the block server serving Block2 blocks from a snapshot, nor
+ * the resource server notifying an observer (evudp6_resource_notify()).
  */
 #include "config.h"
 
@@ -413,6 +414,7 @@ struct obs_load {
 	bool woke;
 	unsigned long stalls; /* waits that ran out: the notification never came */
 	int notify_err;
+	struct evudp6_resource *res; /* notify through the resource server */
 };
 
 static void obs_wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -458,7 +460,12 @@ static void obs_run(struct event_base *base, struct obs_load *l, unsigned long n
 	evudp6_msg_builder_set_payload(&b, "tick", 4);
 	for (unsigned long i = 0; i < n && l->finals == 0 && l->notify_err == 0; i++) {
 		unsigned long want = l->notified + 1;
-		l->notify_err = evudp6_observation_notify_many(&l->o, 1, &b);
+		if (l->res) {
+			int rc = evudp6_resource_notify(l->res);
+			l->notify_err = rc == 1 ? 0 : rc < 0 ? rc : -ERANGE;
+		} else {
+			l->notify_err = evudp6_observation_notify_many(&l->o, 1, &b);
+		}
 		struct timeval one = {1, 0};
 		l->woke = false;
 		evtimer_add(l->wake, &one);
@@ -520,6 +527,62 @@ START_TEST(observe_notifications_allocate_nothing_after_warm_up)
 	ck_assert_uint_ge(st.notifications_con, (WARM_UP + MEASURED / 10) / 5);
 	event_free(l.wake);
 
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(srv);
+	event_base_free(base);
+}
+END_TEST
+
+static void tick_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
+                    const struct evudp6_addr *remote, void *arg)
+{
+	(void)res, (void)req, (void)remote;
+	struct obs_load *l = arg;
+	evudp6_response_printf(rsp, "tick %lu", l->notified);
+}
+
+/* The resource server's own Observe: evudp6_resource_notify() runs the
+ * GET handler and notifies with the server's one response object. */
+START_TEST(resource_notify_allocates_nothing_after_warm_up)
+{
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger *srv = NULL, *cli = NULL;
+	struct evudp6_server *server = NULL;
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &tcfg, NULL), 0);
+	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &tcfg, NULL), 0);
+	ck_assert_int_eq(evudp6_server_new(&server, srv), 0);
+	struct obs_load l = {0};
+	ck_assert_int_eq(evudp6_server_add(server, "/tick", EVUDP6_METHOD_GET, tick_cb, &l, &l.res), 0);
+	evudp6_resource_set_flags(l.res, EVUDP6_RESOURCE_OBSERVABLE);
+	ck_assert_int_eq(evudp6_messenger_start(srv), 0);
+	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
+	struct evudp6_addr a;
+	ck_assert_int_eq(
+	    evudp6_addr_from_literal(&a, "::1", evudp6_transport_port(evudp6_messenger_transport(srv)), 0),
+	    0);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0);
+	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "tick", 4), 0);
+	ck_assert_int_eq(evudp6_observe_register(cli, &a, &b, obs_notify_cb, &l, NULL), 0);
+	while (l.notified == 0 && l.finals == 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_uint_eq(l.notified, 1);
+	l.wake = evtimer_new(base, obs_wake_cb, &l);
+	ck_assert_ptr_nonnull(l.wake);
+
+	obs_run(base, &l, WARM_UP);
+	struct counts c0 = counts_now();
+	obs_run(base, &l, MEASURED / 10);
+	struct counts c1 = counts_now();
+	expect_no_growth((struct counts){c1.lib_allocs - c0.lib_allocs, c1.lib_frees - c0.lib_frees,
+	                                 c1.ev_allocs - c0.ev_allocs, c1.ev_frees - c0.ev_frees});
+	ck_assert_int_eq(l.notify_err, 0);
+	ck_assert_uint_eq(l.finals, 0);
+	ck_assert_uint_eq(l.notified + l.stalls, 1 + WARM_UP + MEASURED / 10);
+	event_free(l.wake);
+
+	evudp6_server_free(server);
 	evudp6_messenger_free(cli);
 	evudp6_messenger_free(srv);
 	event_base_free(base);
@@ -648,6 +711,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, counting_sees_one_allocation_per_datagram);
 	tcase_add_test(tc, messenger_answers_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, observe_notifications_allocate_nothing_after_warm_up);
+	tcase_add_test(tc, resource_notify_allocates_nothing_after_warm_up);
 	tcase_add_test(tc, block_server_serves_snapshot_blocks_allocating_nothing);
 	tcase_add_test(tc, server_answers_allocate_nothing_after_warm_up);
 	suite_add_tcase(s, tc);
