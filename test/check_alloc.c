@@ -476,6 +476,19 @@ static void obs_run(struct event_base *base, struct obs_load *l, unsigned long n
 	}
 }
 
+/* Warm up, then notify MEASURED / 10 times with the counts watched. */
+static void obs_measure(struct event_base *base, struct obs_load *l)
+{
+	l->wake = evtimer_new(base, obs_wake_cb, l);
+	ck_assert_ptr_nonnull(l->wake);
+	obs_run(base, l, WARM_UP);
+	struct counts c0 = counts_now();
+	obs_run(base, l, MEASURED / 10);
+	struct counts c1 = counts_now();
+	expect_no_growth((struct counts){c1.lib_allocs - c0.lib_allocs, c1.lib_frees - c0.lib_frees,
+	                                 c1.ev_allocs - c0.ev_allocs, c1.ev_frees - c0.ev_frees});
+}
+
 /* Server and client of an observation on one base: notifications (NON,
  * and every fifth CON with its ACK) cost no allocation at either end. */
 START_TEST(observe_notifications_allocate_nothing_after_warm_up)
@@ -503,15 +516,7 @@ START_TEST(observe_notifications_allocate_nothing_after_warm_up)
 	while (l.notified == 0 && l.finals == 0)
 		event_base_loop(base, EVLOOP_ONCE);
 	ck_assert_ptr_nonnull(l.o);
-	l.wake = evtimer_new(base, obs_wake_cb, &l);
-	ck_assert_ptr_nonnull(l.wake);
-
-	obs_run(base, &l, WARM_UP);
-	struct counts c0 = counts_now();
-	obs_run(base, &l, MEASURED / 10);
-	struct counts c1 = counts_now();
-	expect_no_growth((struct counts){c1.lib_allocs - c0.lib_allocs, c1.lib_frees - c0.lib_frees,
-	                                 c1.ev_allocs - c0.ev_allocs, c1.ev_frees - c0.ev_frees});
+	obs_measure(base, &l);
 	struct evudp6_observe_stats st;
 	evudp6_observe_stats(srv, &st, sizeof(st));
 	struct evudp6_transport_stats ts;
@@ -568,15 +573,7 @@ START_TEST(resource_notify_allocates_nothing_after_warm_up)
 	while (l.notified == 0 && l.finals == 0)
 		event_base_loop(base, EVLOOP_ONCE);
 	ck_assert_uint_eq(l.notified, 1);
-	l.wake = evtimer_new(base, obs_wake_cb, &l);
-	ck_assert_ptr_nonnull(l.wake);
-
-	obs_run(base, &l, WARM_UP);
-	struct counts c0 = counts_now();
-	obs_run(base, &l, MEASURED / 10);
-	struct counts c1 = counts_now();
-	expect_no_growth((struct counts){c1.lib_allocs - c0.lib_allocs, c1.lib_frees - c0.lib_frees,
-	                                 c1.ev_allocs - c0.ev_allocs, c1.ev_frees - c0.ev_frees});
+	obs_measure(base, &l);
 	ck_assert_int_eq(l.notify_err, 0);
 	ck_assert_uint_eq(l.finals, 0);
 	ck_assert_uint_eq(l.notified + l.stalls, 1 + WARM_UP + MEASURED / 10);
