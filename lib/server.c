@@ -656,8 +656,8 @@ static void server_destroy(struct evudp6_server *srv)
 	free(srv);
 }
 
-static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle ex, const struct evudp6_msg *req,
-                       const struct evudp6_addr *remote, void *arg)
+static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                       const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
 {
 	(void)m;
 	struct evudp6_server *srv = arg;

@@ -68,16 +68,17 @@ static bool want_observe;
 
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...] [-s SOCKETS]\n"
-	        "                    [-S libcoap,bare,transport,transport-flip,messenger,server[:SHARDS],...]\n"
-	        "                    [-b ROUNDS]     (block-wise cell rounds; 0: none)\n"
-	        "       evudp6-bench block [ROUNDS]                (only the block-wise cell)\n"
-	        "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
-	        "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
-	        "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8 -b 5\n"
-	        "          -S libcoap,bare,transport,messenger,server,transport:2,messenger:2,observe\n"
-	        "       evudp6-bench observe [N]                  (only the Observe cell, N observers)\n");
+	fprintf(
+	    stderr,
+	    "usage: evudp6-bench [-t SECONDS] [-w SECONDS] [-r ROUNDS] [-o N,N,...] [-s SOCKETS]\n"
+	    "                    [-S libcoap,bare,transport,transport-flip,messenger,server[:SHARDS],...]\n"
+	    "                    [-b ROUNDS]     (block-wise cell rounds; 0: none)\n"
+	    "       evudp6-bench block [ROUNDS]                (only the block-wise cell)\n"
+	    "       evudp6-bench serve KIND PORT [SHARDS]     (run one server)\n"
+	    "       evudp6-bench load PORT [OUTSTANDING [SECONDS]] (drive one on [::1]:PORT)\n"
+	    "defaults: -t 0.5 -w 0.2 -r 7 -o 16,128 -s 8 -b 5\n"
+	    "          -S libcoap,bare,transport,messenger,server,transport:2,messenger:2,observe\n"
+	    "       evudp6-bench observe [N]                  (only the Observe cell, N observers)\n");
 	exit(64);
 }
 
