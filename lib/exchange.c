@@ -142,7 +142,7 @@ static struct evudp6_exchange *ent_alloc(struct evudp6_messenger *m, uint64_t no
 	m->st.dedup_entries++;
 	if (m->st.dedup_entries > m->st.dedup_peak)
 		m->st.dedup_peak = m->st.dedup_entries;
-	e->con = e->mcast = e->is_response = e->acked = e->cached = e->has_nores = false;
+	e->con = e->mcast = e->is_response = e->acked = e->cached = e->safe = e->has_nores = false;
 	e->nores = 0;
 	e->tkl = 0;
 	e->len = 0;
@@ -207,6 +207,7 @@ void evudp6__ent_on_request(struct evudp6_messenger *m, const struct evudp6_msg 
 	}
 	ent_fill(m, e, msg, remote, hash, now);
 	e->state = EVUDP6__ENT_PENDING;
+	e->safe = msg->code == EVUDP6_GET || msg->code == EVUDP6_FETCH;
 	struct evudp6_opt opt;
 	uint32_t v;
 	if (evudp6_msg_find_opt(msg, EVUDP6_OPT_NO_RESPONSE, &opt) && evudp6_opt_uint(&opt, &v) == 0) {
@@ -270,6 +271,20 @@ bool evudp6__ent_on_rst(struct evudp6_messenger *m, const struct evudp6_msg *msg
 struct evudp6_exchange *evudp6__ent_quoted(struct evudp6_messenger *m, const struct evudp6_msg *h,
                                            const struct evudp6_addr *remote)
 {
+	if (h->type == EVUDP6_ACK && h->code) {
+		/* A piggybacked answer still cached for duplicates. */
+		uint32_t hash = evudp6__msgr_key_hash(m, remote, h->mid);
+		uint64_t now = evudp6__now_ms();
+		for (struct evudp6__hnode *n = evudp6__htab_bucket(&m->dedup_tab, hash); n; n = n->next) {
+			struct evudp6_exchange *e = ENT_OF(n, dedup_node);
+			if (n->hash == hash && e->mid == h->mid && e->cached &&
+			    e->state == EVUDP6__ENT_DONE && e->expires_ms > now &&
+			    evudp6_addr_equal(&e->remote, remote) &&
+			    evudp6__token_matches(h, e->token, e->tkl))
+				return e;
+		}
+		return NULL;
+	}
 	if (h->type != EVUDP6_CON)
 		return NULL;
 	struct evudp6_exchange *e =
@@ -286,6 +301,13 @@ void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e)
 
 void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e)
 {
+	if (e->state == EVUDP6__ENT_DONE && e->safe) {
+		/* A cached answer to a GET or FETCH: forget it, so that the
+		 * retransmitted request is answered anew, in a size that fits
+		 * (a block server is told through the soft-ICMP callback). */
+		ent_release(m, e);
+		return;
+	}
 	m->st.packet_too_big_resends++;
 	evudp6__msgr_reply(m, &e->remote, e->buf, e->len);
 }

@@ -122,6 +122,7 @@ struct evudp6_exchange {
 	bool is_response; /* a CON/NON response we received (client side) */
 	bool acked;       /* an ACK (empty or piggybacked) has been sent */
 	bool cached;      /* buf holds the piggybacked ACK to re-send to duplicates */
+	bool safe;        /* the request was a GET or FETCH: answering it again is harmless */
 	bool has_nores;
 	uint8_t nores;
 	uint8_t tkl;

@@ -8,10 +8,12 @@
 #         meets "fragmentation needed" from the router; the messenger sends
 #         it again at once (the kernel fragments it now) and the block
 #         layer goes on in blocks that fit the MTU the error gives (256);
-#   IPv4 download, the router's link toward cli at 576: the body arrives
-#         whole (the server's kernel fragments its blocks once it knows the
-#         path; a piggybacked answer is not vetted against the error, so
-#         the block server is not told: see evudp6_block_icmp_cb()).
+#   IPv4 download, the router's link toward cli at 576: block 0 (1024
+#         bytes, piggybacked) meets "fragmentation needed"; the error is
+#         vetted against the cached answer, the block server lowers its
+#         blocks for the client to 512 and forgets that answer, so the
+#         client's retransmission is answered in 512: every block of the
+#         body arrives in 512, none needed IP fragmentation.
 set -u
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: ns_block needs root for network namespaces"
@@ -104,10 +106,19 @@ ip -n "$rtr" link set r1 mtu 1500
 ip -n "$srv" link set s0 mtu 1500
 ip -n "$rtr" link set r0 mtu 576
 ip -n "$cli" link set c0 mtu 576
+# from a fresh client address: nothing known yet about its path, neither in
+# the server's kernel nor in its block server
+ip -n "$cli" addr add 192.0.2.3/24 dev c0
+ip -n "$cli" route replace default via 192.0.2.1 src 192.0.2.3
+frag0=$(ip netns exec "$srv" nstat -asz IpFragCreates | awk '/IpFragCreates/ {print $2}')
 i=0
 while [ $i -lt 256 ]; do printf 'evudp6 large resource line %04d\n' $i; i=$((i + 1)); done >"$tmp/large.want"
 run "IPv4 GET /large across an MTU 576 link toward the client" 0 -T 20 -o "$tmp/large.got" coap://198.51.100.2/large
 same "IPv4 download: the body arrives whole" "$tmp/large.got" "$tmp/large.want"
+expect "IPv4 download: the server answered every block in 512 for the path MTU" "$out" \
+	"8192 bytes down in 16 blocks of 512"
+frag1=$(ip netns exec "$srv" nstat -asz IpFragCreates | awk '/IpFragCreates/ {print $2}')
+expect "IPv4 download: no block needed IP fragmentation" "fragments made: $((${frag1:-0} - ${frag0:-0}))" "^fragments made: 0$"
 
 
 echo "ns_block: $passed passed, $failed failed"

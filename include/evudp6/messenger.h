@@ -433,8 +433,10 @@ typedef void (*evudp6_messenger_unmatched_cb)(struct evudp6_messenger *m, const 
  * ICMP 11) or Parameter Problem (ICMPv6 4, ICMP 12). It fails no exchange;
  * after a Packet Too Big the quoted message has already been sent again
  * (the kernel has lowered the path MTU, @p icmp's @c info holds the new
- * one). Hard errors are not reported here: they end the requests they
- * concern, through their response callbacks.
+ * one), or, for a cached piggybacked answer to a GET or FETCH, forgotten
+ * so that the retransmitted request is answered anew. Hard errors are
+ * not reported here: they end the requests they concern, through their
+ * response callbacks.
  *
  * @param err     the negative errno the kernel gave it (-EMSGSIZE,
  *                -EHOSTUNREACH, -EPROTO)
