@@ -907,7 +907,7 @@ START_TEST(server_resource_notify_sends_each_observer_a_fresh_representation)
 			ck_assert(found);
 			ck_assert_int_eq(seen[i].n, round + 1);
 			ck_assert_int_gt(seen[i].seq[round], seen[i].seq[round - 1]);
-			char want[8];
+			char want[16];
 			snprintf(want, sizeof(want), "v%d", round);
 			ck_assert_str_eq(seen[i].body, want);
 		}
