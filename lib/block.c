@@ -557,8 +557,10 @@ static bool retry_smaller(struct evudp6_block_request *br, const struct evudp6_i
 static void on_response(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
-	(void)r;
 	struct evudp6_block_request *br = arg;
+	int rx = evudp6_request_retransmissions(r);
+	if (rx > 0)
+		br->st.retransmissions += (unsigned int)rx;
 	br->cur = (struct evudp6_request_handle){0};
 	if (err == -EMSGSIZE && retry_smaller(br, icmp))
 		return;

@@ -299,8 +299,73 @@ void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e)
 	ent_done(m, e);
 }
 
-void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e)
+/*
+ * A Packet Too Big (or fragmentation needed) of @p mtu quoting our answer
+ * with Block2: rewrite the answer in e->buf as the first part of that
+ * block in the largest smaller size whose datagram fits. The first
+ * 16 << szx bytes of block NUM of 16 << old bytes are block
+ * NUM << (old - szx) of the smaller size, so the client, which takes the
+ * size from the answer (RFC 7959 2.2, late negotiation), asks for the
+ * rest from there. false, and e->buf unchanged, when the answer has no
+ * Block2 (or BERT), no smaller block fits, or it fits already.
+ */
+static bool ent_shrink_block(struct evudp6_exchange *e, uint32_t mtu)
 {
+	struct evudp6_msg msg;
+	struct evudp6_opt o;
+	uint32_t v;
+	if (evudp6_msg_decode(&msg, e->buf, e->len) < 0 ||
+	    !evudp6_msg_find_opt(&msg, EVUDP6_OPT_BLOCK2, &o) || evudp6_opt_uint(&o, &v) < 0)
+		return false;
+	unsigned int old = v & 7u;
+	uint32_t num = v >> 4;
+	bool v4 = evudp6_addr_is_v4mapped(&e->remote);
+	if (!v4 && mtu < 1280)
+		mtu = 1280; /* no IPv6 link is smaller (RFC 8200 5) */
+	/* IP and UDP headers, the CoAP bytes around the payload, and up to
+	 * three more for the larger NUM. */
+	size_t around = (v4 ? 20u + 8u : 40u + 8u) + (e->len - msg.payload_len) + 3;
+	if (old == 0 || old == 7 || mtu <= around + 16 || msg.payload_len + around <= mtu)
+		return false;
+	unsigned int szx = 0;
+	while (szx + 1 < old && (16u << (szx + 1)) <= mtu - around)
+		szx++;
+	num <<= old - szx;
+	size_t size = 16u << szx;
+	if (num > 0xfffffu || msg.payload_len <= size)
+		return false;
+
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, msg.type, msg.code, msg.mid);
+	evudp6_msg_builder_set_token(&b, msg.token, msg.tkl);
+	struct evudp6_opt_iter it;
+	evudp6_opt_iter_init(&it, &msg);
+	while (evudp6_opt_iter_next(&it, &o))
+		if (o.number != EVUDP6_OPT_BLOCK2)
+			evudp6_msg_builder_add_opt(&b, o.number, o.value, o.len);
+	evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_BLOCK2, num << 4 | 0x8u | szx);
+	evudp6_msg_builder_set_payload(&b, msg.payload, size);
+	/* Rare (once per error), so a copy rather than a buffer kept for it:
+	 * the builder still points into e->buf. */
+	uint8_t *out = malloc(e->len);
+	ssize_t n = out ? evudp6_msg_encode(&b, out, e->len) : -1;
+	if (n > 0) {
+		memcpy(e->buf, out, (size_t)n);
+		e->len = (size_t)n;
+	}
+	free(out);
+	return n > 0;
+}
+
+void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e, const struct evudp6_icmp *icmp)
+{
+	if ((e->state == EVUDP6__ENT_SEPARATE || (e->state == EVUDP6__ENT_DONE && e->cached)) &&
+	    ent_shrink_block(e, icmp->info)) {
+		m->st.packet_too_big_resends++;
+		m->st.packet_too_big_block_shrinks++;
+		evudp6__msgr_reply(m, &e->remote, e->buf, e->len);
+		return;
+	}
 	if (e->state == EVUDP6__ENT_DONE && e->safe) {
 		/* A cached answer to a GET or FETCH: forget it, so that the
 		 * retransmitted request is answered anew, in a size that fits

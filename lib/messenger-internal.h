@@ -347,7 +347,8 @@ struct evudp6_exchange *evudp6__ent_quoted(struct evudp6_messenger *m, const str
 /* The requester is gone: stop retransmitting the separate response. */
 void evudp6__ent_give_up(struct evudp6_messenger *m, struct evudp6_exchange *e);
 /* Send the separate response again now (after a Packet Too Big). */
-void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e);
+void evudp6__ent_resend(struct evudp6_messenger *m, struct evudp6_exchange *e,
+                        const struct evudp6_icmp *icmp);
 void evudp6__ent_stop_timers(struct evudp6_messenger *m);
 
 bool evudp6__token_matches(const struct evudp6_msg *msg, const uint8_t *tok, uint8_t tkl);

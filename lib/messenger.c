@@ -266,7 +266,7 @@ static bool on_icmp(struct evudp6_messenger *m, int err, const struct evudp6_icm
 		if (r)
 			evudp6__req_resend(m, r);
 		else if (e)
-			evudp6__ent_resend(m, e);
+			evudp6__ent_resend(m, e, icmp);
 		break;
 	case ICMP_TIME_EXCEEDED:
 		m->st.icmp_time_exceeded++;

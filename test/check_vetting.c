@@ -273,11 +273,13 @@ static void rec_cb(struct evudp6_request_handle r, int err, const struct evudp6_
 }
 
 /* Retransmission 5 s away: whatever a test sees within it comes from the
- * forged errors. */
-static struct evudp6_messenger *mk(void)
+ * forged errors. @p max_message unless 0. */
+static struct evudp6_messenger *mk_sized(size_t max_message)
 {
 	struct evudp6_messenger_config c;
 	evudp6_messenger_config_init(&c, sizeof(c));
+	if (max_message)
+		c.max_message = max_message;
 	c.ack_timeout_ms = 5000;
 	c.ack_random_factor = 1.0;
 	c.empty_ack_delay_ms = 0;
@@ -287,6 +289,11 @@ static struct evudp6_messenger *mk(void)
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, &c), 0);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
 	return m;
+}
+
+static struct evudp6_messenger *mk(void)
+{
+	return mk_sized(0);
 }
 
 static uint16_t mport(struct evudp6_messenger *m)
@@ -513,6 +520,153 @@ START_TEST(packet_too_big_resends_a_separate_response_at_once)
 	ck_assert_uint_eq(st.rst_received, 0);
 	evudp6_messenger_free(m);
 	close(p.fd);
+}
+END_TEST
+
+/* A server that answers GET with the Block2 block asked for (1024 bytes
+ * unless asked smaller) of a 3000-byte body, piggybacked; @c pad bytes of
+ * an elective option make its datagram larger. */
+struct blocks {
+	size_t pad;
+	int calls;
+};
+
+static uint8_t body_byte(size_t i)
+{
+	return (uint8_t)(i * 7 + i / 251);
+}
+
+static void blocks_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                      const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	(void)remote;
+	struct blocks *k = arg;
+	k->calls++;
+	uint32_t v = 6, num = 0, szx = 6;
+	struct evudp6_opt o;
+	if (evudp6_msg_find_opt(req, EVUDP6_OPT_BLOCK2, &o) && evudp6_opt_uint(&o, &v) == 0) {
+		num = v >> 4;
+		szx = (v & 7u) < 6 ? v & 7u : 6;
+	}
+	static uint8_t body[3000], pad[255];
+	for (size_t i = 0; i < sizeof body; i++)
+		body[i] = body_byte(i);
+	memset(pad, 'p', sizeof pad);
+	size_t size = 16u << szx, off = (size_t)num * size;
+	ck_assert_uint_lt(off, sizeof body);
+	size_t n = sizeof body - off < size ? sizeof body - off : size;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	if (k->pad)
+		ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_LOCATION_PATH, pad, k->pad), 0);
+	bool more = off + n < sizeof body;
+	ck_assert_int_eq(
+	    evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_BLOCK2, num << 4 | (more ? 8u : 0u) | szx), 0);
+	evudp6_msg_builder_set_payload(&b, body + off, n);
+	ck_assert_int_eq(evudp6_exchange_respond(ex, &b), 0);
+}
+
+/* The peer's CON GET for Block2 block @p num of 1024 (message id @p mid,
+ * token "tk"), to the messenger on @p port. */
+static void ask_block(struct peer *p, bool v4, uint16_t port, uint16_t mid, uint32_t num)
+{
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, mid);
+	evudp6_msg_builder_set_token(&b, "tk", 2);
+	ck_assert_int_eq(evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "big", 3), 0);
+	ck_assert_int_eq(evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_BLOCK2, num << 4 | 6u), 0);
+	uint8_t req[64];
+	ssize_t n = evudp6_msg_encode(&b, req, sizeof req);
+	ck_assert_int_gt(n, 0);
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	inet_pton(AF_INET6, v4 ? "::ffff:127.0.0.1" : "::1", &to.sin6_addr);
+	ck_assert_int_eq(sendto(p->fd, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof to), n);
+}
+
+/* The peer's last datagram: an ACK with message id @p mid, token "tk",
+ * Block2 @p num, @p more, @p szx, and the bytes of that block. */
+static void assert_block(const struct peer *p, uint16_t mid, uint32_t num, bool more, unsigned int szx)
+{
+	struct evudp6_msg r;
+	ck_assert_int_eq(evudp6_msg_decode(&r, p->b, p->len), 0);
+	ck_assert_uint_eq(r.type, EVUDP6_ACK);
+	ck_assert_uint_eq(r.code, EVUDP6_CONTENT);
+	ck_assert_uint_eq(r.mid, mid);
+	ck_assert_uint_eq(r.tkl, 2);
+	ck_assert_mem_eq(r.token, "tk", 2);
+	struct evudp6_opt o;
+	uint32_t v;
+	ck_assert(evudp6_msg_find_opt(&r, EVUDP6_OPT_BLOCK2, &o));
+	ck_assert_int_eq(evudp6_opt_uint(&o, &v), 0);
+	ck_assert_uint_eq(v >> 4, num);
+	ck_assert_uint_eq((v >> 3) & 1u, more);
+	ck_assert_uint_eq(v & 7u, szx);
+	size_t size = 16u << szx, off = (size_t)num * size;
+	ck_assert_uint_eq(r.payload_len, 3000 - off < size ? 3000 - off : size);
+	for (size_t i = 0; i < r.payload_len; i++)
+		ck_assert_uint_eq(r.payload[i], body_byte(off + i));
+}
+
+static void packet_too_big_shrinks_a_block(bool v4)
+{
+	/* Room for 1024 bytes and the option (1152 would refuse them). */
+	struct evudp6_messenger *m = mk_sized(1500);
+	struct blocks k = {.pad = v4 ? 0 : 250};
+	evudp6_messenger_set_request_cb(m, blocks_cb, &k);
+	struct peer p;
+	peer_open(&p);
+	/* Block 1 of 1024 (bytes 1024..2047) goes out whole. */
+	ask_block(&p, v4, mport(m), 0x7001, 1);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 1);
+	assert_block(&p, 0x7001, 1, true, 6);
+	uint8_t first[2048];
+	memcpy(first, p.b, p.len);
+	/* The path takes less: 576 for IPv4; for IPv6 an MTU below the
+	 * minimum counts as 1280, which the 250-byte option makes too small
+	 * for 1024 bytes. Either way, block 2 of 512 (bytes 1024..1535)
+	 * goes at once, in the same ACK. */
+	forge(v4, v4 ? ICMP_DEST_UNREACH : ICMP6_PACKET_TOO_BIG, v4 ? ICMP_FRAG_NEEDED : 0, v4 ? 576 : 600,
+	      mport(m), p.port, first, 64);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 2);
+	assert_block(&p, 0x7001, 2, true, 5);
+	ck_assert_uint_le(p.len + (v4 ? 28 : 48), v4 ? 576 : 1280);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_uint_eq(st.icmp_packet_too_big, 1);
+	ck_assert_uint_eq(st.packet_too_big_resends, 1);
+	ck_assert_uint_eq(st.packet_too_big_block_shrinks, 1);
+	ck_assert_uint_eq(st.retransmissions, 0);
+	/* A duplicate of the request gets the smaller answer, from the
+	 * cache: the handler ran once. */
+	ask_block(&p, v4, mport(m), 0x7001, 1);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 3);
+	assert_block(&p, 0x7001, 2, true, 5);
+	ck_assert_int_eq(k.calls, 1);
+	/* A Packet Too Big about an answer that fits what it says (the last
+	 * block, 952 bytes, and MTU 1400) shrinks nothing. */
+	ask_block(&p, v4, mport(m), 0x7002, 2);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 4);
+	assert_block(&p, 0x7002, 2, false, 6);
+	memcpy(first, p.b, p.len);
+	forge(v4, v4 ? ICMP_DEST_UNREACH : ICMP6_PACKET_TOO_BIG, v4 ? ICMP_FRAG_NEEDED : 0, 1400, mport(m),
+	      p.port, first, 64);
+	TESTNET_LOOP_UNTIL(base, mstats(m).icmp_errors == 2);
+	run_for(50);
+	st = mstats(m);
+	ck_assert_uint_eq(st.packet_too_big_block_shrinks, 1);
+	evudp6_messenger_free(m);
+	close(p.fd);
+}
+
+START_TEST(packet_too_big_resends_a_response_block_smaller_at_once_v4)
+{
+	packet_too_big_shrinks_a_block(true);
+}
+END_TEST
+
+START_TEST(packet_too_big_resends_a_response_block_smaller_at_once_v6)
+{
+	packet_too_big_shrinks_a_block(false);
 }
 END_TEST
 
@@ -813,6 +967,8 @@ int main(void)
 	tcase_add_test(tc, packet_too_big_resends_a_non_request_at_once);
 	tcase_add_test(tc, packet_too_big_resends_a_separate_response_at_once);
 	tcase_add_test(tc, packet_too_big_after_the_ack_resends_nothing);
+	tcase_add_test(tc, packet_too_big_resends_a_response_block_smaller_at_once_v4);
+	tcase_add_test(tc, packet_too_big_resends_a_response_block_smaller_at_once_v6);
 	tcase_add_test(tc, hard_icmp_errors_still_fail_at_once);
 	tcase_add_test(tc, soft_icmp_cb_may_free_the_messenger);
 	tcase_add_test(tc, local_emsgsize_entry_is_counted_not_vetted);

@@ -240,6 +240,8 @@ struct evudp6_block_request_stats {
 	/** current upload block size (ours, or the server's smaller one, or the path's) */
 	unsigned int upload_block_size;
 	uint64_t bytes_sent; /**< of the request body, acknowledged */
+	/** CON retransmissions of the transfer's requests, all exchanges together */
+	unsigned int retransmissions;
 };
 
 /**

@@ -281,6 +281,16 @@ struct evudp6_messenger_stats {
 	uint64_t separate_stopped;
 	/** Retransmissions of separate responses skipped over separate_retransmit_per_s. */
 	uint64_t separate_retransmits_throttled;
+	/**
+	 * Answers with Block2 sent again at once in a smaller block after a
+	 * Packet Too Big (or fragmentation needed) quoting them: the first
+	 * part of the same block, in the largest block size whose datagram
+	 * fits the MTU the error gave (IPv6: at least 1280), with the Block2
+	 * number for that size and M set. The client takes the smaller size
+	 * from it (RFC 7959 2.2) and the duplicates of its request get the
+	 * smaller answer too. Also counted in packet_too_big_resends.
+	 */
+	uint64_t packet_too_big_block_shrinks;
 };
 
 /**
@@ -433,8 +443,10 @@ typedef void (*evudp6_messenger_unmatched_cb)(struct evudp6_messenger *m, const 
  * ICMP 11) or Parameter Problem (ICMPv6 4, ICMP 12). It fails no exchange;
  * after a Packet Too Big the quoted message has already been sent again
  * (the kernel has lowered the path MTU, @p icmp's @c info holds the new
- * one), or, for a cached piggybacked answer to a GET or FETCH, forgotten
- * so that the retransmitted request is answered anew. Hard errors are
+ * one); an answer of ours with Block2 goes again at once in a smaller
+ * block that fits (see packet_too_big_block_shrinks); any other cached
+ * piggybacked answer to a GET or FETCH is forgotten, so that the
+ * retransmitted request is answered anew. Hard errors are
  * not reported here: they end the requests they concern, through their
  * response callbacks.
  *
