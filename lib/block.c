@@ -42,6 +42,8 @@
 #define PATH_HINTS          32
 #define PATH_HINT_MS        600000u
 #define UNAVAILABLE_MAX_AGE 2u
+/* The Mersenne prime 2^61 - 1 of the body hash. */
+#define P61 ((1ull << 61) - 1)
 
 static uint64_t now_ms(void)
 {
@@ -52,12 +54,22 @@ static uint64_t now_ms(void)
 
 /* ------------------------------------------------------------ options */
 
+/* A block option's value (at most 3 bytes, checked by the caller). */
+static void block_value(const struct evudp6_opt *o, struct evudp6_block *out)
+{
+	uint32_t v = 0;
+	for (size_t i = 0; i < o->len; i++)
+		v = v << 8 | o->value[i];
+	out->num = v >> 4;
+	out->more = (v & 0x8) != 0;
+	out->szx = (uint8_t)(v & 0x7);
+}
+
 int evudp6_block_get(const struct evudp6_msg *m, uint32_t number, struct evudp6_block *out)
 {
 	struct evudp6_opt_iter it;
-	struct evudp6_opt o;
+	struct evudp6_opt o, blk;
 	int found = 0;
-	uint32_t v = 0;
 	evudp6_opt_iter_init(&it, m);
 	while (evudp6_opt_iter_next(&it, &o)) {
 		if (o.number != number)
@@ -65,14 +77,10 @@ int evudp6_block_get(const struct evudp6_msg *m, uint32_t number, struct evudp6_
 		if (found || o.len > 3)
 			return -EINVAL;
 		found = 1;
-		for (size_t i = 0; i < o.len; i++)
-			v = v << 8 | o.value[i];
+		blk = o;
 	}
-	if (found && out) {
-		out->num = v >> 4;
-		out->more = (v & 0x8) != 0;
-		out->szx = (uint8_t)(v & 0x7);
-	}
+	if (found && out)
+		block_value(&blk, out);
 	return found;
 }
 
@@ -92,6 +100,88 @@ int evudp6_block_szx(size_t size)
 	while (szx < 6 && (16u << (szx + 1)) <= size)
 		szx++;
 	return szx;
+}
+
+/* The shortest uint form of a block option's value (as
+ * evudp6_msg_builder_add_uint() writes it); its length. */
+static size_t block_bytes(const struct evudp6_block *blk, uint8_t out[4])
+{
+	uint32_t v = blk->num << 4 | (blk->more ? 0x8u : 0u) | blk->szx;
+	size_t n = 0;
+	for (uint32_t w = v; w; w >>= 8)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	return n;
+}
+
+/* The index of the last option @p number in @p b: the one just added, as
+ * an insertion goes after equal numbers; -1 when there is none. */
+static int last_opt(const struct evudp6_msg_builder *b, uint32_t number)
+{
+	for (size_t i = b->nopts; i-- > 0;)
+		if (b->opt[i].number == number)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * What the block layer reads of a message, in one pass over its options:
+ * Block1 and Block2 as evudp6_block_get() gives them (1, 0, or -EINVAL for
+ * a repeated option or one longer than 3 bytes), the first ETag (when at
+ * most 8 bytes) and the first Size2 (when a uint of at most 4 bytes).
+ */
+struct block_scan {
+	int r1, r2;
+	struct evudp6_block b1, b2;
+	bool has_etag, has_size2;
+	const uint8_t *etag;
+	size_t etag_len;
+	uint32_t size2;
+};
+
+static void scan_block_opt(const struct evudp6_opt *o, int *r, struct evudp6_block *b)
+{
+	if (*r != 0 || o->len > 3) {
+		*r = -EINVAL;
+		return;
+	}
+	*r = 1;
+	block_value(o, b);
+}
+
+static void block_scan(const struct evudp6_msg *m, struct block_scan *sc)
+{
+	struct evudp6_opt_iter it;
+	struct evudp6_opt o;
+	bool etag_seen = false, size2_seen = false;
+	memset(sc, 0, sizeof(*sc));
+	evudp6_opt_iter_init(&it, m);
+	while (evudp6_opt_iter_next(&it, &o)) {
+		switch (o.number) {
+		case EVUDP6_OPT_ETAG:
+			if (!etag_seen && o.len <= 8) {
+				sc->has_etag = true;
+				sc->etag = o.value;
+				sc->etag_len = o.len;
+			}
+			etag_seen = true;
+			break;
+		case EVUDP6_OPT_BLOCK1:
+			scan_block_opt(&o, &sc->r1, &sc->b1);
+			break;
+		case EVUDP6_OPT_BLOCK2:
+			scan_block_opt(&o, &sc->r2, &sc->b2);
+			break;
+		case EVUDP6_OPT_SIZE2:
+			if (!size2_seen)
+				sc->has_size2 = evudp6_opt_uint(&o, &sc->size2) == 0;
+			size2_seen = true;
+			break;
+		default:
+			break;
+		}
+	}
 }
 
 /*
@@ -129,6 +219,21 @@ static bool layer_option(uint32_t number)
  * Encode @p b without its payload into a new buffer (a template whose
  * options later builders reference) and decode it into @p view.
  */
+static ssize_t template_encode(struct evudp6_msg_builder *b, uint8_t *buf, size_t cap)
+{
+	const uint8_t *payload = b->payload;
+	size_t plen = b->payload_len;
+	uint8_t tkl = b->tkl;
+	b->payload = NULL;
+	b->payload_len = 0;
+	b->tkl = 0;
+	ssize_t n = evudp6_msg_encode(b, buf, cap);
+	b->payload = payload;
+	b->payload_len = plen;
+	b->tkl = tkl;
+	return n;
+}
+
 static int template_make(struct evudp6_msg_builder *b, uint8_t **out, size_t *outlen, struct evudp6_msg *view)
 {
 	size_t bound = 4 + EVUDP6_TOKEN_MAX;
@@ -137,16 +242,7 @@ static int template_make(struct evudp6_msg_builder *b, uint8_t **out, size_t *ou
 	uint8_t *buf = malloc(bound);
 	if (!buf)
 		return -ENOMEM;
-	const uint8_t *payload = b->payload;
-	size_t plen = b->payload_len;
-	uint8_t tkl = b->tkl;
-	b->payload = NULL;
-	b->payload_len = 0;
-	b->tkl = 0;
-	ssize_t n = evudp6_msg_encode(b, buf, bound);
-	b->payload = payload;
-	b->payload_len = plen;
-	b->tkl = tkl;
+	ssize_t n = template_encode(b, buf, bound);
 	if (n < 0) {
 		free(buf);
 		return (int)n;
@@ -216,6 +312,10 @@ struct evudp6_block_request {
 	uint64_t received; /* bytes of the current representation, also when streaming */
 	uint64_t total_hint;
 	uint8_t szx2;
+	/* The follow-up Block2 request, built once: its Block2 is opt[next_block2]. */
+	bool next_ready;
+	size_t next_block2;
+	struct evudp6_msg_builder next;
 	bool have_etag_ref;
 	uint8_t etag[8];
 	size_t etag_len;
@@ -310,12 +410,22 @@ static int send_block1_once(struct evudp6_block_request *br)
 
 static int send_block2(struct evudp6_block_request *br, uint32_t num)
 {
-	struct evudp6_msg_builder nb;
-	evudp6_msg_builder_init(&nb, br->type, br->code, 0);
-	template_options(&br->tmsg, &nb, br->observe_dropped);
+	struct evudp6_msg_builder *nb = &br->next;
+	if (!br->next_ready) {
+		/* The template's options and a Block2 whose value changes per
+		 * block: the same message as building it anew each time. */
+		const struct evudp6_block zero = {0};
+		evudp6_msg_builder_init(nb, br->type, br->code, 0);
+		template_options(&br->tmsg, nb, br->observe_dropped);
+		evudp6_block_add(nb, EVUDP6_OPT_BLOCK2, &zero);
+		if (nb->err)
+			return nb->err;
+		br->next_block2 = (size_t)last_opt(nb, EVUDP6_OPT_BLOCK2);
+		br->next_ready = true;
+	}
 	struct evudp6_block b2 = {.num = num, .szx = br->szx2};
-	evudp6_block_add(&nb, EVUDP6_OPT_BLOCK2, &b2);
-	return br_send(br, &nb);
+	nb->opt[br->next_block2].len = block_bytes(&b2, nb->uintval[br->next_block2]);
+	return br_send(br, nb);
 }
 
 /* The first request: the whole body in one message, or Block1 block 0. */
@@ -335,18 +445,6 @@ static int send_first(struct evudp6_block_request *br)
 	return br_send(br, &nb);
 }
 
-static bool etag_get(const struct evudp6_msg *rsp, uint8_t *tag, size_t *len)
-{
-	struct evudp6_opt o;
-	if (!evudp6_msg_find_opt(rsp, EVUDP6_OPT_ETAG, &o) || o.len > 8) {
-		*len = 0;
-		return false;
-	}
-	memcpy(tag, o.value, o.len);
-	*len = o.len;
-	return true;
-}
-
 /* The final response: its options, with the whole body as payload. */
 static void deliver(struct evudp6_block_request *br, const struct evudp6_msg *rsp,
                     const struct evudp6_addr *remote)
@@ -362,6 +460,21 @@ static void deliver(struct evudp6_block_request *br, const struct evudp6_msg *rs
 	br_finish(br, 0, &whole, remote, NULL);
 }
 
+/* Room for @p cap bytes of reassembled body (up to max_body). */
+static int body_reserve(struct evudp6_block_request *br, size_t cap)
+{
+	if (br->cfg.data_cb || cap <= br->body_cap)
+		return 0;
+	if (cap > br->cfg.max_body)
+		cap = br->cfg.max_body;
+	uint8_t *nbuf = realloc(br->body, cap);
+	if (!nbuf)
+		return -ENOMEM;
+	br->body = nbuf;
+	br->body_cap = cap;
+	return 0;
+}
+
 static int body_append(struct evudp6_block_request *br, const uint8_t *p, size_t n)
 {
 	if (br->cfg.data_cb) {
@@ -372,13 +485,9 @@ static int body_append(struct evudp6_block_request *br, const uint8_t *p, size_t
 		size_t cap = br->body_cap ? br->body_cap : 4096;
 		while (cap < br->body_len + n)
 			cap *= 2;
-		if (cap > br->cfg.max_body)
-			cap = br->cfg.max_body;
-		uint8_t *nbuf = realloc(br->body, cap);
-		if (!nbuf)
-			return -ENOMEM;
-		br->body = nbuf;
-		br->body_cap = cap;
+		int rc = body_reserve(br, cap);
+		if (rc < 0)
+			return rc;
 	}
 	if (n)
 		memcpy(br->body + br->body_len, p, n);
@@ -393,8 +502,10 @@ static int body_append(struct evudp6_block_request *br, const uint8_t *p, size_t
 static int on_download(struct evudp6_block_request *br, const struct evudp6_msg *rsp,
                        const struct evudp6_addr *remote, bool *delivered)
 {
-	struct evudp6_block b2;
-	int rc = evudp6_block_get(rsp, EVUDP6_OPT_BLOCK2, &b2);
+	struct block_scan sc;
+	block_scan(rsp, &sc);
+	const struct evudp6_block b2 = sc.b2;
+	int rc = sc.r2;
 	if (rc < 0)
 		return -EVUDP6_E_BLOCK_INVALID;
 	if (rc == 0) {
@@ -423,24 +534,25 @@ static int on_download(struct evudp6_block_request *br, const struct evudp6_msg 
 	if (b2.more ? rsp->payload_len != size : rsp->payload_len > size)
 		return -EVUDP6_E_BLOCK_INVALID;
 
-	uint8_t tag[8];
-	size_t tag_len;
-	bool has_tag = etag_get(rsp, tag, &tag_len);
+	bool has_tag = sc.has_etag;
+	size_t tag_len = sc.etag_len;
 	if (br->received == 0) {
 		if (offset != 0)
 			return -EVUDP6_E_BLOCK_INVALID;
 		br->have_etag_ref = has_tag;
-		memcpy(br->etag, tag, tag_len);
+		if (tag_len)
+			memcpy(br->etag, sc.etag, tag_len);
 		br->etag_len = tag_len;
-		struct evudp6_opt o;
-		uint32_t sz2;
-		if (evudp6_msg_find_opt(rsp, EVUDP6_OPT_SIZE2, &o) && evudp6_opt_uint(&o, &sz2) == 0) {
-			br->total_hint = sz2;
-			if (sz2 > br->cfg.max_body)
+		if (sc.has_size2) {
+			br->total_hint = sc.size2;
+			if (sc.size2 > br->cfg.max_body)
 				return -EVUDP6_E_BLOCK_BODY_LIMIT;
+			/* The whole body in one allocation, not one per doubling. */
+			if ((rc = body_reserve(br, sc.size2)) < 0)
+				return rc;
 		}
 	} else if (has_tag != br->have_etag_ref || tag_len != br->etag_len ||
-	           memcmp(tag, br->etag, tag_len)) {
+	           (tag_len && memcmp(sc.etag, br->etag, tag_len))) {
 		/* The representation changed under us: start over (RFC 7959 2.4). */
 		if (br->st.restarts >= br->cfg.max_restarts)
 			return -EVUDP6_E_BLOCK_CHANGED;
@@ -740,8 +852,15 @@ struct snapshot {
 	uint64_t key, expires_ms;
 	uint8_t etag[8];
 	size_t etag_len;
-	uint8_t *data; /* response template, then the body */
+	uint8_t *data; /* response template, then the body, then the prepared options */
 	size_t tmpl_len, body_len;
+	/* The response's options with ETag, Size2 and a Block2 at opt[block2]
+	 * (values in data), ready to be copied into a builder for each block;
+	 * NULL when they could not be prepared. */
+	struct evudp6_opt *opt;
+	uint8_t (*uintval)[4];
+	size_t nopts, block2;
+	uint8_t code;
 };
 
 struct upload {
@@ -756,7 +875,8 @@ struct upload {
 struct evudp6_block_server {
 	struct evudp6_block_server_config cfg;
 	uint64_t hkey[2];
-	uint8_t szx; /* of cfg.block_size */
+	uint64_t body_key; /* of body_hash(), below 2^60 */
+	uint8_t szx;       /* of cfg.block_size */
 	struct snapshot *snaps;
 	struct evudp6__link snap_lru, snap_free;
 	struct upload *ups;
@@ -815,6 +935,8 @@ int evudp6_block_server_new(struct evudp6_block_server **out, const struct evudp
 		return -ENOMEM;
 	}
 	evudp6__random_bytes(s->hkey, sizeof(s->hkey));
+	evudp6__random_bytes(&s->body_key, sizeof(s->body_key));
+	s->body_key = s->body_key % ((1ull << 60) - 1) + 1; /* 1 .. 2^60 - 1 */
 	evudp6__link_init(&s->snap_lru);
 	evudp6__link_init(&s->snap_free);
 	evudp6__link_init(&s->up_lru);
@@ -863,6 +985,46 @@ static uint64_t hash_bytes(const uint64_t k[2], uint64_t h, const uint8_t *p, si
 }
 
 /*
+ * The ETag of a body: a keyed hash of all of it. A polynomial in a random
+ * key r < 2^60 modulo the prime 2^61 - 1 over its 7-byte chunks (two
+ * bodies of n chunks agree with probability at most n / 2^60 over r,
+ * whatever they hold), finished with SipHash over the result and the
+ * length: one multiplication per 7 bytes where SipHash takes rounds of
+ * its own for every 16.
+ */
+static uint64_t body_hash(const struct evudp6_block_server *s, const uint8_t *p, size_t n)
+{
+#if defined(__SIZEOF_INT128__) && defined(__BYTE_ORDER__)
+	/* With r < 2^60, h < 2^62 and c < 2^56, h * r + c folded once is
+	 * below 2^62 again: no further reduction is needed per chunk, and the
+	 * same body always gives the same h. */
+	const uint64_t r = s->body_key;
+	uint64_t h = 0, c;
+	size_t len = n;
+	for (; n >= 8; p += 7, n -= 7) {
+		memcpy(&c, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		c &= 0x00FFFFFFFFFFFFFFull;
+#else
+		c >>= 8;
+#endif
+		unsigned __int128 x = (unsigned __int128)h * r + c;
+		h = ((uint64_t)x & P61) + (uint64_t)(x >> 61);
+	}
+	if (n) {
+		c = 0;
+		for (size_t i = 0; i < n; i++)
+			c |= (uint64_t)p[i] << (8 * i);
+		unsigned __int128 x = (unsigned __int128)h * r + c;
+		h = ((uint64_t)x & P61) + (uint64_t)(x >> 61);
+	}
+	return evudp6__siphash13_3w(s->hkey, h, len, 0);
+#else
+	return hash_bytes(s->hkey, n, p, n);
+#endif
+}
+
+/*
  * The request's identity for snapshots: code and options except the block
  * layer's own, Observe and No-Response (a continuation GET has no Observe).
  * Uploads also keep Request-Tag apart (@p with_tag).
@@ -878,8 +1040,14 @@ static uint64_t request_key(const struct evudp6_block_server *s, const struct ev
 		if ((layer_option(o.number) && !(tag && with_tag)) || o.number == EVUDP6_OPT_OBSERVE ||
 		    o.number == EVUDP6_OPT_NO_RESPONSE)
 			continue;
-		h = evudp6__siphash13_3w(s->hkey, h, o.number, o.len);
-		h = hash_bytes(s->hkey, h, o.value, o.len);
+		/* Number and length in one word; a short value (most are) in
+		 * the same round. */
+		uint64_t w = 0;
+		if (o.len && o.len <= sizeof(w))
+			memcpy(&w, o.value, o.len);
+		h = evudp6__siphash13_3w(s->hkey, h, (uint64_t)o.number << 32 | o.len, w);
+		if (o.len > sizeof(w))
+			h = hash_bytes(s->hkey, h, o.value, o.len);
 	}
 	return h;
 }
@@ -890,6 +1058,7 @@ static void snap_drop(struct evudp6_block_server *s, struct snapshot *sn)
 	s->st.cache_entries_now--;
 	free(sn->data);
 	sn->data = NULL;
+	sn->opt = NULL;
 	evudp6__list_del(&sn->link);
 	evudp6__list_add_tail(&s->snap_free, &sn->link);
 }
@@ -1116,6 +1285,22 @@ static int serve_block(struct evudp6_block_server *s, struct evudp6_exchange_han
 	return rc;
 }
 
+/* Add Block2 @p b2, the ETag (when @p etag_len) and Size2 @p len to @p b. */
+static void layer_options(struct evudp6_msg_builder *b, const struct evudp6_block *b2, const uint8_t *etag,
+                          size_t etag_len, size_t len)
+{
+	evudp6_block_add(b, EVUDP6_OPT_BLOCK2, b2);
+	if (etag_len) {
+		/* Held inside the builder (a uint of 4 bytes, the first with its
+		 * top bit set, encodes as exactly these bytes), so a builder
+		 * filled here outlives the caller's copy of the tag. */
+		uint32_t v =
+		    (uint32_t)etag[0] << 24 | (uint32_t)etag[1] << 16 | (uint32_t)etag[2] << 8 | etag[3];
+		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_ETAG, v);
+	}
+	evudp6_msg_builder_add_uint(b, EVUDP6_OPT_SIZE2, (uint32_t)len);
+}
+
 /* Add the block at @p off to @p b: Block1 echo (for an upload), Block2,
  * ETag, Size2 and the slice (referenced). */
 static void block_fill(struct evudp6_msg_builder *b, const struct evudp6_msg *req, const uint8_t *etag,
@@ -1130,16 +1315,7 @@ static void block_fill(struct evudp6_msg_builder *b, const struct evudp6_msg *re
 		b1.more = false;
 		evudp6_block_add(b, EVUDP6_OPT_BLOCK1, &b1);
 	}
-	evudp6_block_add(b, EVUDP6_OPT_BLOCK2, &b2);
-	if (etag_len) {
-		/* Held inside the builder (a uint of 4 bytes, the first with its
-		 * top bit set, encodes as exactly these bytes), so a builder
-		 * filled here outlives the caller's copy of the tag. */
-		uint32_t v =
-		    (uint32_t)etag[0] << 24 | (uint32_t)etag[1] << 16 | (uint32_t)etag[2] << 8 | etag[3];
-		evudp6_msg_builder_add_uint(b, EVUDP6_OPT_ETAG, v);
-	}
-	evudp6_msg_builder_add_uint(b, EVUDP6_OPT_SIZE2, (uint32_t)len);
+	layer_options(b, &b2, etag, etag_len, len);
 	evudp6_msg_builder_set_payload(b, body + off, n);
 }
 
@@ -1165,17 +1341,56 @@ static uint8_t hint_szx(const struct evudp6_block_server *s, const struct evudp6
                         size_t overhead);
 static size_t response_overhead(size_t opts);
 
+/* A block from the snapshot's prepared options: copied into a builder
+ * whose Block2 value and payload change with the block (as serve_block()
+ * would build it from the template, without decoding it again). */
+static int serve_prepared(struct evudp6_block_server *s, struct evudp6_exchange_handle ex,
+                          const struct snapshot *sn, uint32_t num, uint8_t szx)
+{
+	const uint8_t *body = sn->data + sn->tmpl_len;
+	size_t len = sn->body_len;
+	uint64_t off = (uint64_t)num * EVUDP6_BLOCK_SIZE(szx);
+	if (off >= len) {
+		s->st.num_beyond_end++;
+		return answer_code(ex, CODE_BAD_OPTION, NULL, -1, -1);
+	}
+	struct evudp6_msg_builder b;
+	b.type = EVUDP6_ACK;
+	b.code = sn->code;
+	b.mid = 0;
+	b.tkl = 0;
+	b.nopts = sn->nopts;
+	memcpy(b.opt, sn->opt, sn->nopts * sizeof(b.opt[0]));
+	memcpy(b.uintval, sn->uintval, sn->nopts * sizeof(b.uintval[0]));
+	b.err = 0;
+	for (;;) {
+		size_t size = EVUDP6_BLOCK_SIZE(szx);
+		size_t n = len - off < size ? len - off : size;
+		struct evudp6_block b2 = {.num = (uint32_t)(off / size), .more = off + n < len, .szx = szx};
+		b.opt[sn->block2].len = block_bytes(&b2, b.uintval[sn->block2]);
+		evudp6_msg_builder_set_payload(&b, body + off, n);
+		int rc = evudp6_exchange_respond(ex, &b);
+		if (rc != -EVUDP6_E_MSG_NOSPACE || szx == 0)
+			return rc < 0 ? rc : 0;
+		/* As serve_block(): the same offset in a smaller size. */
+		szx--;
+		s->st.smaller_blocks++;
+	}
+}
+
 static int serve_snapshot(struct evudp6_block_server *s, struct evudp6_exchange_handle ex,
                           struct snapshot *sn, const struct evudp6_block *b2)
 {
-	struct evudp6_msg t;
-	struct evudp6_msg_builder b;
-	if (evudp6_msg_decode(&t, sn->data, sn->tmpl_len) < 0 || evudp6_msg_builder_from_msg(&b, &t) < 0)
-		return -EINVAL;
 	uint8_t szx = b2->szx < s->szx ? b2->szx : s->szx;
 	szx = hint_szx(s, &sn->remote, szx, response_overhead(sn->tmpl_len - 4));
 	/* A block size other than the snapshot's first one still addresses
 	 * bytes by NUM * size, so any size works from the same body. */
+	if (sn->opt)
+		return serve_prepared(s, ex, sn, num_in(b2, szx), szx);
+	struct evudp6_msg t;
+	struct evudp6_msg_builder b;
+	if (evudp6_msg_decode(&t, sn->data, sn->tmpl_len) < 0 || evudp6_msg_builder_from_msg(&b, &t) < 0)
+		return -EINVAL;
 	return serve_block(s, ex, &b, NULL, sn->etag, sn->etag_len, sn->data + sn->tmpl_len, sn->body_len,
 	                   num_in(b2, szx), szx);
 }
@@ -1185,8 +1400,8 @@ static int serve_snapshot(struct evudp6_block_server *s, struct evudp6_exchange_
 static uint8_t hint_szx(const struct evudp6_block_server *s, const struct evudp6_addr *remote, uint8_t szx,
                         size_t overhead)
 {
-	if (!remote)
-		return szx;
+	if (!remote || s->st.path_mtu_hints == 0)
+		return szx; /* no Packet Too Big told yet: no hint to look for */
 	uint64_t now = now_ms();
 	for (size_t i = 0; i < PATH_HINTS; i++) {
 		const struct path_hint *h = &s->hints[i];
@@ -1257,9 +1472,10 @@ int evudp6_block_server_handle(struct evudp6_block_server *s, struct evudp6_exch
 		s->lent = NULL;
 	}
 	*whole = *req;
-	struct evudp6_block b1, b2;
-	int r1 = evudp6_block_get(req, EVUDP6_OPT_BLOCK1, &b1);
-	int r2 = evudp6_block_get(req, EVUDP6_OPT_BLOCK2, &b2);
+	struct block_scan sc;
+	block_scan(req, &sc);
+	int r1 = sc.r1, r2 = sc.r2;
+	const struct evudp6_block b1 = sc.b1, b2 = sc.b2;
 	if (r1 < 0 || r2 < 0) {
 		s->st.bad_block++;
 		return answer_code(ex, CODE_BAD_OPTION, NULL, -1, -1);
@@ -1285,14 +1501,28 @@ int evudp6_block_server_handle(struct evudp6_block_server *s, struct evudp6_exch
 	return 1;
 }
 
+/*
+ * The options every block of a snapshot carries (@p t's, then Block2 with
+ * a value set per block, the ETag and Size2), into @p pb; the index of
+ * that Block2, or -1 when they do not fit a builder.
+ */
+static int snap_prepare(struct evudp6_msg_builder *pb, const struct evudp6_msg *t, const uint8_t *etag,
+                        size_t etag_len, size_t len)
+{
+	const struct evudp6_block zero = {0};
+	if (evudp6_msg_builder_from_msg(pb, t) < 0)
+		return -1;
+	layer_options(pb, &zero, etag, etag_len, len);
+	return pb->err ? -1 : last_opt(pb, EVUDP6_OPT_BLOCK2);
+}
+
 /* Keep a snapshot of the response template and body; NULL when it cannot be kept. */
 static struct snapshot *snap_make(struct evudp6_block_server *s, const struct evudp6_addr *remote,
-                                  uint64_t key, struct evudp6_msg_builder *b, const uint8_t *etag,
-                                  size_t etag_len, const void *body, size_t len)
+                                  uint64_t key, struct snapshot *old, struct evudp6_msg_builder *b,
+                                  const uint8_t *etag, size_t etag_len, const void *body, size_t len)
 {
 	if (!s->cfg.cache_entries || len > s->cfg.cache_bytes)
 		return NULL;
-	struct snapshot *old = snap_find(s, remote, key);
 	if (old)
 		snap_drop(s, old);
 	uint8_t *tmpl;
@@ -1310,13 +1540,35 @@ static struct snapshot *snap_make(struct evudp6_block_server *s, const struct ev
 		free(tmpl);
 		return NULL;
 	}
-	uint8_t *data = realloc(tmpl, tlen + len);
+	/* data: the template, the body, then the prepared options (whose
+	 * values point into the template). */
+	struct evudp6_msg_builder pb;
+	int block2 = snap_prepare(&pb, &view, etag, etag_len, len);
+	size_t nopts = block2 < 0 ? 0 : pb.nopts;
+	size_t at = (tlen + len + _Alignof(struct evudp6_opt) - 1) & ~(_Alignof(struct evudp6_opt) - 1);
+	uint8_t *data = malloc(at + nopts * (sizeof(pb.opt[0]) + sizeof(pb.uintval[0])));
 	if (!data) {
 		free(tmpl);
 		return NULL;
 	}
+	memcpy(data, tmpl, tlen);
 	memcpy(data + tlen, body, len);
 	struct snapshot *sn = SNAP_OF(s->snap_free.next);
+	sn->opt = NULL;
+	if (nopts) {
+		sn->opt = (struct evudp6_opt *)(void *)(data + at);
+		sn->uintval = (uint8_t(*)[4])(void *)(sn->opt + nopts);
+		for (size_t i = 0; i < nopts; i++) {
+			sn->opt[i] = pb.opt[i];
+			if (pb.opt[i].value)
+				sn->opt[i].value = data + (pb.opt[i].value - tmpl);
+		}
+		memcpy(sn->uintval, pb.uintval, nopts * sizeof(pb.uintval[0]));
+		sn->nopts = nopts;
+		sn->block2 = (size_t)block2;
+		sn->code = b->code;
+	}
+	free(tmpl);
 	evudp6__list_del(&sn->link);
 	evudp6__list_add_tail(&s->snap_lru, &sn->link);
 	sn->remote = *remote;
@@ -1333,10 +1585,23 @@ static struct snapshot *snap_make(struct evudp6_block_server *s, const struct ev
 	return sn;
 }
 
+/* Whether snapshot @p sn already holds @p b's code and options and @p body. */
+static bool snap_same(const struct snapshot *sn, struct evudp6_msg_builder *b, const void *body, size_t len)
+{
+	uint8_t t[512];
+	if (sn->body_len != len || sn->tmpl_len > sizeof(t))
+		return false;
+	ssize_t n = template_encode(b, t, sn->tmpl_len);
+	return n == (ssize_t)sn->tmpl_len && memcmp(t, sn->data, sn->tmpl_len) == 0 &&
+	       memcmp(sn->data + sn->tmpl_len, body, len) == 0;
+}
+
 /*
  * A body of several blocks: its ETag (a keyed hash, unless @p b has one;
  * written to @p etag, its length returned) and a snapshot of @p b's code
- * and options with the body, for the later blocks.
+ * and options with the body, for the later blocks. The same response to
+ * the same request again keeps its snapshot (and so its ETag): nothing to
+ * hash, copy or allocate.
  */
 static size_t snapshot_body(struct evudp6_block_server *s, const struct evudp6_addr *remote,
                             const struct evudp6_msg *req, struct evudp6_msg_builder *b, const void *body,
@@ -1346,18 +1611,29 @@ static size_t snapshot_body(struct evudp6_block_server *s, const struct evudp6_a
 	bool own_etag = false;
 	for (size_t i = 0; i < b->nopts; i++)
 		own_etag |= b->opt[i].number == EVUDP6_OPT_ETAG;
+	b->payload = NULL;
+	b->payload_len = 0;
+	bool keep = req && remote && len > EVUDP6_BLOCK_SIZE(szx);
+	uint64_t key = keep ? request_key(s, req, false) : 0;
+	struct snapshot *old = keep ? snap_find(s, remote, key) : NULL;
+	if (old && snap_same(old, b, body, len)) {
+		old->expires_ms = now_ms() + s->cfg.cache_lifetime_ms;
+		evudp6__list_del(&old->link);
+		evudp6__list_add_tail(&s->snap_lru, &old->link);
+		s->st.snapshots++;
+		memcpy(etag, old->etag, old->etag_len);
+		return old->etag_len;
+	}
 	if (!own_etag) {
-		uint64_t h = hash_bytes(s->hkey, len, body, len);
+		uint64_t h = body_hash(s, body, len);
 		etag[0] = (uint8_t)(h >> 56 | 0x80);
 		etag[1] = (uint8_t)(h >> 48);
 		etag[2] = (uint8_t)(h >> 40);
 		etag[3] = (uint8_t)(h >> 32);
 		etag_len = ETAG_LEN;
 	}
-	b->payload = NULL;
-	b->payload_len = 0;
-	if (req && remote && len > EVUDP6_BLOCK_SIZE(szx))
-		snap_make(s, remote, request_key(s, req, false), b, etag, etag_len, body, len);
+	if (keep)
+		snap_make(s, remote, key, old, b, etag, etag_len, body, len);
 	return etag_len;
 }
 

@@ -8,7 +8,8 @@
  * answer, sendmmsg) and of the message layer (decode, deduplication,
  * piggybacked answer, cached answer to a duplicate) allocate nothing;
  * nor does the block server serving Block2 blocks from a snapshot, nor
- * the resource server notifying an observer (evudp6_resource_notify()).
+ * the block client reassembling a body whose Size2 it was told, nor the
+ * resource server notifying an observer (evudp6_resource_notify()).
  */
 #include "config.h"
 
@@ -645,6 +646,121 @@ START_TEST(block_server_serves_snapshot_blocks_allocating_nothing)
 }
 END_TEST
 
+/* A block-wise GET of a 256-block body from a block server on the same
+ * base: once the first block is in (and with it Size2), the rest of the
+ * transfer allocates nothing at either end. */
+#define FETCH_BODY (256u * 1024u)
+
+struct block_fetch {
+	struct counts first, last; /* at the first and the last block */
+	unsigned long progress;
+	bool done;
+	int err;
+	size_t len;
+	bool same;
+	const uint8_t *want;
+};
+
+static void fetch_progress_cb(struct evudp6_block_request *br, bool upload, uint64_t done, uint64_t total,
+                              void *arg)
+{
+	(void)br, (void)upload, (void)total;
+	struct block_fetch *f = arg;
+	if (f->progress++ == 0)
+		f->first = counts_now();
+	if (done == FETCH_BODY)
+		f->last = counts_now();
+}
+
+static void fetch_done_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
+                          const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)br, (void)remote, (void)icmp;
+	struct block_fetch *f = arg;
+	f->done = true;
+	f->err = err;
+	f->len = rsp ? rsp->payload_len : 0;
+	f->same = rsp && rsp->payload_len == FETCH_BODY && memcmp(rsp->payload, f->want, FETCH_BODY) == 0;
+}
+
+struct big_srv {
+	struct evudp6_block_server *bs;
+	uint8_t *body;
+};
+
+static void big_request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
+                           const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
+{
+	(void)m;
+	struct big_srv *s = arg;
+	struct evudp6_msg whole;
+	if (evudp6_block_server_handle(s->bs, ex, req, remote, &whole) != 1)
+		return;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
+	evudp6_block_respond(s->bs, ex, &whole, &b, s->body, FETCH_BODY);
+}
+
+static void fetch_once(struct event_base *base, struct evudp6_messenger *cli, const struct evudp6_addr *to,
+                       struct block_fetch *f)
+{
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "big", 3);
+	struct evudp6_block_config cfg;
+	evudp6_block_config_init(&cfg, sizeof(cfg));
+	cfg.progress_cb = fetch_progress_cb;
+	cfg.progress_arg = f;
+	ck_assert_int_eq(evudp6_block_request(cli, to, &b, &cfg, fetch_done_cb, f, NULL), 0);
+	while (!f->done)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+START_TEST(block_client_reassembles_allocating_nothing_after_first_block)
+{
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger *srv = NULL, *cli = NULL;
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &tcfg, NULL), 0);
+	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &tcfg, NULL), 0);
+	static struct big_srv s;
+	s.body = malloc(FETCH_BODY);
+	ck_assert_ptr_nonnull(s.body);
+	for (size_t i = 0; i < FETCH_BODY; i++)
+		s.body[i] = (uint8_t)(i * 7u + (i >> 10));
+	ck_assert_int_eq(evudp6_block_server_new(&s.bs, NULL), 0);
+	evudp6_messenger_set_request_cb(srv, big_request_cb, &s);
+	ck_assert_int_eq(evudp6_messenger_start(srv), 0);
+	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
+	struct evudp6_addr to;
+	ck_assert_int_eq(
+	    evudp6_addr_from_literal(&to, "::1", evudp6_transport_port(evudp6_messenger_transport(srv)), 0),
+	    0);
+	/* The first transfer warms the messengers and libevent up. */
+	for (int round = 0; round < 2; round++) {
+		struct block_fetch f = {.want = s.body};
+		fetch_once(base, cli, &to, &f);
+		ck_assert_int_eq(f.err, 0);
+		ck_assert_uint_eq(f.len, FETCH_BODY);
+		ck_assert(f.same);
+		ck_assert_uint_eq(f.progress, FETCH_BODY / 1024u);
+		if (round == 1)
+			expect_no_growth((struct counts){
+			    f.last.lib_allocs - f.first.lib_allocs, f.last.lib_frees - f.first.lib_frees,
+			    f.last.ev_allocs - f.first.ev_allocs, f.last.ev_frees - f.first.ev_frees});
+	}
+	struct evudp6_block_server_stats st;
+	evudp6_block_server_stats(s.bs, &st, sizeof(st));
+	ck_assert_uint_eq(st.blocks_from_cache, 2 * (FETCH_BODY / 1024u - 1));
+
+	evudp6_messenger_free(cli);
+	evudp6_messenger_free(srv);
+	evudp6_block_server_free(s.bs);
+	free(s.body);
+	event_base_free(base);
+}
+END_TEST
+
 /* ------------------------------------------------------------ resources */
 
 static void hello_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
@@ -710,6 +826,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, observe_notifications_allocate_nothing_after_warm_up);
 	tcase_add_test(tc, resource_notify_allocates_nothing_after_warm_up);
 	tcase_add_test(tc, block_server_serves_snapshot_blocks_allocating_nothing);
+	tcase_add_test(tc, block_client_reassembles_allocating_nothing_after_first_block);
 	tcase_add_test(tc, server_answers_allocate_nothing_after_warm_up);
 	suite_add_tcase(s, tc);
 	return s;
