@@ -666,6 +666,40 @@ static bool retry_smaller(struct evudp6_block_request *br, const struct evudp6_i
 	return rc == 0;
 }
 
+/*
+ * 4.13 to the request sent in one message: with Block1 the server asks
+ * for the body in blocks of that size (RFC 7959 section 2.9.3), so it
+ * goes again as a Block1 upload, once per transfer (*again set; the
+ * result of sending its first block returned). Not when the server's
+ * Size1 is below the body (no block size makes it fit) nor for SZX 7
+ * (BERT is not for UDP: -EVUDP6_E_BLOCK_INVALID). 0 without *again: the
+ * response is handled as any other.
+ */
+static int too_large_in_blocks(struct evudp6_block_request *br, const struct evudp6_msg *rsp, bool *again)
+{
+	if (rsp->code != CODE_TOO_LARGE || br->uploading || br->up_len == 0 || br->up_off != 0 ||
+	    br->received != 0 || br->st.blocks_received != 0 || br->st.too_large_retries != 0)
+		return 0;
+	struct evudp6_block b1;
+	int rc = evudp6_block_get(rsp, EVUDP6_OPT_BLOCK1, &b1);
+	if (rc == 0)
+		return 0;
+	if (rc < 0 || b1.szx == 7)
+		return -EVUDP6_E_BLOCK_INVALID;
+	struct evudp6_opt o;
+	uint32_t size1;
+	if (evudp6_msg_find_opt(rsp, EVUDP6_OPT_SIZE1, &o) && evudp6_opt_uint(&o, &size1) == 0 &&
+	    size1 < br->up_len)
+		return 0;
+	*again = true;
+	br->st.too_large_retries++;
+	br->uploading = true;
+	evudp6__random_bytes(br->rtag, sizeof(br->rtag));
+	if (b1.szx < br->up_szx)
+		br->up_szx = b1.szx;
+	return send_block1(br);
+}
+
 static void on_response(struct evudp6_request_handle r, int err, const struct evudp6_msg *rsp,
                         const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
@@ -680,10 +714,12 @@ static void on_response(struct evudp6_request_handle r, int err, const struct ev
 		br_finish(br, err, NULL, remote, icmp);
 		return;
 	}
-	bool delivered = false;
+	bool delivered = false, again = false;
 	br->busy = true;
-	int rc =
-	    br->uploading ? on_upload(br, rsp, remote, &delivered) : on_download(br, rsp, remote, &delivered);
+	int rc = too_large_in_blocks(br, rsp, &again);
+	if (rc == 0 && !again)
+		rc = br->uploading ? on_upload(br, rsp, remote, &delivered)
+		                   : on_download(br, rsp, remote, &delivered);
 	if (delivered)
 		return; /* freed */
 	br->busy = false;
@@ -838,8 +874,10 @@ int evudp6_block_request_stats(const struct evudp6_block_request *br, struct evu
 	if (!out)
 		return -EINVAL;
 	struct evudp6_block_request_stats st = br->st;
-	st.upload_block_size =
-	    br->up_len > br->cfg.block_size || br->uploading ? EVUDP6_BLOCK_SIZE(br->up_szx) : 0;
+	/* Also for a body that fitted one message but went up in blocks. */
+	st.upload_block_size = br->up_len > br->cfg.block_size || br->uploading || br->st.blocks_sent
+	                           ? EVUDP6_BLOCK_SIZE(br->up_szx)
+	                           : 0;
 	st.bytes_sent = br->up_off;
 	return (int)evudp6__struct_out(out, size, &st, sizeof(st));
 }

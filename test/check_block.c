@@ -50,6 +50,13 @@ struct handler {
 	int seen_count;
 	bool echo;
 	size_t big_option; /* a Location-Query this long in every answer */
+	/* too_large: answer 4.13 to a body that came in one message (to every
+	 * body when too_large_all), with Block1 SZX too_large_szx when >= 0
+	 * and Size1 too_large_size1 when > 0; refusals counts them. */
+	bool too_large, too_large_all;
+	int too_large_szx;
+	uint32_t too_large_size1;
+	int refusals;
 };
 static struct handler H;
 
@@ -62,6 +69,20 @@ static void on_request(struct evudp6_messenger *m, struct evudp6_exchange_handle
 	if (rc != 1)
 		return;
 	H.calls++;
+	if (H.too_large && whole.payload_len &&
+	    (H.too_large_all || evudp6_block_get(req, EVUDP6_OPT_BLOCK1, NULL) == 0)) {
+		H.refusals++;
+		struct evudp6_msg_builder b;
+		evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CODE(4, 13), 0);
+		if (H.too_large_szx >= 0) {
+			struct evudp6_block b1 = {.szx = (uint8_t)H.too_large_szx};
+			evudp6_block_add(&b, EVUDP6_OPT_BLOCK1, &b1);
+		}
+		if (H.too_large_size1)
+			evudp6_msg_builder_add_uint(&b, EVUDP6_OPT_SIZE1, H.too_large_size1);
+		ck_assert_int_eq(evudp6_exchange_respond(ex, &b), 0);
+		return;
+	}
 	if (whole.payload_len || req->code == EVUDP6_PUT || req->code == EVUDP6_POST) {
 		free(H.seen);
 		H.seen = malloc(whole.payload_len + 1);
@@ -575,6 +596,119 @@ START_TEST(block1_4_13_ends_upload_with_size1)
 	ck_assert_uint_eq(r.st.requests, 1); /* Size1 5000 told it at block 0 */
 	ck_assert_int_eq(H.calls, 0);
 	ck_assert_uint_eq(server_stats().too_large, 1);
+	free(up);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
+/* RFC 7959 2.9.3: a 4.13 with Block1 to a body sent in one message asks
+ * for it in blocks of that size; the client sends it again so, once. */
+START_TEST(block1_4_13_with_block1_sends_the_body_again_in_that_size)
+{
+	start(NULL);
+	H.body_len = 5;
+	H.too_large = true;
+	H.too_large_szx = 4; /* 256 */
+	H.too_large_size1 = 4096;
+	uint8_t *up = pattern(800, 11);
+	struct result r;
+	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_int_eq(r.code, EVUDP6_CONTENT);
+	ck_assert_uint_eq(r.len, 5);
+	ck_assert_int_eq(H.refusals, 1);
+	ck_assert_int_eq(H.seen_count, 1);
+	ck_assert_uint_eq(H.seen_len, 800);
+	ck_assert_mem_eq(H.seen, up, 800);
+	/* the one message, then 256 + 256 + 256 + 32 */
+	ck_assert_uint_eq(r.st.requests, 5);
+	ck_assert_uint_eq(r.st.blocks_sent, 4);
+	ck_assert_uint_eq(r.st.bytes_sent, 800);
+	ck_assert_uint_eq(r.st.upload_block_size, 256);
+	ck_assert_uint_eq(r.st.too_large_retries, 1);
+	struct evudp6_block_server_stats st = server_stats();
+	ck_assert_uint_eq(st.uploads_started, 1);
+	ck_assert_uint_eq(st.uploads_completed, 1);
+	ck_assert_uint_eq(st.continues, 3);
+	result_free(&r);
+	/* without Size1 too, and a size the body fits in one block of */
+	H.too_large_size1 = 0;
+	H.too_large_szx = 6;
+	H.refusals = H.seen_count = 0;
+	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_int_eq(r.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(H.refusals, 1);
+	ck_assert_int_eq(H.seen_count, 1);
+	ck_assert_uint_eq(H.seen_len, 800);
+	ck_assert_mem_eq(H.seen, up, 800);
+	ck_assert_uint_eq(r.st.requests, 2);
+	ck_assert_uint_eq(r.st.blocks_sent, 1);
+	ck_assert_uint_eq(r.st.too_large_retries, 1);
+	free(up);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
+/* What still ends at the 4.13, as before: no Block1 in it, a Size1 below
+ * the body, SZX 7, a 4.13 to the retry, and a 4.13 during an upload. */
+START_TEST(block1_4_13_without_a_usable_block1_ends_the_request)
+{
+	start(NULL);
+	H.body_len = 5;
+	H.too_large = true;
+	uint8_t *up = pattern(5000, 12);
+	struct result r;
+
+	H.too_large_szx = -1;
+	H.too_large_size1 = 512;
+	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
+	ck_assert_int_eq(r.err, 0); /* the server's answer, passed on */
+	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
+	ck_assert_uint_eq(r.size1, 512);
+	ck_assert_uint_eq(r.st.requests, 1);
+	ck_assert_uint_eq(r.st.too_large_retries, 0);
+	result_free(&r);
+
+	/* Size1: the server takes no more than 512 bytes, in any block size */
+	H.too_large_szx = 4;
+	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
+	ck_assert_uint_eq(r.size1, 512);
+	ck_assert_uint_eq(r.st.requests, 1);
+	ck_assert_uint_eq(r.st.too_large_retries, 0);
+	result_free(&r);
+
+	H.too_large_size1 = 0;
+	H.too_large_szx = 7;
+	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
+	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_INVALID);
+	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
+	ck_assert_uint_eq(r.st.requests, 1);
+	ck_assert_uint_eq(r.st.too_large_retries, 0);
+	result_free(&r);
+
+	/* the retry's blocks refused too: once is all */
+	H.too_large_szx = 4;
+	H.too_large_all = true;
+	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
+	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_TOO_LARGE);
+	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
+	ck_assert_uint_eq(r.st.requests, 5);
+	ck_assert_uint_eq(r.st.too_large_retries, 1);
+	result_free(&r);
+
+	/* an upload from the start: its 4.13 with Block1 ends it */
+	fetch(&r, EVUDP6_PUT, "store", up, 5000, NULL);
+	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_TOO_LARGE);
+	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
+	ck_assert_uint_eq(r.st.requests, 5);
+	ck_assert_uint_eq(r.st.too_large_retries, 0);
+	ck_assert_int_eq(H.seen_count, 0);
+	ck_assert_int_eq(H.refusals, 6);
 	free(up);
 	result_free(&r);
 	stop();
@@ -1307,6 +1441,8 @@ int main(void)
 	tcase_add_test(tc, block1_upload_reaches_handler_once_whole);
 	tcase_add_test(tc, block1_follows_the_server_smaller_size);
 	tcase_add_test(tc, block1_4_13_ends_upload_with_size1);
+	tcase_add_test(tc, block1_4_13_with_block1_sends_the_body_again_in_that_size);
+	tcase_add_test(tc, block1_4_13_without_a_usable_block1_ends_the_request);
 	tcase_add_test(tc, block1_request_tag_keeps_concurrent_uploads_apart_and_4_08_names_a_lost_one);
 	tcase_add_test(tc, block1_and_block2_echo_both_ways);
 	tcase_add_test(tc, block_continue_completes_a_first_block_from_elsewhere);

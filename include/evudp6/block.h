@@ -113,8 +113,10 @@ typedef void (*evudp6_block_progress_cb)(struct evudp6_block_request *br, bool u
  *
  * @param err  0: @p rsp is the final response, its payload the whole body
  *             (in streaming mode no payload: the blocks went to the data
- *             callback); -EVUDP6_E_BLOCK_TOO_LARGE (4.13, @p rsp carries
- *             the server's Size1 if it gave one), -EVUDP6_E_BLOCK_INCOMPLETE
+ *             callback); -EVUDP6_E_BLOCK_TOO_LARGE (4.13 to a Block1
+ *             upload, also to one sent after a 4.13 with Block1; @p rsp
+ *             carries the server's Size1 if it gave one),
+ *             -EVUDP6_E_BLOCK_INCOMPLETE
  *             (4.08), -EVUDP6_E_BLOCK_BODY_LIMIT (the response body would
  *             pass max_body), -EVUDP6_E_BLOCK_CHANGED (the ETag changed
  *             more than max_restarts times), -EVUDP6_E_BLOCK_INVALID (the
@@ -180,7 +182,12 @@ EVUDP6_API int evudp6_block_config_init(struct evudp6_block_config *cfg, size_t 
  * @p b are dropped: the layer writes its own. A payload larger than the
  * block size goes up with Block1 (every block CON, with Size1 and a
  * Request-Tag so that concurrent uploads stay apart); otherwise the
- * request leaves as it is. Follow-up Block2 requests repeat the request's
+ * request leaves as it is, and a 4.13 to it that carries Block1 (RFC 7959
+ * section 2.9.3: send it in blocks of this size) makes it go again, once,
+ * as a Block1 upload in that size (not above ours) unless the 4.13's
+ * Size1 is below the body; such a 4.13 with SZX 7 ends it with
+ * -EVUDP6_E_BLOCK_INVALID, one without Block1 is the final response.
+ * Follow-up Block2 requests repeat the request's
  * options (not its payload, not Observe) with the next NUM.
  *
  * @param cfg  may be NULL for the defaults; copied
@@ -242,6 +249,12 @@ struct evudp6_block_request_stats {
 	uint64_t bytes_sent; /**< of the request body, acknowledged */
 	/** CON retransmissions of the transfer's requests, all exchanges together */
 	unsigned int retransmissions;
+	/**
+	 * 1 when a 4.13 with Block1 to the request sent in one message made
+	 * it go again as a Block1 upload in the block size that 4.13 asked
+	 * for (RFC 7959 section 2.9.3); at most once per transfer.
+	 */
+	unsigned int too_large_retries;
 };
 
 /**
