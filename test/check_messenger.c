@@ -1514,22 +1514,34 @@ START_TEST(messenger_send_error_fails_every_exchange_to_remote)
 	builder_get(&b, EVUDP6_CON, "hello");
 	ck_assert_int_eq(evudp6_messenger_request(m, &to2, &b, 0, rec_cb, &y, NULL), 0);
 	ck_assert(RUN_UNTIL(r->n == 2 && other->n == 1, 2000));
-	/* A datagram the kernel refuses: sendmsg() fails with EMSGSIZE, and
-	 * the transport reports that for the remote from the loop. */
+	/* A datagram too big to send (EMSGSIZE) concerns that datagram
+	 * alone: it is none of the requests, which fit, so none fails. */
 	static uint8_t huge[70000];
-	int rc = evudp6_transport_send(evudp6_messenger_transport(m), &to, huge, sizeof huge);
-	ck_assert_int_eq(rc, -EMSGSIZE);
+	struct evudp6_transport *t = evudp6_messenger_transport(m);
+	ck_assert_int_eq(evudp6_transport_send(t, &to, huge, sizeof huge), -EMSGSIZE);
+	run_for(20);
+	ck_assert_int_eq(x[0].calls + x[1].calls, 0);
+	ck_assert_uint_eq(mstats(m).send_errors, 1);
+	/* A send to the remote the kernel refuses otherwise (here: from a
+	 * source address this host does not have) fails every exchange to
+	 * it, reported from the loop. */
+	struct evudp6_addr bad = to;
+	struct in6_addr foreign;
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::77", &foreign), 1);
+	evudp6_addr_set_local(&bad, &foreign, 0);
+	int rc = evudp6_transport_send(t, &bad, "x", 1);
+	ck_assert_int_eq(rc, -EINVAL);
 	ck_assert_int_eq(x[0].calls + x[1].calls, 0);
 	ck_assert(RUN_UNTIL(x[0].calls == 1 && x[1].calls == 1, 2000));
 	for (int i = 0; i < 2; i++) {
-		ck_assert_int_eq(x[i].err, -EMSGSIZE);
+		ck_assert_int_eq(x[i].err, -EINVAL);
 		ck_assert(!x[i].had_icmp);
 		ck_assert(evudp6_addr_equal(&x[i].remote, &to));
 	}
 	run_for(20);
 	ck_assert_int_eq(y.calls, 0);
 	struct evudp6_messenger_stats st = mstats(m);
-	ck_assert_uint_eq(st.send_errors, 1);
+	ck_assert_uint_eq(st.send_errors, 2);
 	ck_assert_uint_eq(st.exchanges_failed, 2);
 	ck_assert_uint_eq(st.requests_pending, 1);
 
@@ -1543,7 +1555,7 @@ START_TEST(messenger_send_error_fails_every_exchange_to_remote)
 	ck_assert_int_ne(rc, -EAGAIN);
 	run_for(20);
 	ck_assert_int_eq(z.calls, 0);
-	ck_assert_uint_eq(mstats(m).send_errors, 2);
+	ck_assert_uint_eq(mstats(m).send_errors, 3);
 	ck_assert_uint_eq(mstats(m).requests_pending, 1);
 	evudp6_messenger_free(m);
 	raw_close(r);
