@@ -349,6 +349,15 @@ static void peer_answer(struct peer *p)
 	                 (ssize_t)sizeof rsp);
 }
 
+/* The peer answers; the request @p x, still pending, ends with that 2.05. */
+static void answered(struct peer *p, struct rec *x)
+{
+	peer_answer(p);
+	TESTNET_LOOP_UNTIL(base, x->calls == 1);
+	ck_assert_int_eq(x->err, 0);
+	ck_assert_uint_eq(x->code, EVUDP6_CONTENT);
+}
+
 #define WAIT_ERRORS(m, count) TESTNET_LOOP_UNTIL(base, mstats(m).icmp_errors >= (count))
 
 /* ------------------------------------------------------------ vetting */
@@ -424,10 +433,7 @@ START_TEST(vetting_quote_with_a_wrong_token_fails_nothing)
 	ck_assert_uint_eq(st.exchanges_failed, 0);
 	ck_assert_int_eq(x.calls, 0);
 	/* The request is still there and gets its answer. */
-	peer_answer(&p);
-	TESTNET_LOOP_UNTIL(base, x.calls == 1);
-	ck_assert_int_eq(x.err, 0);
-	ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+	answered(&p, &x);
 	evudp6_messenger_free(m);
 	close(p.fd);
 }
@@ -1009,10 +1015,7 @@ START_TEST(send_emsgsize_fails_only_the_request_refused)
 	int before = peer_read(&p);
 	TESTNET_LOOP_UNTIL(base, peer_read(&p) > before);
 	ck_assert_uint_lt(p.len, 64);
-	peer_answer(&p);
-	TESTNET_LOOP_UNTIL(base, small.calls == 1);
-	ck_assert_int_eq(small.err, 0);
-	ck_assert_uint_eq(small.code, EVUDP6_CONTENT);
+	answered(&p, &small);
 	evudp6_messenger_free(m);
 	close(p.fd);
 }
