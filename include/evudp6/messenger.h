@@ -10,7 +10,8 @@
  * non-confirmable responses, and fails every pending exchange to a remote
  * at once when a hard ICMP error (vetted: its quote must hold the header
  * and token of a message pending to that remote) or a send error says the
- * remote is unreachable; soft ICMP errors (Packet Too Big, Time Exceeded,
+ * remote is unreachable (a send refused with EMSGSIZE, too big for the
+ * path, fails only the request it was); soft ICMP errors (Packet Too Big, Time Exceeded,
  * Parameter Problem) are counted and fail nothing, and a Packet Too Big
  * sends the quoted message again at once. As a server it deduplicates
  * requests per endpoint pair (remote, local address, message id), answers
@@ -476,6 +477,9 @@ EVUDP6_API int evudp6_messenger_config_init(struct evudp6_messenger_config *cfg,
 /**
  * Create a messenger and its transport (not yet bound: see
  * evudp6_messenger_start()). Every pool and table is allocated here.
+ * A messenger belongs to one thread and one process: after fork() only
+ * one of the two may use it (both would send the same message ids and
+ * tokens on the same socket); the other creates its own.
  *
  * @param out   receives the messenger (freed with evudp6_messenger_free())
  * @param tcfg  transport configuration, may be NULL (see
