@@ -515,6 +515,10 @@ static int on_download(struct evudp6_block_request *br, const struct evudp6_msg 
 			br_finish(br, 0, rsp, remote, NULL);
 			return 0;
 		}
+		/* It replaces the body kept so far, within max_body as well
+		 * (the buffer never grows past it). */
+		if (rsp->payload_len > br->cfg.max_body && !br->cfg.data_cb)
+			return -EVUDP6_E_BLOCK_BODY_LIMIT;
 		br->body_len = 0;
 		if (rsp->payload_len) {
 			br->received = 0;

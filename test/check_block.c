@@ -1261,6 +1261,9 @@ struct canned {
 	size_t payload;
 	int answers_left; /* 0: answer every request */
 	int answered;
+	/* from this answer on (when > 0): no Block2, plain_payload bytes */
+	int plain_from;
+	size_t plain_payload;
 };
 
 static void canned_cb(evutil_socket_t fd, short what, void *arg)
@@ -1278,15 +1281,63 @@ static void canned_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	c->answered++;
 	static uint8_t body[1024];
+	bool plain = c->plain_from > 0 && c->answered >= c->plain_from;
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, req.mid);
 	evudp6_msg_builder_set_token(&b, req.token, req.tkl);
-	evudp6_block_add(&b, EVUDP6_OPT_BLOCK2, &c->b2);
-	evudp6_msg_builder_set_payload(&b, body, c->payload);
+	if (!plain)
+		evudp6_block_add(&b, EVUDP6_OPT_BLOCK2, &c->b2);
+	evudp6_msg_builder_set_payload(&b, body, plain ? c->plain_payload : c->payload);
 	uint8_t out[2048];
 	ssize_t m = evudp6_msg_encode(&b, out, sizeof(out));
 	sendto(fd, out, (size_t)m, 0, (struct sockaddr *)&from, fl);
 }
+
+/* A response without Block2 in the middle of a download replaces the
+ * body: one larger than max_body ends the transfer, as more blocks would. */
+START_TEST(block2_plain_answer_mid_download_over_max_body_fails_named)
+{
+	start(NULL);
+	struct canned c = {.fd = testnet_socket(AF_INET6, "::1"),
+	                   .b2 = {.num = 0, .more = true, .szx = 0},
+	                   .payload = 16,
+	                   .plain_from = 2,
+	                   .plain_payload = 500};
+	struct sockaddr_in6 sa;
+	socklen_t sl = sizeof(sa);
+	getsockname(c.fd, (struct sockaddr *)&sa, &sl);
+	struct evudp6_addr to;
+	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
+	struct event *ev = event_new(base, c.fd, EV_READ | EV_PERSIST, canned_cb, &c);
+	event_add(ev, NULL);
+	struct evudp6_block_config cfg = client_cfg();
+	cfg.max_body = 100;
+	struct result r = {0};
+	struct evudp6_msg_builder b;
+	request_builder(&b, EVUDP6_GET, "x");
+	transfer(&r, &to, &b, &cfg);
+	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_BODY_LIMIT);
+	ck_assert_int_eq(r.code, EVUDP6_CONTENT);
+	ck_assert_uint_eq(r.len, 500); /* the response that ended it */
+	ck_assert_uint_eq(r.st.requests, 2);
+	ck_assert_uint_eq(r.st.blocks_received, 1);
+	ck_assert_int_eq(c.answered, 2);
+	result_free(&r);
+	/* within max_body it is the answer */
+	c.answered = 0;
+	c.plain_payload = 60;
+	memset(&r, 0, sizeof(r));
+	request_builder(&b, EVUDP6_GET, "x");
+	transfer(&r, &to, &b, &cfg);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.len, 60);
+	ck_assert_uint_eq(r.st.requests, 2);
+	result_free(&r);
+	event_free(ev);
+	close(c.fd);
+	stop();
+}
+END_TEST
 
 START_TEST(block2_client_refuses_szx7_and_short_blocks)
 {
@@ -1436,6 +1487,7 @@ int main(void)
 	tcase_add_test(tc, block2_evicted_snapshot_reruns_handler_same_etag_completes);
 	tcase_add_test(tc, block2_body_over_max_body_fails_named);
 	tcase_add_test(tc, block2_client_refuses_szx7_and_short_blocks);
+	tcase_add_test(tc, block2_plain_answer_mid_download_over_max_body_fails_named);
 	tcase_add_test(tc, block2_server_uses_a_smaller_block_when_options_take_the_room);
 	tcase_add_test(tc, block1_client_uses_a_smaller_block_when_options_take_the_room);
 	tcase_add_test(tc, block1_upload_reaches_handler_once_whole);
