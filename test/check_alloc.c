@@ -591,7 +591,8 @@ END_TEST
 
 struct block_srv {
 	struct evudp6_block_server *bs;
-	uint8_t body[8192];
+	const uint8_t *body;
+	size_t body_len;
 	unsigned long handler_calls, failed;
 };
 
@@ -609,7 +610,7 @@ static void block_request_cb(struct evudp6_messenger *m, struct evudp6_exchange_
 	s->handler_calls++;
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
-	if (evudp6_block_respond(s->bs, ex, &whole, &b, s->body, sizeof(s->body)) != 0)
+	if (evudp6_block_respond(s->bs, ex, &whole, &b, s->body, s->body_len) != 0)
 		s->failed++;
 }
 
@@ -620,7 +621,10 @@ START_TEST(block_server_serves_snapshot_blocks_allocating_nothing)
 	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
 	static struct block_srv s;
-	memset(s.body, 'x', sizeof(s.body));
+	static uint8_t body[8192];
+	memset(body, 'x', sizeof(body));
+	s.body = body;
+	s.body_len = sizeof(body);
 	ck_assert_int_eq(evudp6_block_server_new(&s.bs, NULL), 0);
 	evudp6_messenger_set_request_cb(m, block_request_cb, &s);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
@@ -683,24 +687,6 @@ static void fetch_done_cb(struct evudp6_block_request *br, int err, const struct
 	f->same = rsp && rsp->payload_len == FETCH_BODY && memcmp(rsp->payload, f->want, FETCH_BODY) == 0;
 }
 
-struct big_srv {
-	struct evudp6_block_server *bs;
-	uint8_t *body;
-};
-
-static void big_request_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
-                           const struct evudp6_msg *req, const struct evudp6_addr *remote, void *arg)
-{
-	(void)m;
-	struct big_srv *s = arg;
-	struct evudp6_msg whole;
-	if (evudp6_block_server_handle(s->bs, ex, req, remote, &whole) != 1)
-		return;
-	struct evudp6_msg_builder b;
-	evudp6_msg_builder_init(&b, EVUDP6_ACK, EVUDP6_CONTENT, 0);
-	evudp6_block_respond(s->bs, ex, &whole, &b, s->body, FETCH_BODY);
-}
-
 static void fetch_once(struct event_base *base, struct evudp6_messenger *cli, const struct evudp6_addr *to,
                        struct block_fetch *f)
 {
@@ -723,13 +709,15 @@ START_TEST(block_client_reassembles_allocating_nothing_after_first_block)
 	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
 	ck_assert_int_eq(evudp6_messenger_new(&srv, base, &tcfg, NULL), 0);
 	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &tcfg, NULL), 0);
-	static struct big_srv s;
-	s.body = malloc(FETCH_BODY);
-	ck_assert_ptr_nonnull(s.body);
+	static struct block_srv s;
+	uint8_t *body = malloc(FETCH_BODY);
+	ck_assert_ptr_nonnull(body);
 	for (size_t i = 0; i < FETCH_BODY; i++)
-		s.body[i] = (uint8_t)(i * 7u + (i >> 10));
+		body[i] = (uint8_t)(i * 7u + (i >> 10));
+	s.body = body;
+	s.body_len = FETCH_BODY;
 	ck_assert_int_eq(evudp6_block_server_new(&s.bs, NULL), 0);
-	evudp6_messenger_set_request_cb(srv, big_request_cb, &s);
+	evudp6_messenger_set_request_cb(srv, block_request_cb, &s);
 	ck_assert_int_eq(evudp6_messenger_start(srv), 0);
 	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
 	struct evudp6_addr to;
@@ -752,11 +740,13 @@ START_TEST(block_client_reassembles_allocating_nothing_after_first_block)
 	struct evudp6_block_server_stats st;
 	evudp6_block_server_stats(s.bs, &st, sizeof(st));
 	ck_assert_uint_eq(st.blocks_from_cache, 2 * (FETCH_BODY / 1024u - 1));
+	ck_assert_uint_eq(s.handler_calls, 2);
+	ck_assert_uint_eq(s.failed, 0);
 
 	evudp6_messenger_free(cli);
 	evudp6_messenger_free(srv);
 	evudp6_block_server_free(s.bs);
-	free(s.body);
+	free(body);
 	event_base_free(base);
 }
 END_TEST

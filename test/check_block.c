@@ -602,6 +602,22 @@ START_TEST(block1_4_13_ends_upload_with_size1)
 }
 END_TEST
 
+/* After one 4.13 with Block1: the handler's answer, the body seen once and
+ * whole, in @p requests exchanges of which @p blocks carried Block1. */
+static void expect_sent_again(const struct result *r, const uint8_t *up, size_t len, uint64_t requests,
+                              uint64_t blocks)
+{
+	ck_assert_int_eq(r->err, 0);
+	ck_assert_int_eq(r->code, EVUDP6_CONTENT);
+	ck_assert_int_eq(H.refusals, 1);
+	ck_assert_int_eq(H.seen_count, 1);
+	ck_assert_uint_eq(H.seen_len, len);
+	ck_assert_mem_eq(H.seen, up, len);
+	ck_assert_uint_eq(r->st.requests, requests);
+	ck_assert_uint_eq(r->st.blocks_sent, blocks);
+	ck_assert_uint_eq(r->st.too_large_retries, 1);
+}
+
 /* RFC 7959 2.9.3: a 4.13 with Block1 to a body sent in one message asks
  * for it in blocks of that size; the client sends it again so, once. */
 START_TEST(block1_4_13_with_block1_sends_the_body_again_in_that_size)
@@ -614,19 +630,11 @@ START_TEST(block1_4_13_with_block1_sends_the_body_again_in_that_size)
 	uint8_t *up = pattern(800, 11);
 	struct result r;
 	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
-	ck_assert_int_eq(r.err, 0);
-	ck_assert_int_eq(r.code, EVUDP6_CONTENT);
-	ck_assert_uint_eq(r.len, 5);
-	ck_assert_int_eq(H.refusals, 1);
-	ck_assert_int_eq(H.seen_count, 1);
-	ck_assert_uint_eq(H.seen_len, 800);
-	ck_assert_mem_eq(H.seen, up, 800);
 	/* the one message, then 256 + 256 + 256 + 32 */
-	ck_assert_uint_eq(r.st.requests, 5);
-	ck_assert_uint_eq(r.st.blocks_sent, 4);
+	expect_sent_again(&r, up, 800, 5, 4);
+	ck_assert_uint_eq(r.len, 5);
 	ck_assert_uint_eq(r.st.bytes_sent, 800);
 	ck_assert_uint_eq(r.st.upload_block_size, 256);
-	ck_assert_uint_eq(r.st.too_large_retries, 1);
 	struct evudp6_block_server_stats st = server_stats();
 	ck_assert_uint_eq(st.uploads_started, 1);
 	ck_assert_uint_eq(st.uploads_completed, 1);
@@ -637,15 +645,7 @@ START_TEST(block1_4_13_with_block1_sends_the_body_again_in_that_size)
 	H.too_large_szx = 6;
 	H.refusals = H.seen_count = 0;
 	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
-	ck_assert_int_eq(r.err, 0);
-	ck_assert_int_eq(r.code, EVUDP6_CONTENT);
-	ck_assert_int_eq(H.refusals, 1);
-	ck_assert_int_eq(H.seen_count, 1);
-	ck_assert_uint_eq(H.seen_len, 800);
-	ck_assert_mem_eq(H.seen, up, 800);
-	ck_assert_uint_eq(r.st.requests, 2);
-	ck_assert_uint_eq(r.st.blocks_sent, 1);
-	ck_assert_uint_eq(r.st.too_large_retries, 1);
+	expect_sent_again(&r, up, 800, 2, 1);
 	free(up);
 	result_free(&r);
 	stop();
@@ -660,57 +660,42 @@ START_TEST(block1_4_13_without_a_usable_block1_ends_the_request)
 	H.body_len = 5;
 	H.too_large = true;
 	uint8_t *up = pattern(5000, 12);
-	struct result r;
-
-	H.too_large_szx = -1;
-	H.too_large_size1 = 512;
-	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
-	ck_assert_int_eq(r.err, 0); /* the server's answer, passed on */
-	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
-	ck_assert_uint_eq(r.size1, 512);
-	ck_assert_uint_eq(r.st.requests, 1);
-	ck_assert_uint_eq(r.st.too_large_retries, 0);
-	result_free(&r);
-
-	/* Size1: the server takes no more than 512 bytes, in any block size */
-	H.too_large_szx = 4;
-	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
-	ck_assert_int_eq(r.err, 0);
-	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
-	ck_assert_uint_eq(r.size1, 512);
-	ck_assert_uint_eq(r.st.requests, 1);
-	ck_assert_uint_eq(r.st.too_large_retries, 0);
-	result_free(&r);
-
-	H.too_large_size1 = 0;
-	H.too_large_szx = 7;
-	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
-	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_INVALID);
-	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
-	ck_assert_uint_eq(r.st.requests, 1);
-	ck_assert_uint_eq(r.st.too_large_retries, 0);
-	result_free(&r);
-
-	/* the retry's blocks refused too: once is all */
-	H.too_large_szx = 4;
-	H.too_large_all = true;
-	fetch(&r, EVUDP6_PUT, "store", up, 800, NULL);
-	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_TOO_LARGE);
-	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
-	ck_assert_uint_eq(r.st.requests, 5);
-	ck_assert_uint_eq(r.st.too_large_retries, 1);
-	result_free(&r);
-
-	/* an upload from the start: its 4.13 with Block1 ends it */
-	fetch(&r, EVUDP6_PUT, "store", up, 5000, NULL);
-	ck_assert_int_eq(r.err, -EVUDP6_E_BLOCK_TOO_LARGE);
-	ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
-	ck_assert_uint_eq(r.st.requests, 5);
-	ck_assert_uint_eq(r.st.too_large_retries, 0);
-	ck_assert_int_eq(H.seen_count, 0);
-	ck_assert_int_eq(H.refusals, 6);
+	static const struct {
+		int szx;        /* Block1 SZX in the 4.13, -1 none */
+		uint32_t size1; /* Size1 in the 4.13, 0 none */
+		bool all;       /* also to a body that came in blocks */
+		size_t len;     /* of the body */
+		int err, requests, retries;
+	} cases[] = {
+	    /* no Block1: the server's answer is passed on */
+	    {-1, 512, false, 800, 0, 1, 0},
+	    /* Size1: the server takes no more than 512 bytes, in any block size */
+	    {4, 512, false, 800, 0, 1, 0},
+	    /* BERT is not for UDP */
+	    {7, 0, false, 800, -EVUDP6_E_BLOCK_INVALID, 1, 0},
+	    /* the retry's blocks refused too: once is all */
+	    {4, 0, true, 800, -EVUDP6_E_BLOCK_TOO_LARGE, 5, 1},
+	    /* an upload from the start: its 4.13 with Block1 ends it */
+	    {4, 0, true, 5000, -EVUDP6_E_BLOCK_TOO_LARGE, 5, 0},
+	};
+	int refusals = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		H.too_large_szx = cases[i].szx;
+		H.too_large_size1 = cases[i].size1;
+		H.too_large_all = cases[i].all;
+		struct result r;
+		fetch(&r, EVUDP6_PUT, "store", up, cases[i].len, NULL);
+		refusals += 1 + cases[i].retries;
+		ck_assert_msg(r.err == cases[i].err, "case %zu: err %d, want %d", i, r.err, cases[i].err);
+		ck_assert_int_eq(r.code, EVUDP6_CODE(4, 13));
+		ck_assert_uint_eq(r.size1, cases[i].size1);
+		ck_assert_uint_eq(r.st.requests, (unsigned)cases[i].requests);
+		ck_assert_uint_eq(r.st.too_large_retries, (unsigned)cases[i].retries);
+		ck_assert_int_eq(H.refusals, refusals);
+		ck_assert_int_eq(H.seen_count, 0);
+		result_free(&r);
+	}
 	free(up);
-	result_free(&r);
 	stop();
 }
 END_TEST
@@ -1293,23 +1278,28 @@ static void canned_cb(evutil_socket_t fd, short what, void *arg)
 	sendto(fd, out, (size_t)m, 0, (struct sockaddr *)&from, fl);
 }
 
+/* Serve @p c on a socket of its own on ::1; @p to receives its address. */
+static struct event *canned_listen(struct canned *c, struct evudp6_addr *to)
+{
+	c->fd = testnet_socket(AF_INET6, "::1");
+	struct sockaddr_in6 sa;
+	socklen_t sl = sizeof(sa);
+	getsockname(c->fd, (struct sockaddr *)&sa, &sl);
+	evudp6_addr_from_literal(to, "::1", ntohs(sa.sin6_port), 0);
+	struct event *ev = event_new(base, c->fd, EV_READ | EV_PERSIST, canned_cb, c);
+	event_add(ev, NULL);
+	return ev;
+}
+
 /* A response without Block2 in the middle of a download replaces the
  * body: one larger than max_body ends the transfer, as more blocks would. */
 START_TEST(block2_plain_answer_mid_download_over_max_body_fails_named)
 {
 	start(NULL);
-	struct canned c = {.fd = testnet_socket(AF_INET6, "::1"),
-	                   .b2 = {.num = 0, .more = true, .szx = 0},
-	                   .payload = 16,
-	                   .plain_from = 2,
-	                   .plain_payload = 500};
-	struct sockaddr_in6 sa;
-	socklen_t sl = sizeof(sa);
-	getsockname(c.fd, (struct sockaddr *)&sa, &sl);
+	struct canned c = {
+	    .b2 = {.num = 0, .more = true, .szx = 0}, .payload = 16, .plain_from = 2, .plain_payload = 500};
 	struct evudp6_addr to;
-	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
-	struct event *ev = event_new(base, c.fd, EV_READ | EV_PERSIST, canned_cb, &c);
-	event_add(ev, NULL);
+	struct event *ev = canned_listen(&c, &to);
 	struct evudp6_block_config cfg = client_cfg();
 	cfg.max_body = 100;
 	struct result r = {0};
@@ -1342,14 +1332,9 @@ END_TEST
 START_TEST(block2_client_refuses_szx7_and_short_blocks)
 {
 	start(NULL);
-	struct canned c = {.fd = testnet_socket(AF_INET6, "::1")};
-	struct sockaddr_in6 sa;
-	socklen_t sl = sizeof(sa);
-	getsockname(c.fd, (struct sockaddr *)&sa, &sl);
+	struct canned c = {0};
 	struct evudp6_addr to;
-	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
-	struct event *ev = event_new(base, c.fd, EV_READ | EV_PERSIST, canned_cb, &c);
-	event_add(ev, NULL);
+	struct event *ev = canned_listen(&c, &to);
 	struct {
 		struct evudp6_block b2;
 		size_t payload;
@@ -1384,16 +1369,11 @@ START_TEST(block_request_options_apply_to_every_exchange)
 	 * exchange gives up within some 150 ms, not after the messenger's
 	 * schedule (300 ms doubling four times). */
 	start(NULL);
-	struct canned c = {.fd = testnet_socket(AF_INET6, "::1"), .answers_left = 1};
+	struct canned c = {.answers_left = 1};
 	c.b2 = (struct evudp6_block){.num = 0, .more = true, .szx = 6};
 	c.payload = 1024;
-	struct sockaddr_in6 sa;
-	socklen_t sl = sizeof(sa);
-	getsockname(c.fd, (struct sockaddr *)&sa, &sl);
 	struct evudp6_addr to;
-	evudp6_addr_from_literal(&to, "::1", ntohs(sa.sin6_port), 0);
-	struct event *ev = event_new(base, c.fd, EV_READ | EV_PERSIST, canned_cb, &c);
-	event_add(ev, NULL);
+	struct event *ev = canned_listen(&c, &to);
 	struct evudp6_request_options ro;
 	evudp6_request_options_init(&ro, sizeof(ro));
 	ro.ack_timeout_ms = 50;
