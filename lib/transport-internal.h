@@ -93,6 +93,9 @@ struct evudp6_transport {
 	struct mmsghdr *rxmsg;
 	struct iovec *rxiov;
 	struct sockaddr_in6 *rxname;
+	/* Slots of rxmsg the last recvmmsg() may have written: only their
+	 * lengths and flags are set again before the next one. */
+	unsigned int rx_used;
 	/* Error-queue read buffer (the quoted datagram). */
 	uint8_t *errbuf;
 

@@ -155,7 +155,13 @@ static int buffers_setup(struct evudp6_transport *t)
 	for (size_t i = 0; i < n; i++) {
 		t->rxiov[i].iov_base = t->rxbuf + i * t->cfg.max_datagram;
 		t->rxiov[i].iov_len = t->cfg.max_datagram;
+		struct msghdr *mh = &t->rxmsg[i].msg_hdr;
+		mh->msg_name = &t->rxname[i];
+		mh->msg_iov = &t->rxiov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = t->rxctrl + i * EVUDP6__CTRL_SIZE;
 	}
+	t->rx_used = (unsigned int)n;
 	return 0;
 }
 
@@ -576,20 +582,23 @@ static void deliver_datagram(struct evudp6_transport *t, unsigned int i)
  * the socket has a pending error (drain the error queue and retry). */
 static int read_batch(struct evudp6_transport *t, unsigned int max)
 {
-	for (unsigned int i = 0; i < max; i++) {
+	/* The kernel writes back the name and control lengths and the flags
+	 * of the slots it fills, nothing else (the pointers are set once in
+	 * buffers_setup()): only those slots need them again, not the whole
+	 * batch for every wakeup that brings one datagram. */
+	for (unsigned int i = 0; i < t->rx_used; i++) {
 		struct msghdr *mh = &t->rxmsg[i].msg_hdr;
-		mh->msg_name = &t->rxname[i];
 		mh->msg_namelen = sizeof(t->rxname[i]);
-		mh->msg_iov = &t->rxiov[i];
-		mh->msg_iovlen = 1;
-		mh->msg_control = t->rxctrl + (size_t)i * EVUDP6__CTRL_SIZE;
 		mh->msg_controllen = EVUDP6__CTRL_SIZE;
 		mh->msg_flags = 0;
 	}
+	t->rx_used = 0;
 	int n;
 	do
 		n = recvmmsg(t->fd, t->rxmsg, max, MSG_DONTWAIT, NULL);
 	while (n < 0 && errno == EINTR);
+	/* After a failure, take no slot for untouched. */
+	t->rx_used = n >= 0 ? (unsigned int)n : max;
 	if (n >= 0)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
