@@ -311,6 +311,8 @@ struct evudp6_request *evudp6__req_quoted(struct evudp6_messenger *m, const stru
                                           const struct evudp6_addr *remote);
 /* Send the request again now (after a Packet Too Big quoting it). */
 void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r);
+/* End @p r with @p err (a send error that concerns it alone). */
+void evudp6__req_fail(struct evudp6_messenger *m, struct evudp6_request *r, int err);
 /* Fail every request to @p remote, sent or still queued. */
 void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_addr *remote, int err,
                              const struct evudp6_icmp *icmp);

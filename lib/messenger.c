@@ -306,7 +306,17 @@ static void on_error(struct evudp6_transport *t, int err, const struct evudp6_ic
 		 * caller's: nothing to vet. */
 		m->st.send_errors++;
 		hand_on_error(m, err, icmp, remote, quoted, quoted_len);
-		if (!m->shut) {
+		struct evudp6_msg h;
+		if (err == -EMSGSIZE) {
+			/* Too big for the path: that message alone (its header
+			 * and token are quoted); the others to the remote fit. */
+			struct evudp6_request *r = NULL;
+			if (!m->shut && quoted && evudp6_msg_peek_header(&h, quoted, quoted_len) == 0 &&
+			    h.token)
+				r = evudp6__req_quoted(m, &h, remote);
+			if (r)
+				evudp6__req_fail(m, r, err);
+		} else if (!m->shut) {
 			evudp6__req_fail_remote(m, remote, err, NULL);
 			evudp6__obs_fail_remote(m, remote, err, NULL);
 		}

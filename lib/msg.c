@@ -465,8 +465,9 @@ const char *evudp6_code_str(uint8_t code, char buf[EVUDP6_CODE_STR_MAX])
 	return buf;
 }
 
-/* Known options: name, format and value length range (RFC 7252 5.10;
- * Observe RFC 7641; Block1/2, Size2 RFC 7959; No-Response RFC 7967). */
+/* Known options, in ascending order of number: name, format and value
+ * length range (RFC 7252 5.10; Observe RFC 7641; Block1/2, Size2 RFC 7959;
+ * No-Response RFC 7967). */
 static const struct {
 	uint16_t number;
 	uint8_t format;
@@ -495,11 +496,20 @@ static const struct {
     {EVUDP6_OPT_NO_RESPONSE, EVUDP6_OPT_FORMAT_UINT, 0, 1, "No-Response"},
 };
 
+/* opt_names[] is in ascending order of number: looked up by halving, as
+ * the builder checks every option it is given. */
 static int opt_find(uint32_t number)
 {
-	for (size_t i = 0; i < sizeof(opt_names) / sizeof(opt_names[0]); i++)
-		if (opt_names[i].number == number)
-			return (int)i;
+	size_t lo = 0, hi = sizeof(opt_names) / sizeof(opt_names[0]);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (opt_names[mid].number == number)
+			return (int)mid;
+		if (opt_names[mid].number < number)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 

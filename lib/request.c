@@ -563,6 +563,12 @@ void evudp6__req_resend(struct evudp6_messenger *m, struct evudp6_request *r)
 	evudp6__msgr_send(m, &r->remote, r->buf, r->len);
 }
 
+void evudp6__req_fail(struct evudp6_messenger *m, struct evudp6_request *r, int err)
+{
+	m->st.exchanges_failed++;
+	req_finish(m, r, err, NULL, NULL, NULL);
+}
+
 /* Multicast requests have no peer record and are never touched. */
 void evudp6__req_fail_remote(struct evudp6_messenger *m, const struct evudp6_addr *remote, int err,
                              const struct evudp6_icmp *icmp)

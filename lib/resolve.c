@@ -170,12 +170,6 @@ static bool is_v4mapped(const struct in6_addr *a)
 	return IN6_IS_ADDR_V4MAPPED(a);
 }
 
-/* Destinations that mean nothing without an interface. */
-static bool needs_scope(const struct in6_addr *a)
-{
-	return IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MC_LINKLOCAL(a) || IN6_IS_ADDR_MC_NODELOCAL(a);
-}
-
 /* Fill @a from a candidate, with the interface-only local part that makes
  * the transport send a scoped destination out of its interface. */
 static int make_addr(struct evudp6_addr *a, const struct sockaddr_in6 *sa, unsigned int zone_ifindex)
@@ -543,7 +537,7 @@ bool evudp6_resolve_recognize_remote(const struct evudp6_transport *t, const str
 	const struct in6_addr *ra = &a->remote.sin6_addr;
 	if (IN6_IS_ADDR_UNSPECIFIED(ra) || IN6_ARE_ADDR_EQUAL(ra, &any4))
 		return false;
-	if (needs_scope(ra) && a->remote.sin6_scope_id == 0 && !(a->has_local && a->local_ifindex != 0))
+	if (evudp6__in6_needs_zone(ra) && a->remote.sin6_scope_id == 0 && !(a->has_local && a->local_ifindex != 0))
 		return false;
 	if (t) {
 		struct sockaddr_in6 bound;

@@ -34,9 +34,15 @@ extern const char *evudp6__hosts_file;
 
 enum evudp6__transport_state { EVUDP6__T_NEW = 0, EVUDP6__T_STARTED, EVUDP6__T_SHUTDOWN };
 
+/* The first bytes of a refused datagram kept with its error: a CoAP
+ * header and the longest token, enough to tell which message it was. */
+#define EVUDP6__SENDERR_QUOTE 12
+
 struct evudp6__senderr {
 	struct evudp6_addr remote;
 	int err;
+	uint8_t quote_len;
+	uint8_t quote[EVUDP6__SENDERR_QUOTE];
 };
 
 /* One held datagram: where it goes and its own IPV6_PKTINFO, so that

@@ -676,7 +676,7 @@ static void transport_defer_cb(evutil_socket_t fd, short what, void *arg)
 		struct evudp6__senderr e = t->senderr[t->senderr_head];
 		t->senderr_head = (t->senderr_head + 1) % EVUDP6__SENDERR_RING;
 		t->senderr_count--;
-		deliver_error(t, e.err, NULL, &e.remote, NULL, 0);
+		deliver_error(t, e.err, NULL, &e.remote, e.quote_len ? e.quote : NULL, e.quote_len);
 		if (transport_gone(t))
 			return;
 	}
@@ -692,7 +692,8 @@ static void transport_defer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void queue_send_error(struct evudp6_transport *t, const struct evudp6_addr *remote, int err)
+static void queue_send_error(struct evudp6_transport *t, const struct evudp6_addr *remote, int err,
+                             const void *data, size_t len)
 {
 	if (!t->error_cb)
 		return;
@@ -701,8 +702,12 @@ static void queue_send_error(struct evudp6_transport *t, const struct evudp6_add
 		return;
 	}
 	unsigned int slot = (t->senderr_head + t->senderr_count) % EVUDP6__SENDERR_RING;
-	t->senderr[slot].remote = *remote;
-	t->senderr[slot].err = err;
+	struct evudp6__senderr *e = &t->senderr[slot];
+	e->remote = *remote;
+	e->err = err;
+	e->quote_len = (uint8_t)(len < sizeof(e->quote) ? len : sizeof(e->quote));
+	if (e->quote_len)
+		memcpy(e->quote, data, e->quote_len);
 	t->senderr_count++;
 	event_active(t->defer_ev, EV_TIMEOUT, 0);
 }
@@ -837,7 +842,8 @@ static void tx_flush(struct evudp6_transport *t)
 			(void)txq_push(t, &t->txslot[i].remote, t->txiov[i].iov_base, t->txiov[i].iov_len);
 		} else {
 			t->stats.send_errors++;
-			queue_send_error(t, &t->txslot[i].remote, -err);
+			queue_send_error(t, &t->txslot[i].remote, -err, t->txiov[i].iov_base,
+			                 t->txiov[i].iov_len);
 		}
 		i++;
 		tries = 0;
@@ -914,7 +920,7 @@ int evudp6_transport_send(struct evudp6_transport *t, const struct evudp6_addr *
 		return txq_push(t, remote, data, len);
 	if (r < 0) {
 		t->stats.send_errors++;
-		queue_send_error(t, remote, r);
+		queue_send_error(t, remote, r, data, len);
 	}
 	return r;
 }
@@ -932,7 +938,8 @@ static void txq_flush(struct evudp6_transport *t)
 			return;
 		if (r < 0) {
 			t->stats.send_errors++;
-			queue_send_error(t, &t->txq[i].remote, r);
+			queue_send_error(t, &t->txq[i].remote, r,
+			                 t->txq_data + (size_t)i * t->cfg.max_datagram, t->txq[i].len);
 		}
 		t->txq_head = (t->txq_head + 1) % t->cfg.send_queue;
 		t->txq_count--;

@@ -540,8 +540,9 @@ static void refused_error(struct evudp6_transport *t, int err, const struct evud
 	(void)remote;
 	struct refused *r = arg;
 	ck_assert_ptr_null(icmp);
-	ck_assert_ptr_null(quoted);
-	ck_assert_uint_eq(quoted_len, 0);
+	ck_assert_uint_eq(quoted_len, 1);
+	ck_assert_ptr_nonnull(quoted);
+	ck_assert_uint_eq(quoted[0], 'x');
 	ck_assert(err == -EINVAL || err == -ENODEV || err == -EACCES);
 	r->callbacks++;
 	r->by_errno[-err]++;

@@ -298,7 +298,9 @@ START_TEST(transport_send_error_returned_and_reported)
 	ck_assert_int_eq(s.err, -EINVAL);
 	ck_assert(!s.has_icmp);
 	ck_assert(evudp6_addr_equal(&s.remote, &to));
-	ck_assert_uint_eq(s.quoted_len, 0);
+	/* It quotes the datagram's first bytes, to tell which message it was. */
+	ck_assert_uint_eq(s.quoted_len, 1);
+	ck_assert_mem_eq(s.quoted, "x", 1);
 
 	/* An interface that does not exist. */
 	struct evudp6_addr to2;

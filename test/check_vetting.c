@@ -272,15 +272,17 @@ static void rec_cb(struct evudp6_request_handle r, int err, const struct evudp6_
 		x->icmp = *icmp;
 }
 
-/* Retransmission 5 s away: whatever a test sees within it comes from the
- * forged errors. @p max_message unless 0. */
-static struct evudp6_messenger *mk_sized(size_t max_message)
+/* Retransmission 5 s away (mk()): whatever a test sees within it comes
+ * from the forged errors. @p max_message and @p nstart unless 0. */
+static struct evudp6_messenger *mk_with(size_t max_message, unsigned int ack_timeout_ms, unsigned int nstart)
 {
 	struct evudp6_messenger_config c;
 	evudp6_messenger_config_init(&c, sizeof(c));
 	if (max_message)
 		c.max_message = max_message;
-	c.ack_timeout_ms = 5000;
+	if (nstart)
+		c.nstart = nstart;
+	c.ack_timeout_ms = ack_timeout_ms;
 	c.ack_random_factor = 1.0;
 	c.empty_ack_delay_ms = 0;
 	c.leisure_ms = 0;
@@ -289,6 +291,11 @@ static struct evudp6_messenger *mk_sized(size_t max_message)
 	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tc, &c), 0);
 	ck_assert_int_eq(evudp6_messenger_start(m), 0);
 	return m;
+}
+
+static struct evudp6_messenger *mk_sized(size_t max_message)
+{
+	return mk_with(max_message, 5000, 0);
 }
 
 static struct evudp6_messenger *mk(void)
@@ -340,6 +347,15 @@ static void peer_answer(struct peer *p)
 	memcpy(rsp + 4, p->b + 4, 8);
 	ck_assert_int_eq(sendto(p->fd, rsp, sizeof rsp, 0, (struct sockaddr *)&p->from, sizeof p->from),
 	                 (ssize_t)sizeof rsp);
+}
+
+/* The peer answers; the request @p x, still pending, ends with that 2.05. */
+static void answered(struct peer *p, struct rec *x)
+{
+	peer_answer(p);
+	TESTNET_LOOP_UNTIL(base, x->calls == 1);
+	ck_assert_int_eq(x->err, 0);
+	ck_assert_uint_eq(x->code, EVUDP6_CONTENT);
 }
 
 #define WAIT_ERRORS(m, count) TESTNET_LOOP_UNTIL(base, mstats(m).icmp_errors >= (count))
@@ -417,10 +433,7 @@ START_TEST(vetting_quote_with_a_wrong_token_fails_nothing)
 	ck_assert_uint_eq(st.exchanges_failed, 0);
 	ck_assert_int_eq(x.calls, 0);
 	/* The request is still there and gets its answer. */
-	peer_answer(&p);
-	TESTNET_LOOP_UNTIL(base, x.calls == 1);
-	ck_assert_int_eq(x.err, 0);
-	ck_assert_uint_eq(x.code, EVUDP6_CONTENT);
+	answered(&p, &x);
 	evudp6_messenger_free(m);
 	close(p.fd);
 }
@@ -947,6 +960,67 @@ START_TEST(local_emsgsize_entry_is_counted_not_vetted)
 }
 END_TEST
 
+/* The private loopback's MTU. */
+static void lo_mtu(int mtu)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	ifr.ifr_mtu = mtu;
+	ck_assert_int_eq(ioctl(fd, SIOCSIFMTU, &ifr), 0);
+	close(fd);
+}
+
+START_TEST(send_emsgsize_fails_only_the_request_refused)
+{
+	/* Two CON requests to one peer, one of 1400 bytes; then the path
+	 * shrinks to 1280 (path MTU discovery on: no fragmentation). The
+	 * large one's retransmission is refused with EMSGSIZE: that request
+	 * ends with it, the small one to the same peer goes on. */
+	struct evudp6_messenger *m = mk_with(1500, 200, 4);
+	struct evudp6_transport *t = evudp6_messenger_transport(m);
+	int v = IPV6_PMTUDISC_DO;
+	ck_assert_int_eq(setsockopt(evudp6_transport_fd(t), IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof v),
+	                 0);
+	struct peer p;
+	peer_open(&p);
+	struct rec small = {0}, large = {0}, refused = {0};
+	uint8_t sent[256];
+	size_t len;
+	request(m, &p, false, EVUDP6_CON, &small, sent, &len);
+	struct evudp6_addr to;
+	lo_addr(&to, false, p.port);
+	static uint8_t body[1400 - 40 - 8 - 16];
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_POST, 0);
+	evudp6_msg_builder_set_payload(&b, body, sizeof body);
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &large, NULL), 0);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) == 2);
+	ck_assert_uint_gt(p.len, 1280);
+	lo_mtu(1280);
+	/* A new one of that size is refused at once, to its caller. */
+	ck_assert_int_eq(evudp6_messenger_request(m, &to, &b, 0, rec_cb, &refused, NULL), -EMSGSIZE);
+	TESTNET_LOOP_UNTIL(base, large.calls == 1);
+	ck_assert_int_eq(large.err, -EMSGSIZE);
+	ck_assert(!large.had_icmp);
+	run_for(50);
+	struct evudp6_messenger_stats st = mstats(m);
+	ck_assert_int_eq(small.calls, 0);
+	ck_assert_int_eq(refused.calls, 0);
+	ck_assert_uint_eq(st.requests_pending, 1);
+	ck_assert_uint_eq(st.exchanges_failed, 1);
+	ck_assert_uint_ge(st.send_errors, 2);
+	/* The small one is still retransmitted, and answered. */
+	int before = peer_read(&p);
+	TESTNET_LOOP_UNTIL(base, peer_read(&p) > before);
+	ck_assert_uint_lt(p.len, 64);
+	answered(&p, &small);
+	evudp6_messenger_free(m);
+	close(p.fd);
+}
+END_TEST
+
 int main(void)
 {
 	const char *why = cannot_run();
@@ -972,6 +1046,7 @@ int main(void)
 	tcase_add_test(tc, hard_icmp_errors_still_fail_at_once);
 	tcase_add_test(tc, soft_icmp_cb_may_free_the_messenger);
 	tcase_add_test(tc, local_emsgsize_entry_is_counted_not_vetted);
+	tcase_add_test(tc, send_emsgsize_fails_only_the_request_refused);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
 }

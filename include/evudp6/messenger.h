@@ -10,7 +10,8 @@
  * non-confirmable responses, and fails every pending exchange to a remote
  * at once when a hard ICMP error (vetted: its quote must hold the header
  * and token of a message pending to that remote) or a send error says the
- * remote is unreachable; soft ICMP errors (Packet Too Big, Time Exceeded,
+ * remote is unreachable (a send refused with EMSGSIZE, too big for the
+ * path, fails only the request it was); soft ICMP errors (Packet Too Big, Time Exceeded,
  * Parameter Problem) are counted and fail nothing, and a Packet Too Big
  * sends the quoted message again at once. As a server it deduplicates
  * requests per endpoint pair (remote, local address, message id), answers

@@ -115,8 +115,9 @@ typedef void (*evudp6_transport_datagram_cb)(struct evudp6_transport *t, const u
  * @param remote  the destination the failed datagram was sent to, with the
  *                local part from the error-queue entry's pktinfo if any
  * @param quoted  the payload of the datagram that caused the error as the
- *                kernel returned it (possibly shortened by the ICMP quote),
- *                NULL with length 0 for send errors; valid during the call
+ *                kernel returned it (possibly shortened by the ICMP quote);
+ *                for a send error, the datagram's first bytes (at most
+ *                12: a CoAP header and token); valid during the call
  */
 typedef void (*evudp6_transport_error_cb)(struct evudp6_transport *t, int err, const struct evudp6_icmp *icmp,
                                           const struct evudp6_addr *remote, const uint8_t *quoted,
