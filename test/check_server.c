@@ -597,6 +597,19 @@ static void many_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 	(void)res, (void)rsp, (void)req, (void)remote, (void)arg;
 }
 
+/* GET /.well-known/core (with a filter, or none) is refused: 5.00 with @p diag. */
+static void core_refused(const char *query, const char *diag)
+{
+	struct evudp6_msg_builder b;
+	struct evudp6_msg m;
+	req_init(&b, EVUDP6_GET, "/.well-known/core");
+	if (query)
+		evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, strlen(query));
+	ask(&b, &m);
+	ck_assert_uint_eq(m.code, EVUDP6_INTERNAL_SERVER_ERROR);
+	assert_payload(&m, diag);
+}
+
 START_TEST(server_well_known_core_too_large_for_one_message_is_an_error)
 {
 	char path[64];
@@ -604,12 +617,8 @@ START_TEST(server_well_known_core_too_large_for_one_message_is_an_error)
 		snprintf(path, sizeof(path), "/resource-with-a-long-name-%02d", i);
 		ck_assert_int_eq(evudp6_server_add(srv, path, EVUDP6_METHOD_GET, many_cb, NULL, NULL), 0);
 	}
-	struct evudp6_msg_builder b;
+	core_refused(NULL, "links do not fit in 1024 bytes: a longer list needs a block server");
 	struct evudp6_msg m;
-	req_init(&b, EVUDP6_GET, "/.well-known/core");
-	ask(&b, &m);
-	ck_assert_uint_eq(m.code, EVUDP6_INTERNAL_SERVER_ERROR);
-	assert_payload(&m, "links do not fit in 1024 bytes: a longer list needs a block server");
 	/* a filter that selects few still works */
 	core_query("href=/resource-with-a-long-name-07", NULL, &m);
 	assert_payload(&m, "</resource-with-a-long-name-07>");
@@ -1162,6 +1171,17 @@ static int links_in_listing(void)
 	return n;
 }
 
+/* The last fetch was a 2.05 with @p nlinks links in @p len bytes of link
+ * format, in @p blocks blocks (0: not block-wise). */
+static void assert_listing(size_t len, int nlinks, int blocks)
+{
+	ck_assert_uint_eq(core_got.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(core_got.cf, EVUDP6_CF_LINK_FORMAT);
+	ck_assert_uint_eq(core_got.len, len);
+	ck_assert_int_eq(links_in_listing(), nlinks);
+	ck_assert_int_eq(core_got.blocks, blocks);
+}
+
 #define LONG_NAME "/resource-with-a-long-name-%03d"
 
 static void add_long_named(int from, int to)
@@ -1220,12 +1240,8 @@ START_TEST(server_well_known_core_of_any_length_goes_block_wise)
 	struct evudp6_block_server_stats st;
 
 	core_fetch(cli, NULL);
-	ck_assert_uint_eq(core_got.code, EVUDP6_CONTENT);
-	ck_assert_int_eq(core_got.cf, EVUDP6_CF_LINK_FORMAT);
-	ck_assert_uint_eq(core_got.len, 60 * 32 + 30 * 10 + 59);
-	ck_assert_int_eq(links_in_listing(), 60);
+	assert_listing(60 * 32 + 30 * 10 + 59, 60, 9);
 	assert_listed(60, false);
-	ck_assert_int_eq(core_got.blocks, 9);
 	evudp6_block_server_stats(bs, &st, sizeof(st));
 	ck_assert_uint_eq(st.snapshots, 1);
 	ck_assert_uint_eq(st.blocks_from_cache, 8);
@@ -1233,26 +1249,18 @@ START_TEST(server_well_known_core_of_any_length_goes_block_wise)
 
 	/* a filter that passes 30 links, 1 289 bytes: still block-wise */
 	core_fetch(cli, "rt=even");
-	ck_assert_int_eq(core_got.cf, EVUDP6_CF_LINK_FORMAT);
-	ck_assert_uint_eq(core_got.len, 30 * 42 + 29);
-	ck_assert_int_eq(links_in_listing(), 30);
+	assert_listing(30 * 42 + 29, 30, 6);
 	assert_listed(60, true);
-	ck_assert_int_eq(core_got.blocks, 6);
 	/* one that passes one link: one message */
 	core_fetch(cli, "href=/resource-with-a-long-name-007");
-	ck_assert_int_eq(core_got.cf, EVUDP6_CF_LINK_FORMAT);
-	ck_assert_uint_eq(core_got.len, 32);
+	assert_listing(32, 1, 0);
 	ck_assert_mem_eq(core_got.body, "</resource-with-a-long-name-007>", 32);
-	ck_assert_int_eq(core_got.blocks, 0); /* no Block2 at all */
 
 	/* 60 more, 4 559 bytes: the server's buffer grows again */
 	add_long_named(60, 120);
 	core_fetch(cli, NULL);
-	ck_assert_int_eq(core_got.cf, EVUDP6_CF_LINK_FORMAT);
-	ck_assert_uint_eq(core_got.len, 120 * 32 + 60 * 10 + 119);
-	ck_assert_int_eq(links_in_listing(), 120);
+	assert_listing(120 * 32 + 60 * 10 + 119, 120, 18);
 	assert_listed(120, false);
-	ck_assert_int_eq(core_got.blocks, 18);
 	evudp6_block_server_stats(bs, &st, sizeof(st));
 	ck_assert_uint_eq(st.snapshots, 3);
 	ck_assert_uint_eq(st.blocks_from_cache, 8 + 5 + 17);
@@ -1260,8 +1268,9 @@ START_TEST(server_well_known_core_of_any_length_goes_block_wise)
 
 	/* and a short listing after a long one is right too */
 	core_fetch(cli, "href=/resource-with-a-long-name-09*");
-	ck_assert_uint_eq(core_got.len, 10 * 32 + 5 * 10 + 9);
-	ck_assert_int_eq(links_in_listing(), 10);
+	assert_listing(10 * 32 + 5 * 10 + 9, 10, 2);
+	ck_assert_int_eq(links_to("/resource-with-a-long-name-090"), 1);
+	ck_assert_int_eq(links_to("/resource-with-a-long-name-099"), 1);
 	evudp6_messenger_free(cli);
 	evudp6_server_free(srv);
 	srv = NULL;
@@ -1275,12 +1284,8 @@ START_TEST(server_well_known_core_longer_than_max_body_is_an_error)
 {
 	struct evudp6_block_server *bs = block_server_with(1500, 1024);
 	add_long_named(0, 60);
-	struct evudp6_msg_builder b;
+	core_refused(NULL, "links do not fit in 1500 bytes (the block server's max_body)");
 	struct evudp6_msg m;
-	req_init(&b, EVUDP6_GET, "/.well-known/core");
-	ask(&b, &m);
-	ck_assert_uint_eq(m.code, EVUDP6_INTERNAL_SERVER_ERROR);
-	assert_payload(&m, "links do not fit in 1500 bytes (the block server's max_body)");
 	core_query("rt=even", NULL, &m);
 	ck_assert_uint_eq(m.payload_len, 1024); /* the first of two blocks */
 	core_query("href=/resource-with-a-long-name-008", NULL, &m);
@@ -1289,12 +1294,8 @@ START_TEST(server_well_known_core_longer_than_max_body_is_an_error)
 	evudp6_server_set_block_server(srv, NULL);
 	evudp6_block_server_free(bs);
 	bs = block_server_with(100, 1024);
-	req_init(&b, EVUDP6_GET, "/.well-known/core");
-	static const char q[] = "href=/resource-with-a-long-name-01*";
-	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, q, strlen(q));
-	ask(&b, &m);
-	ck_assert_uint_eq(m.code, EVUDP6_INTERNAL_SERVER_ERROR);
-	assert_payload(&m, "links do not fit in 100 bytes (the block server's max_body)");
+	core_refused("href=/resource-with-a-long-name-01*",
+	             "links do not fit in 100 bytes (the block server's max_body)");
 	evudp6_server_free(srv);
 	srv = NULL;
 	evudp6_block_server_free(bs);
