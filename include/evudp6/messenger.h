@@ -477,6 +477,9 @@ EVUDP6_API int evudp6_messenger_config_init(struct evudp6_messenger_config *cfg,
 /**
  * Create a messenger and its transport (not yet bound: see
  * evudp6_messenger_start()). Every pool and table is allocated here.
+ * A messenger belongs to one thread and one process: after fork() only
+ * one of the two may use it (both would send the same message ids and
+ * tokens on the same socket); the other creates its own.
  *
  * @param out   receives the messenger (freed with evudp6_messenger_free())
  * @param tcfg  transport configuration, may be NULL (see
