@@ -561,7 +561,8 @@ static void block_summary(struct probe_job *j, const struct evudp6_block_request
 	if (st.restarts)
 		sb_printf(&b, ", %u restart%s (ETag changed)", st.restarts, st.restarts == 1 ? "" : "s");
 	if (st.retransmissions)
-		sb_printf(&b, ", %u retransmission%s", st.retransmissions, st.retransmissions == 1 ? "" : "s");
+		sb_printf(&b, ", %u retransmission%s", st.retransmissions,
+		          st.retransmissions == 1 ? "" : "s");
 	probe_out_note("%s", b.s);
 	sb_free(&b);
 }
