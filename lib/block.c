@@ -23,6 +23,7 @@
 #include <evudp6/block.h>
 
 #include "abi-internal.h"
+#include "block-internal.h"
 #include "list.h"
 #include "random-internal.h"
 #include "siphash-internal.h"
@@ -1422,4 +1423,9 @@ int evudp6_block_server_first(struct evudp6_block_server *s, const struct evudp6
 	size_t etag_len = snapshot_body(s, remote, req, b, body, len, szx, etag);
 	block_fill(b, NULL, etag, etag_len, body, len, 0, szx);
 	return b->err;
+}
+
+size_t evudp6__block_server_max_body(const struct evudp6_block_server *s)
+{
+	return s->cfg.max_body;
 }

@@ -537,7 +537,8 @@ bool evudp6_resolve_recognize_remote(const struct evudp6_transport *t, const str
 	const struct in6_addr *ra = &a->remote.sin6_addr;
 	if (IN6_IS_ADDR_UNSPECIFIED(ra) || IN6_ARE_ADDR_EQUAL(ra, &any4))
 		return false;
-	if (evudp6__in6_needs_zone(ra) && a->remote.sin6_scope_id == 0 && !(a->has_local && a->local_ifindex != 0))
+	if (evudp6__in6_needs_zone(ra) && a->remote.sin6_scope_id == 0 &&
+	    !(a->has_local && a->local_ifindex != 0))
 		return false;
 	if (t) {
 		struct sockaddr_in6 bound;

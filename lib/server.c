@@ -30,6 +30,7 @@
 #include <evudp6/observe.h>
 #include <evudp6/server.h>
 
+#include "block-internal.h"
 #include "linkformat-internal.h"
 
 #define WELL_KNOWN_CORE "/.well-known/core"
@@ -94,6 +95,9 @@ struct evudp6_server {
 	evudp6_server_log_cb log_cb;
 	void *log_arg;
 	struct evudp6_block_server *blocks; /* the caller's, or NULL */
+	/* /.well-known/core when it does not fit rsp.body: kept, doubled as needed */
+	char *links;
+	size_t links_cap;
 	bool dispatching;
 	bool free_pending;
 };
@@ -692,6 +696,7 @@ static void server_destroy(struct evudp6_server *srv)
 	for (size_t i = 0; i < srv->nres; i++)
 		resource_destroy(srv->res[i]);
 	free(srv->res);
+	free(srv->links);
 	free(srv);
 }
 
@@ -907,6 +912,46 @@ int evudp6_resource_notify(struct evudp6_resource *res)
 
 /* ------------------------------------------------------- well-known/core */
 
+/*
+ * More room for a listing that does not fit in *@p cap bytes: the
+ * server's own buffer, doubled when it is too small and kept, so that a
+ * discovery allocates nothing once it has grown. The @p pos bytes written
+ * so far come along. @return 0, -EMSGSIZE when *@p cap is @p limit
+ * already, or -ENOMEM.
+ */
+static int links_grow(struct evudp6_server *srv, char **buf, size_t *cap, size_t pos, size_t limit)
+{
+	if (*cap >= limit)
+		return -EMSGSIZE;
+	bool moving = *buf != srv->links; /* realloc() keeps what is in it */
+	if (srv->links_cap <= *cap) {
+		size_t n = srv->links_cap ? srv->links_cap * 2 : 2 * sizeof(srv->rsp.body);
+		char *p = realloc(srv->links, n);
+		if (!p)
+			return -ENOMEM;
+		srv->links = p;
+		srv->links_cap = n;
+	}
+	if (moving)
+		memcpy(srv->links, *buf, pos);
+	*buf = srv->links;
+	*cap = srv->links_cap < limit ? srv->links_cap : limit;
+	return 0;
+}
+
+static void core_too_long(struct evudp6_server *srv, struct evudp6_response *rsp, int err, size_t cap)
+{
+	/* A list that cannot be sent whole is an error, not a truncated list. */
+	if (err == -ENOMEM)
+		answer_error(rsp, EVUDP6_INTERNAL_SERVER_ERROR, "no memory for links past %zu bytes", cap);
+	else if (srv->blocks)
+		answer_error(rsp, EVUDP6_INTERNAL_SERVER_ERROR,
+		             "links do not fit in %zu bytes (the block server's max_body)", cap);
+	else
+		answer_error(rsp, EVUDP6_INTERNAL_SERVER_ERROR,
+		             "links do not fit in %zu bytes: a longer list needs a block server", cap);
+}
+
 static void core_cb(struct evudp6_resource *res, struct evudp6_response *rsp, const struct evudp6_msg *req,
                     const struct evudp6_addr *remote, void *arg)
 {
@@ -923,6 +968,11 @@ static void core_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 		    evudp6__lf_filter_parse(&f[nf], o.value, o.len) == 0)
 			nf++;
 
+	/* The response's own buffer first; past it, with a block server to
+	 * slice the list, the server's buffer up to the block server's limit. */
+	size_t limit = srv->blocks ? evudp6__block_server_max_body(srv->blocks) : sizeof(rsp->body);
+	char *buf = (char *)rsp->body;
+	size_t cap = limit < sizeof(rsp->body) ? limit : sizeof(rsp->body);
 	size_t pos = 0, listed = 0;
 	for (size_t i = 0; i < srv->nres; i++) {
 		struct evudp6_resource *r = srv->res[i];
@@ -945,12 +995,12 @@ static void core_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 			pass = evudp6__lf_match(&l, &f[k]);
 		if (!pass)
 			continue;
-		if (evudp6__lf_append((char *)rsp->body, sizeof(rsp->body), &pos, &l) < 0) {
-			/* Until block-wise can carry it, a list that does not fit
-			 * one message is an error, not a truncated list. */
-			answer_error(rsp, EVUDP6_INTERNAL_SERVER_ERROR, "links do not fit in %zu bytes",
-			             sizeof(rsp->body));
-			return;
+		while (evudp6__lf_append(buf, cap, &pos, &l) < 0) {
+			int rc = links_grow(srv, &buf, &cap, pos, limit);
+			if (rc < 0) {
+				core_too_long(srv, rsp, rc, cap);
+				return;
+			}
 		}
 		listed++;
 	}
@@ -959,7 +1009,8 @@ static void core_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 		return;
 	}
 	evudp6_response_set_content_format(rsp, EVUDP6_CF_LINK_FORMAT);
-	evudp6_response_set_payload(rsp, rsp->body, pos);
+	/* With a block server, on_request() hands it the list to slice. */
+	evudp6_response_set_payload(rsp, buf, pos);
 }
 
 /* ------------------------------------------------------------ life cycle */

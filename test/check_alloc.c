@@ -8,7 +8,9 @@
  * answer, sendmmsg) and of the message layer (decode, deduplication,
  * piggybacked answer, cached answer to a duplicate) allocate nothing;
  * nor does the block server serving Block2 blocks from a snapshot, nor
- * the resource server notifying an observer (evudp6_resource_notify()).
+ * the resource server notifying an observer (evudp6_resource_notify()),
+ * nor /.well-known/core writing a listing longer than one message into
+ * the buffer it grew for the first one.
  */
 #include "config.h"
 
@@ -125,6 +127,8 @@ struct load {
 	/* options after the token of a plain GET (e.g. a Uri-Path), may be empty */
 	const uint8_t *opts;
 	size_t opts_len;
+	/* when not 0, the payload length every answer must have */
+	size_t want_len;
 };
 
 static void send_request(struct load *l, unsigned int slot)
@@ -168,8 +172,10 @@ static void on_answer(struct evudp6_transport *t, const uint8_t *data, size_t le
 	struct load *l = arg;
 	struct evudp6_msg m;
 	if (evudp6_msg_decode(&m, data, len) < 0 || m.type != EVUDP6_ACK || m.code != EVUDP6_CONTENT ||
-	    m.tkl != TOKEN_LEN || m.token[0] >= WINDOW) {
+	    m.tkl != TOKEN_LEN || m.token[0] >= WINDOW || (l->want_len && m.payload_len != l->want_len)) {
+		/* A wrong answer is not answered again: stop, load_check() says why. */
 		l->wrong++;
+		event_base_loopbreak(l->base);
 		return;
 	}
 	unsigned int slot = m.token[0];
@@ -657,16 +663,23 @@ static void hello_cb(struct evudp6_resource *res, struct evudp6_response *rsp, c
 	++*served;
 }
 
+/* A resource server on a messenger on [::1] (not started yet). */
+static struct evudp6_server *server_on_loopback(struct event_base *base, struct evudp6_messenger **m)
+{
+	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(m, base, &tcfg, NULL), 0);
+	struct evudp6_server *srv = NULL;
+	ck_assert_int_eq(evudp6_server_new(&srv, *m), 0);
+	return srv;
+}
+
 /* The same load through the resource API: the request is routed among
  * 40 resources (exact and prefix) before its handler answers. */
 START_TEST(server_answers_allocate_nothing_after_warm_up)
 {
 	struct event_base *base = event_base_new();
 	struct evudp6_messenger *m = NULL;
-	struct evudp6_transport_config tcfg = {.size = sizeof(tcfg), .bind = "[::1]:0"};
-	ck_assert_int_eq(evudp6_messenger_new(&m, base, &tcfg, NULL), 0);
-	struct evudp6_server *srv = NULL;
-	ck_assert_int_eq(evudp6_server_new(&srv, m), 0);
+	struct evudp6_server *srv = server_on_loopback(base, &m);
 	unsigned long served = 0, other = 0;
 	char path[32];
 	for (int i = 0; i < 20; i++) {
@@ -699,6 +712,58 @@ START_TEST(server_answers_allocate_nothing_after_warm_up)
 }
 END_TEST
 
+/* Discovery of 60 resources, 2 219 bytes of links: every request asks
+ * for the last 171 bytes (block 2 of 1024 bytes), and with no snapshots
+ * kept (cache_entries 0) each one runs the built-in /.well-known/core
+ * again, which writes the whole listing into the buffer the server grew
+ * for the first request. */
+START_TEST(server_long_discovery_allocates_nothing_after_warm_up)
+{
+	struct event_base *base = event_base_new();
+	struct evudp6_messenger *m = NULL;
+	struct evudp6_server *srv = server_on_loopback(base, &m);
+	struct evudp6_block_server_config bc;
+	evudp6_block_server_config_init(&bc, sizeof(bc));
+	bc.cache_entries = 0;
+	struct evudp6_block_server *bs = NULL;
+	ck_assert_int_eq(evudp6_block_server_new(&bs, &bc), 0);
+	evudp6_server_set_block_server(srv, bs);
+	unsigned long served = 0;
+	char path[40];
+	for (int i = 0; i < 60; i++) {
+		snprintf(path, sizeof(path), "/resource-with-a-long-name-%02d", i);
+		struct evudp6_resource *r;
+		ck_assert_int_eq(evudp6_server_add(srv, path, EVUDP6_METHOD_GET, hello_cb, &served, &r), 0);
+		if (i % 2 == 0)
+			ck_assert_int_eq(evudp6_resource_set_attr(r, "rt", "even"), 0);
+	}
+	ck_assert_int_eq(evudp6_messenger_start(m), 0);
+	struct load l;
+	load_init(&l, base, evudp6_transport_port(evudp6_messenger_transport(m)), 0);
+	/* Uri-Path ".well-known", Uri-Path "core", Block2 NUM 2 SZX 6 */
+	static const uint8_t opts[] = {0xbb, '.', 'w',  'e', 'l', 'l', '-', 'k',  'n', 'o',
+	                               'w',  'n', 0x04, 'c', 'o', 'r', 'e', 0xc1, 0x26};
+	l.opts = opts;
+	l.opts_len = sizeof(opts);
+	l.want_len = 60 * 31 + 30 * 10 + 59 - 2048;
+
+	struct counts d = measure(&l);
+	expect_no_growth(d);
+	/* every block was cut from a listing written anew */
+	struct evudp6_block_server_stats st;
+	evudp6_block_server_stats(bs, &st, sizeof(st));
+	ck_assert_uint_ge(st.cache_misses, WARM_UP + MEASURED);
+	ck_assert_uint_eq(st.snapshots, 0);
+	ck_assert_uint_eq(served, 0);
+
+	load_free(&l);
+	evudp6_server_free(srv);
+	evudp6_block_server_free(bs);
+	evudp6_messenger_free(m);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *alloc_suite(void)
 {
 	Suite *s = suite_create("alloc");
@@ -711,6 +776,7 @@ static Suite *alloc_suite(void)
 	tcase_add_test(tc, resource_notify_allocates_nothing_after_warm_up);
 	tcase_add_test(tc, block_server_serves_snapshot_blocks_allocating_nothing);
 	tcase_add_test(tc, server_answers_allocate_nothing_after_warm_up);
+	tcase_add_test(tc, server_long_discovery_allocates_nothing_after_warm_up);
 	suite_add_tcase(s, tc);
 	return s;
 }

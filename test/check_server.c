@@ -597,6 +597,19 @@ static void many_cb(struct evudp6_resource *res, struct evudp6_response *rsp, co
 	(void)res, (void)rsp, (void)req, (void)remote, (void)arg;
 }
 
+/* GET /.well-known/core (with a filter, or none) is refused: 5.00 with @p diag. */
+static void core_refused(const char *query, const char *diag)
+{
+	struct evudp6_msg_builder b;
+	struct evudp6_msg m;
+	req_init(&b, EVUDP6_GET, "/.well-known/core");
+	if (query)
+		evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, strlen(query));
+	ask(&b, &m);
+	ck_assert_uint_eq(m.code, EVUDP6_INTERNAL_SERVER_ERROR);
+	assert_payload(&m, diag);
+}
+
 START_TEST(server_well_known_core_too_large_for_one_message_is_an_error)
 {
 	char path[64];
@@ -604,12 +617,8 @@ START_TEST(server_well_known_core_too_large_for_one_message_is_an_error)
 		snprintf(path, sizeof(path), "/resource-with-a-long-name-%02d", i);
 		ck_assert_int_eq(evudp6_server_add(srv, path, EVUDP6_METHOD_GET, many_cb, NULL, NULL), 0);
 	}
-	struct evudp6_msg_builder b;
+	core_refused(NULL, "links do not fit in 1024 bytes: a longer list needs a block server");
 	struct evudp6_msg m;
-	req_init(&b, EVUDP6_GET, "/.well-known/core");
-	ask(&b, &m);
-	ck_assert_uint_eq(m.code, EVUDP6_INTERNAL_SERVER_ERROR);
-	assert_payload(&m, "links do not fit in 1024 bytes");
 	/* a filter that selects few still works */
 	core_query("href=/resource-with-a-long-name-07", NULL, &m);
 	assert_payload(&m, "</resource-with-a-long-name-07>");
@@ -1079,6 +1088,220 @@ START_TEST(server_with_block_server_moves_large_bodies_both_ways)
 }
 END_TEST
 
+/* ------------------------------------------------- discovery, block-wise */
+
+static struct {
+	int calls, err, cf, blocks;
+	uint8_t code;
+	size_t len;
+	char body[8192];
+} core_got;
+
+static void core_fetched_cb(struct evudp6_block_request *br, int err, const struct evudp6_msg *rsp,
+                            const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
+{
+	(void)br, (void)remote, (void)icmp, (void)arg;
+	core_got.calls++;
+	core_got.err = err;
+	if (err || !rsp)
+		return;
+	core_got.code = rsp->code;
+	core_got.cf = cf_of(rsp);
+	core_got.len = rsp->payload_len;
+	if (rsp->payload_len <= sizeof(core_got.body))
+		memcpy(core_got.body, rsp->payload, rsp->payload_len);
+}
+
+static void core_progress_cb(struct evudp6_block_request *br, bool upload, uint64_t done, uint64_t total,
+                             void *arg)
+{
+	(void)br, (void)done, (void)total, (void)arg;
+	if (!upload)
+		core_got.blocks++;
+}
+
+/* GET /.well-known/core (with one Uri-Query, or none) through
+ * evudp6_block_request() from @p cli; the answer is in core_got. */
+static void core_fetch(struct evudp6_messenger *cli, const char *query)
+{
+	struct evudp6_addr to;
+	ck_assert_int_eq(evudp6_addr_from_literal(&to, "::1", port, 0), 0);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_CON, EVUDP6_GET, 0);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, ".well-known", 11);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "core", 4);
+	if (query)
+		evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_QUERY, query, strlen(query));
+	struct evudp6_block_config c;
+	evudp6_block_config_init(&c, sizeof(c));
+	c.progress_cb = core_progress_cb;
+	memset(&core_got, 0, sizeof(core_got));
+	ck_assert_int_eq(evudp6_block_request(cli, &to, &b, &c, core_fetched_cb, NULL, NULL), 0);
+	TESTNET_LOOP_UNTIL(base, core_got.calls > 0);
+	ck_assert_int_eq(core_got.calls, 1);
+	ck_assert_int_eq(core_got.err, 0);
+	ck_assert_uint_le(core_got.len, sizeof(core_got.body));
+}
+
+/* Occurrences of "<href>" in the listing: a whole link target, so
+ * /r-1 does not count inside /r-10. */
+static int links_to(const char *href)
+{
+	char want[80];
+	int n = snprintf(want, sizeof(want), "<%s>", href);
+	int found = 0;
+	for (size_t i = 0; i + (size_t)n <= core_got.len; i++)
+		found += memcmp(core_got.body + i, want, (size_t)n) == 0;
+	return found;
+}
+
+/* The listing is link-format as RFC 6690 writes it: "<...>" links,
+ * comma separated, no NUL; returns how many links it has. */
+static int links_in_listing(void)
+{
+	ck_assert_uint_gt(core_got.len, 0);
+	const char *nul = memchr(core_got.body, '\0', core_got.len);
+	ck_assert_msg(!nul, "a NUL at byte %td of %zu", nul - core_got.body, core_got.len);
+	int n = 0;
+	for (size_t i = 0; i < core_got.len; i++) {
+		bool starts = i == 0 || core_got.body[i - 1] == ',';
+		ck_assert_msg(!starts || core_got.body[i] == '<', "byte %zu: a link starts with '<'", i);
+		n += starts;
+	}
+	return n;
+}
+
+/* The last fetch was a 2.05 with @p nlinks links in @p len bytes of link
+ * format, in @p blocks blocks (0: not block-wise). */
+static void assert_listing(size_t len, int nlinks, int blocks)
+{
+	ck_assert_uint_eq(core_got.code, EVUDP6_CONTENT);
+	ck_assert_int_eq(core_got.cf, EVUDP6_CF_LINK_FORMAT);
+	ck_assert_uint_eq(core_got.len, len);
+	ck_assert_int_eq(links_in_listing(), nlinks);
+	ck_assert_int_eq(core_got.blocks, blocks);
+}
+
+#define LONG_NAME "/resource-with-a-long-name-%03d"
+
+static void add_long_named(int from, int to)
+{
+	char path[64];
+	for (int i = from; i < to; i++) {
+		snprintf(path, sizeof(path), LONG_NAME, i);
+		struct evudp6_resource *r;
+		ck_assert_int_eq(evudp6_server_add(srv, path, EVUDP6_METHOD_GET, many_cb, NULL, &r), 0);
+		if (i % 2 == 0)
+			ck_assert_int_eq(evudp6_resource_set_attr(r, "rt", "even"), 0);
+	}
+}
+
+/* Every long-named resource below @p n is listed exactly once (with
+ * @p even_only, only the even ones, and no odd one). */
+static void assert_listed(int n, bool even_only)
+{
+	char path[64];
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), LONG_NAME, i);
+		ck_assert_msg(links_to(path) == (even_only && i % 2 ? 0 : 1), "%s listed %d times", path,
+		              links_to(path));
+	}
+}
+
+static struct evudp6_block_server *block_server_with(size_t max_body, unsigned int block_size)
+{
+	struct evudp6_block_server_config c;
+	evudp6_block_server_config_init(&c, sizeof(c));
+	c.max_body = max_body;
+	c.block_size = block_size;
+	struct evudp6_block_server *bs;
+	ck_assert_int_eq(evudp6_block_server_new(&bs, &c), 0);
+	evudp6_server_set_block_server(srv, bs);
+	return bs;
+}
+
+static struct evudp6_messenger *block_client(void)
+{
+	struct evudp6_messenger *cli;
+	struct evudp6_transport_config t = {.size = sizeof(t), .bind = "[::1]:0"};
+	ck_assert_int_eq(evudp6_messenger_new(&cli, base, &t, NULL), 0);
+	ck_assert_int_eq(evudp6_messenger_start(cli), 0);
+	return cli;
+}
+
+/* 60 links, 2 279 bytes: with a block server the built-in resource
+ * serves them in 256-byte blocks, the later blocks from the snapshot of
+ * the first, and filters still apply. */
+START_TEST(server_well_known_core_of_any_length_goes_block_wise)
+{
+	struct evudp6_block_server *bs = block_server_with(EVUDP6_BLOCK_DEFAULT_MAX_BODY, 256);
+	add_long_named(0, 60);
+	struct evudp6_messenger *cli = block_client();
+	struct evudp6_block_server_stats st;
+
+	core_fetch(cli, NULL);
+	assert_listing(60 * 32 + 30 * 10 + 59, 60, 9);
+	assert_listed(60, false);
+	evudp6_block_server_stats(bs, &st, sizeof(st));
+	ck_assert_uint_eq(st.snapshots, 1);
+	ck_assert_uint_eq(st.blocks_from_cache, 8);
+	ck_assert_uint_eq(st.cache_misses, 0);
+
+	/* a filter that passes 30 links, 1 289 bytes: still block-wise */
+	core_fetch(cli, "rt=even");
+	assert_listing(30 * 42 + 29, 30, 6);
+	assert_listed(60, true);
+	/* one that passes one link: one message */
+	core_fetch(cli, "href=/resource-with-a-long-name-007");
+	assert_listing(32, 1, 0);
+	ck_assert_mem_eq(core_got.body, "</resource-with-a-long-name-007>", 32);
+
+	/* 60 more, 4 559 bytes: the server's buffer grows again */
+	add_long_named(60, 120);
+	core_fetch(cli, NULL);
+	assert_listing(120 * 32 + 60 * 10 + 119, 120, 18);
+	assert_listed(120, false);
+	evudp6_block_server_stats(bs, &st, sizeof(st));
+	ck_assert_uint_eq(st.snapshots, 3);
+	ck_assert_uint_eq(st.blocks_from_cache, 8 + 5 + 17);
+	ck_assert_uint_eq(st.cache_misses, 0);
+
+	/* and a short listing after a long one is right too */
+	core_fetch(cli, "href=/resource-with-a-long-name-09*");
+	assert_listing(10 * 32 + 5 * 10 + 9, 10, 2);
+	ck_assert_int_eq(links_to("/resource-with-a-long-name-090"), 1);
+	ck_assert_int_eq(links_to("/resource-with-a-long-name-099"), 1);
+	evudp6_messenger_free(cli);
+	evudp6_server_free(srv);
+	srv = NULL;
+	evudp6_block_server_free(bs);
+}
+END_TEST
+
+/* A listing longer than the block server's max_body is refused, naming
+ * the limit, and a filter that makes it short enough still works. */
+START_TEST(server_well_known_core_longer_than_max_body_is_an_error)
+{
+	struct evudp6_block_server *bs = block_server_with(1500, 1024);
+	add_long_named(0, 60);
+	core_refused(NULL, "links do not fit in 1500 bytes (the block server's max_body)");
+	struct evudp6_msg m;
+	core_query("rt=even", NULL, &m);
+	ck_assert_uint_eq(m.payload_len, 1024); /* the first of two blocks */
+	core_query("href=/resource-with-a-long-name-008", NULL, &m);
+	assert_payload(&m, "</resource-with-a-long-name-008>;rt=\"even\"");
+	/* a max_body below the response's own buffer is the limit too */
+	evudp6_server_set_block_server(srv, NULL);
+	evudp6_block_server_free(bs);
+	bs = block_server_with(100, 1024);
+	core_refused("href=/resource-with-a-long-name-01*",
+	             "links do not fit in 100 bytes (the block server's max_body)");
+	evudp6_server_free(srv);
+	srv = NULL;
+	evudp6_block_server_free(bs);
+}
+END_TEST
+
 /* ------------------------------------------------------------ life cycle */
 
 static void remove_self_cb(struct evudp6_resource *res, struct evudp6_response *rsp,
@@ -1314,6 +1537,8 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, server_well_known_core_too_large_for_one_message_is_an_error);
 	tcase_add_test(tc, server_observe_request_to_a_plain_resource_is_answered_without_observe);
 	tcase_add_test(tc, server_with_block_server_moves_large_bodies_both_ways);
+	tcase_add_test(tc, server_well_known_core_of_any_length_goes_block_wise);
+	tcase_add_test(tc, server_well_known_core_longer_than_max_body_is_an_error);
 
 	tc = server_case(s, "observe");
 	tcase_add_test(tc, server_registers_observers_of_an_observable_resource);

@@ -4,8 +4,10 @@
 #   coap-client -m put -b 512 stores a multi-block body on coap-server;
 #   the probe fetches it byte-identical (whole body, -B 64, -o FILE);
 #   the probe PUTs a multi-block body that coap-client -b reads back;
+#   the probe reads coap-server's /.well-known/core of over 1024 bytes;
 #   coap-client -b 64 fetches the probe server's /large and PUTs a
-#   multi-block body to its /echo, both byte-identical.
+#   multi-block body to its /echo, both byte-identical, and reads its
+#   /.well-known/core in 64-byte blocks exactly as the probe prints it.
 # coap-client adds a newline to what it prints and exits 0 after a
 # timeout: the first N bytes of its output are the verdict.
 set -u
@@ -95,6 +97,22 @@ client -b 256 "coap://[::1]:$sport/up128"
 same "coap-client -b 256 reads back the -B 128 upload" "$tmp/cout" "$tmp/echo.txt"
 run "probe GET of what it put" 0 -q "coap://[::1]:$sport/up"
 exact "the probe reads its own upload back from libcoap" "$tmp/out" "$tmp/up.txt"
+# 15 more resources with long names (-d 20 holds 18 in all): libcoap's
+# listing passes 1024 bytes, and the probe's discovery reads it whole.
+i=10
+while [ $i -lt 25 ]; do
+	client -m put -e x "coap://[::1]:$sport/a-resource-with-a-rather-long-name-number-$i"
+	i=$((i + 1))
+done
+client -b 1024 "coap://[::1]:$sport/.well-known/core"
+run "probe discovery of libcoap's long /.well-known/core" 0 -q "coap://[::1]:$sport/.well-known/core"
+{ cat "$tmp/out"; echo; } >"$tmp/lcore.want"
+if [ "$(wc -c <"$tmp/out")" -gt 1024 ] && grep -q 'number-24>' "$tmp/out"; then
+	ok "libcoap's listing is over 1024 bytes and names the last resource put"
+else
+	bad "libcoap's listing is over 1024 bytes and names the last resource put" "got $(wc -c <"$tmp/out") bytes"
+fi
+exact "the probe's discovery of libcoap is what coap-client -b 1024 gets" "$tmp/cout" "$tmp/lcore.want"
 
 # ------------------------------------------------ coap-client-notls -> probe --listen
 "$probe" --listen --json -T 120 '[::1]:0' >"$tmp/srv" 2>&1 &
@@ -109,6 +127,19 @@ same "coap-client without -b fetches /large (8 blocks)" "$tmp/cout" "$tmp/large.
 client -m put -b 512 -f "$tmp/echo.txt" "coap://[::1]:$port/echo"
 client -b 1024 "coap://[::1]:$port/echo"
 same "coap-client PUT -b 512 then GET: the probe server echoes 7000 bytes" "$tmp/cout" "$tmp/echo.txt"
+# Discovery block-wise: what coap-client -b 64 gets of the probe server's
+# /.well-known/core is the listing the probe prints, byte for byte (and
+# the newline coap-client adds).
+run "probe GET of the probe server's /.well-known/core" 0 -q "coap://[::1]:$port/.well-known/core"
+{ cat "$tmp/out"; echo; } >"$tmp/core.want"
+n=$(wc -c <"$tmp/out")
+if [ "$n" -gt 64 ] && [ "$(head -c 1 "$tmp/out")" = "<" ]; then
+	ok "the probe server's listing is link-format of several 64-byte blocks ($n bytes)"
+else
+	bad "the probe server's listing is link-format of several 64-byte blocks" "got $n bytes: $(head -c 80 "$tmp/out")"
+fi
+client -b 64 "coap://[::1]:$port/.well-known/core"
+exact "coap-client -b 64 gets the probe server's /.well-known/core as the probe prints it" "$tmp/cout" "$tmp/core.want"
 
 echo "interop_block: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -94,8 +94,11 @@ enum evudp6_resource_flag {
 /** Most link attributes per resource (besides ct and obs). */
 #define EVUDP6_RESOURCE_MAX_ATTRS 8
 /**
- * Room for a response body written with evudp6_response_append() and for
- * /.well-known/core: one block of RFC 7959's default size.
+ * Room for a response body written with evudp6_response_append(): one
+ * block of RFC 7959's default size. /.well-known/core is written there
+ * too; a longer listing needs a block server
+ * (evudp6_server_set_block_server()), which serves it up to its max_body
+ * (without one it is answered 5.00).
  */
 #define EVUDP6_RESPONSE_BODY_MAX 1024
 
@@ -286,7 +289,11 @@ struct evudp6_block_server;
  * request whose body evudp6_response_request_body() returns whole. Every
  * answer goes through evudp6_block_respond(), which slices a body larger
  * than one block (set it with evudp6_response_set_payload(), up to the
- * block server's max_body). @p bs is not owned: free it after the server.
+ * block server's max_body). /.well-known/core is served the same way: a
+ * listing of any length up to max_body, written into a buffer the server
+ * keeps (grown when the listing grows, so a discovery allocates nothing
+ * once it has grown; freed with the server). @p bs is not owned: free it
+ * after the server.
  */
 EVUDP6_API void evudp6_server_set_block_server(struct evudp6_server *srv, struct evudp6_block_server *bs);
 
