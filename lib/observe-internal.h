@@ -48,6 +48,7 @@ struct evudp6_observation {
 	struct evudp6__hnode rem_node, mid_node;
 	struct evudp6_observation *free_next;
 	struct evudp6__obs_slot *slot;
+	uint64_t gen; /* raised when the slot is released: older handles are stale */
 	evudp6_observation_end_cb cb;
 	void *arg;
 	struct evudp6_addr remote;
@@ -74,6 +75,7 @@ struct evudp6_observer {
 	struct event *timer; /* retransmission or response wait of our GET; Max-Age silence */
 	struct evudp6__hnode tok_node, mid_node;
 	struct evudp6_observer *free_next;
+	uint64_t gen; /* raised when the slot is released: older handles are stale */
 	uint8_t state;
 	bool con;      /* our GET is CON */
 	bool acked;    /* ... and acknowledged by an empty ACK */

@@ -218,6 +218,32 @@ static ssize_t encode_to(struct evudp6__obs *os, const struct evudp6_msg_builder
 	return evudp6_msg_encode(&nb, out, os->m->cfg.max_message);
 }
 
+/* ------------------------------------------------------------ handles */
+
+static struct evudp6_observation_handle obsn_handle(struct evudp6_observation *o)
+{
+	return (struct evudp6_observation_handle){.obj = o, .gen = o->gen};
+}
+
+/* The observation @p h refers to (live, or ended and in its end
+ * callback), or NULL once its slot was released. */
+static struct evudp6_observation *obsn_of(struct evudp6_observation_handle h)
+{
+	struct evudp6_observation *o = h.obj;
+	return o && o->gen == h.gen && o->state != EVUDP6__OBSN_FREE ? o : NULL;
+}
+
+static struct evudp6_observer_handle obr_handle(struct evudp6_observer *o)
+{
+	return (struct evudp6_observer_handle){.obj = o, .gen = o->gen};
+}
+
+static struct evudp6_observer *obr_of(struct evudp6_observer_handle h)
+{
+	struct evudp6_observer *o = h.obj;
+	return o && o->gen == h.gen && o->state != EVUDP6__OBSR_FREE ? o : NULL;
+}
+
 /* ------------------------------------------------------------ server: tables */
 
 static uint32_t rem_hash(const struct evudp6__obs *os, const struct evudp6_addr *remote)
@@ -286,6 +312,7 @@ static void obsn_unlink(struct evudp6__obs *os, struct evudp6_observation *o)
 static void obsn_release(struct evudp6__obs *os, struct evudp6_observation *o)
 {
 	o->state = EVUDP6__OBSN_FREE;
+	o->gen++;
 	o->free_next = os->obs_free;
 	os->obs_free = o;
 }
@@ -295,7 +322,7 @@ static void obsn_remove(struct evudp6__obs *os, struct evudp6_observation *o, in
 {
 	obsn_unlink(os, o);
 	if (o->cb)
-		o->cb(o, reason, o->arg);
+		o->cb(obsn_handle(o), reason, o->arg);
 	obsn_release(os, o);
 }
 
@@ -312,9 +339,12 @@ static uint32_t next_seq(const struct evudp6_observation *o, uint64_t now)
 
 int evudp6_observe_accept(struct evudp6_exchange_handle h, const struct evudp6_msg *req,
                           struct evudp6_msg_builder *b, evudp6_observation_end_cb cb, void *arg,
-                          struct evudp6_observation **out)
+                          struct evudp6_observation_handle *out)
 {
-	if (!h.obj || !req || !b || !out)
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof *out);
+	if (!h.obj || !req || !b)
 		return -EINVAL;
 	struct evudp6_messenger *m = h.obj->m;
 	if (m->shut)
@@ -375,7 +405,7 @@ int evudp6_observe_accept(struct evudp6_exchange_handle h, const struct evudp6_m
 	os->st.observations++;
 	if (os->st.observations > os->st.observations_peak)
 		os->st.observations_peak = os->st.observations;
-	*out = o;
+	*out = obsn_handle(o);
 	return 0;
 }
 
@@ -401,8 +431,9 @@ static void slot_start(struct evudp6__obs *os, struct evudp6__obs_slot *s)
 	evudp6__timer_add_us(s->timer, s->timeout_us);
 }
 
-int evudp6_observation_notify(struct evudp6_observation *o, struct evudp6_msg_builder *b)
+int evudp6_observation_notify(struct evudp6_observation_handle h, struct evudp6_msg_builder *b)
 {
+	struct evudp6_observation *o = obsn_of(h);
 	if (!o || o->state != EVUDP6__OBSN_LIVE)
 		return -EVUDP6_E_STATE;
 	struct evudp6__obs *os = o->os;
@@ -458,20 +489,20 @@ int evudp6_observation_notify(struct evudp6_observation *o, struct evudp6_msg_bu
 	return 0;
 }
 
-int evudp6_observation_notify_many(struct evudp6_observation *const *obs, size_t n,
+int evudp6_observation_notify_many(const struct evudp6_observation_handle *obs, size_t n,
                                    struct evudp6_msg_builder *b)
 {
 	int first = 0;
 	struct evudp6_transport *held = NULL;
 	for (size_t i = 0; i < n; i++) {
-		struct evudp6_observation *o = obs[i];
+		struct evudp6_observation *o = obsn_of(obs[i]);
 		if (o && o->state == EVUDP6__OBSN_LIVE && o->os->m->t != held) {
 			if (held)
 				evudp6__transport_release(held);
 			held = o->os->m->t;
 			evudp6__transport_hold(held);
 		}
-		int rc = evudp6_observation_notify(o, b);
+		int rc = evudp6_observation_notify(obs[i], b);
 		if (rc < 0 && first == 0)
 			first = rc;
 	}
@@ -481,8 +512,9 @@ int evudp6_observation_notify_many(struct evudp6_observation *const *obs, size_t
 	return first;
 }
 
-int evudp6_observation_end(struct evudp6_observation *o, struct evudp6_msg_builder *b)
+int evudp6_observation_end(struct evudp6_observation_handle h, struct evudp6_msg_builder *b)
 {
+	struct evudp6_observation *o = obsn_of(h);
 	if (!o || o->state != EVUDP6__OBSN_LIVE)
 		return -EVUDP6_E_STATE;
 	struct evudp6__obs *os = o->os;
@@ -503,9 +535,10 @@ int evudp6_observation_end(struct evudp6_observation *o, struct evudp6_msg_build
 	return rc;
 }
 
-const struct evudp6_addr *evudp6_observation_remote(const struct evudp6_observation *o)
+const struct evudp6_addr *evudp6_observation_remote(struct evudp6_observation_handle h)
 {
-	return &o->remote;
+	const struct evudp6_observation *o = obsn_of(h);
+	return o ? &o->remote : NULL;
 }
 
 static void slot_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -588,6 +621,7 @@ static void obr_unlink(struct evudp6__obs *os, struct evudp6_observer *o)
 static void obr_release(struct evudp6__obs *os, struct evudp6_observer *o)
 {
 	o->state = EVUDP6__OBSR_FREE;
+	o->gen++;
 	o->free_next = os->obr_free;
 	os->obr_free = o;
 }
@@ -597,7 +631,7 @@ static void obr_end(struct evudp6__obs *os, struct evudp6_observer *o, int err, 
 {
 	obr_unlink(os, o);
 	o->in_cb = true;
-	o->cb(o, err, rsp, -1, remote ? remote : &o->remote, icmp, o->arg);
+	o->cb(obr_handle(o), err, rsp, -1, remote ? remote : &o->remote, icmp, o->arg);
 	o->in_cb = false;
 	obr_release(os, o);
 }
@@ -627,8 +661,10 @@ static int obr_send_get(struct evudp6__obs *os, struct evudp6_observer *o)
 
 int evudp6_observe_register(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                             struct evudp6_msg_builder *b, evudp6_observer_notify_cb cb, void *arg,
-                            struct evudp6_observer **out)
+                            struct evudp6_observer_handle *out)
 {
+	if (out)
+		memset(out, 0, sizeof *out);
 	if (!m || !remote || !b || !cb)
 		return -EINVAL;
 	if (m->shut)
@@ -672,12 +708,13 @@ int evudp6_observe_register(struct evudp6_messenger *m, const struct evudp6_addr
 		return rc;
 	}
 	if (out)
-		*out = o;
+		*out = obr_handle(o);
 	return 0;
 }
 
-int evudp6_observer_cancel(struct evudp6_observer *o, bool deregister)
+int evudp6_observer_cancel(struct evudp6_observer_handle h, bool deregister)
 {
+	struct evudp6_observer *o = obr_of(h);
 	if (!o || !obr_active(o))
 		return -EVUDP6_E_STATE;
 	struct evudp6__obs *os = o->os;
@@ -717,9 +754,10 @@ int evudp6_observer_cancel(struct evudp6_observer *o, bool deregister)
 	return 0;
 }
 
-const struct evudp6_addr *evudp6_observer_remote(const struct evudp6_observer *o)
+const struct evudp6_addr *evudp6_observer_remote(struct evudp6_observer_handle h)
 {
-	return &o->remote;
+	const struct evudp6_observer *o = obr_of(h);
+	return o ? &o->remote : NULL;
 }
 
 /* RFC 7641 3.4: is V2 (received at @p now) newer than V1 (at @p t1)? */
@@ -734,7 +772,7 @@ static void obr_deliver(struct evudp6__obs *os, struct evudp6_observer *o, const
 {
 	os->st.notifications_received++;
 	o->in_cb = true;
-	o->cb(o, 0, msg, seq, remote, NULL, o->arg);
+	o->cb(obr_handle(o), 0, msg, seq, remote, NULL, o->arg);
 	o->in_cb = false;
 	if (o->state == EVUDP6__OBSR_ENDED && !os->m->free_pending)
 		obr_release(os, o);

@@ -69,7 +69,7 @@ struct evudp6_resource {
 	uint16_t allow[EVUDP6_RESOURCE_MAX_FORMATS];
 	size_t nallow;
 	/* Observers, packed: evudp6_observation_notify_many() takes the table. */
-	struct evudp6_observation *obs[EVUDP6_RESOURCE_MAX_OBSERVERS];
+	struct evudp6_observation_handle obs[EVUDP6_RESOURCE_MAX_OBSERVERS];
 	size_t nobs;
 };
 
@@ -117,23 +117,23 @@ struct scan {
 
 /* ------------------------------------------------------------ resources */
 
-static void resource_drop_observer(struct evudp6_resource *r, size_t i)
+/* Take @p o out of the resource's table, keeping it packed. */
+static void resource_drop_observer(struct evudp6_resource *r, struct evudp6_observation_handle o)
 {
-	memmove(&r->obs[i], &r->obs[i + 1], (r->nobs - i - 1) * sizeof(r->obs[0]));
-	r->nobs--;
+	for (size_t i = 0; i < r->nobs; i++)
+		if (r->obs[i].obj == o.obj && r->obs[i].gen == o.gen) {
+			memmove(&r->obs[i], &r->obs[i + 1], (r->nobs - i - 1) * sizeof(r->obs[0]));
+			r->nobs--;
+			return;
+		}
 }
 
 /* The observation went away by itself (RST, timeout, ICMP,
  * deregistration, a re-registration replacing it, shutdown). */
-static void on_observation_end(struct evudp6_observation *o, int reason, void *arg)
+static void on_observation_end(struct evudp6_observation_handle o, int reason, void *arg)
 {
 	(void)reason;
-	struct evudp6_resource *r = arg;
-	for (size_t i = 0; i < r->nobs; i++)
-		if (r->obs[i] == o) {
-			resource_drop_observer(r, i);
-			return;
-		}
+	resource_drop_observer(arg, o);
 }
 
 /* RFC 7641 3.2: a final response without Observe tells each observer
@@ -143,7 +143,7 @@ static void resource_end_observations(struct evudp6_resource *r, uint8_t code)
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, EVUDP6_NON, code, 0);
 	while (r->nobs) {
-		struct evudp6_observation *o = r->obs[r->nobs - 1];
+		struct evudp6_observation_handle o = r->obs[r->nobs - 1];
 		r->nobs--;
 		evudp6_observation_end(o, &b);
 	}
@@ -726,7 +726,7 @@ static int try_register(struct evudp6_server *srv, struct evudp6_response *rsp, 
 		rc = (evudp6_msg_builder_set_payload(&rsp->b, rsp->payload, rsp->payload_len), 0);
 	if (rc < 0)
 		return rc;
-	struct evudp6_observation *o;
+	struct evudp6_observation_handle o;
 	rc = evudp6_observe_accept(rsp->ex, req, &rsp->b, on_observation_end, r, &o);
 	if (rc == -ENOBUFS)
 		/* Answered without Observe; with a block server the first
@@ -844,7 +844,8 @@ static int notify_payload(struct evudp6_server *srv, const struct evudp6_addr *r
 
 /* Send what the handler wrote to one observer; an answer outside 2.xx
  * ends the observation with it (RFC 7641 3.2). */
-static int notify_one(struct evudp6_server *srv, struct evudp6_resource *r, struct evudp6_observation *o)
+static int notify_one(struct evudp6_server *srv, struct evudp6_resource *r,
+                      struct evudp6_observation_handle o)
 {
 	struct evudp6_response *rsp = &srv->rsp;
 	int rc = notify_payload(srv, evudp6_observation_remote(o));
@@ -852,9 +853,7 @@ static int notify_one(struct evudp6_server *srv, struct evudp6_resource *r, stru
 		return rc;
 	if (EVUDP6_CODE_CLASS(rsp->b.code) == 2)
 		return evudp6_observation_notify(o, &rsp->b);
-	for (size_t i = 0; i < r->nobs; i++)
-		if (r->obs[i] == o)
-			resource_drop_observer(r, i);
+	resource_drop_observer(r, o);
 	evudp6_observation_end(o, &rsp->b);
 	return 1;
 }
@@ -891,7 +890,7 @@ int evudp6_resource_notify(struct evudp6_resource *res)
 		for (size_t i = res->nobs; i-- > 0 && !res->removed && !srv->free_pending;) {
 			if (i >= res->nobs)
 				continue;
-			struct evudp6_observation *o = res->obs[i];
+			struct evudp6_observation_handle o = res->obs[i];
 			notify_run(srv, res, evudp6_observation_remote(o));
 			if (res->removed || srv->free_pending)
 				break;

@@ -415,7 +415,7 @@ END_TEST
 /* ------------------------------------------------------------ observe */
 
 struct obs_load {
-	struct evudp6_observation *o;
+	struct evudp6_observation_handle o;
 	unsigned long notified, finals;
 	struct event *wake; /* bounds each wait (preallocated: no allocation) */
 	bool woke;
@@ -444,7 +444,7 @@ static void obs_request_cb(struct evudp6_messenger *m, struct evudp6_exchange_ha
 		evudp6_exchange_respond(ex, &b);
 }
 
-static void obs_notify_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+static void obs_notify_cb(struct evudp6_observer_handle o, int err, const struct evudp6_msg *rsp, int32_t seq,
                           const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)o;
@@ -522,7 +522,7 @@ START_TEST(observe_notifications_allocate_nothing_after_warm_up)
 	ck_assert_int_eq(evudp6_observe_register(cli, &a, &b, obs_notify_cb, &l, NULL), 0);
 	while (l.notified == 0 && l.finals == 0)
 		event_base_loop(base, EVLOOP_ONCE);
-	ck_assert_ptr_nonnull(l.o);
+	ck_assert_ptr_nonnull(l.o.obj);
 	obs_measure(base, &l);
 	struct evudp6_observe_stats st;
 	evudp6_observe_stats(srv, &st, sizeof(st));

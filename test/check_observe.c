@@ -208,18 +208,26 @@ struct srv {
 	int calls;
 	int accepted, rejected;
 	int nobs;
-	struct evudp6_observation *obs[SRV_MAX];
+	struct evudp6_observation_handle obs[SRV_MAX];
 	int ended;
 	int end_reason[SRV_MAX];
 };
 
-static void srv_end_cb(struct evudp6_observation *o, int reason, void *arg)
+static bool same_observation(struct evudp6_observation_handle a, struct evudp6_observation_handle b)
+{
+	return a.obj == b.obj && a.gen == b.gen;
+}
+
+static void srv_end_cb(struct evudp6_observation_handle o, int reason, void *arg)
 {
 	struct srv *s = arg;
+	/* The handle still refers to the observation, which takes nothing more. */
+	ck_assert_ptr_nonnull(evudp6_observation_remote(o));
 	ck_assert_int_eq(evudp6_observation_notify(o, NULL), -EVUDP6_E_STATE);
+	ck_assert_int_eq(evudp6_observation_end(o, NULL), -EVUDP6_E_STATE);
 	for (int i = 0; i < s->nobs; i++)
-		if (s->obs[i] == o)
-			s->obs[i] = NULL;
+		if (same_observation(s->obs[i], o))
+			s->obs[i] = (struct evudp6_observation_handle){0};
 	if (s->ended < SRV_MAX)
 		s->end_reason[s->ended] = reason;
 	s->ended++;
@@ -239,8 +247,9 @@ static void srv_cb(struct evudp6_messenger *m, struct evudp6_exchange_handle ex,
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
 	evudp6_msg_builder_set_payload(&b, "v0", 2);
-	struct evudp6_observation *o;
+	struct evudp6_observation_handle o = {.obj = (struct evudp6_observation *)s, .gen = 1};
 	int rc = evudp6_observe_accept(ex, req, &b, srv_end_cb, s, &o);
+	ck_assert_int_eq(o.obj == NULL, rc != 0); /* zeroed on error */
 	if (rc == 0) {
 		s->accepted++;
 		if (s->nobs < SRV_MAX)
@@ -259,7 +268,7 @@ static struct evudp6_messenger *mk_server(const struct evudp6_observe_config *oc
 	return m;
 }
 
-static void notify_text(struct evudp6_observation *o, const char *text)
+static void notify_text(struct evudp6_observation_handle o, const char *text)
 {
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
@@ -623,11 +632,11 @@ START_TEST(observe_server_notify_many_reaches_every_observer)
 		peer_send(p[i], mport(m), &b);
 		ck_assert(RUN_UNTIL(s.accepted == i + 1 && p[i]->n == 1));
 	}
-	struct evudp6_observation *list[4] = {s.obs[0], NULL, s.obs[1], s.obs[2]};
+	struct evudp6_observation_handle list[4] = {s.obs[0], {0}, s.obs[1], s.obs[2]};
 	struct evudp6_msg_builder b;
 	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
 	evudp6_msg_builder_set_payload(&b, "all", 3);
-	/* The NULL is reported; the others are notified all the same. */
+	/* The zeroed handle is reported; the others are notified all the same. */
 	ck_assert_int_eq(evudp6_observation_notify_many(list, 4, &b), -EVUDP6_E_STATE);
 	ck_assert(RUN_UNTIL(p[0]->n == 2 && p[1]->n == 2 && p[2]->n == 2));
 	for (int i = 0; i < 3; i++) {
@@ -646,7 +655,7 @@ END_TEST
  * blocks by a block server, which also answers the follow-ups. */
 struct big_srv {
 	struct evudp6_block_server *bs;
-	struct evudp6_observation *o;
+	struct evudp6_observation_handle o;
 	uint8_t reg[256];
 	size_t reg_len;
 	char body[2500];
@@ -681,7 +690,7 @@ START_TEST(observe_server_large_notification_carries_first_block_with_etag)
 	struct evudp6_msg_builder b;
 	get_builder(&b, EVUDP6_NON, 0x100, "tk", 0);
 	peer_send(p, mport(m), &b);
-	ck_assert(RUN_UNTIL(p->n == 1 && s.o));
+	ck_assert(RUN_UNTIL(p->n == 1 && s.o.obj));
 	/* The new state: 2500 bytes again, other ones. */
 	memset(s.body, 'b', sizeof s.body);
 	memcpy(s.body + 1024, "second block", 12);
@@ -734,6 +743,107 @@ START_TEST(observe_server_large_notification_carries_first_block_with_etag)
 }
 END_TEST
 
+/* RFC 7641 3.6: the first observer goes away (Observe: 1 or RST, as
+ * @p by_rst says); with max_observations 1 the second one, from another
+ * endpoint, takes its slot. @p stale gets the first one's handle as it
+ * was kept, @p fresh the second one's. */
+static struct evudp6_messenger *slot_reused(struct srv *s, struct peer *p, struct peer *q, bool by_rst,
+                                            struct evudp6_observation_handle *stale,
+                                            struct evudp6_observation_handle *fresh)
+{
+	struct evudp6_observe_config oc;
+	evudp6_observe_config_init(&oc, sizeof(oc));
+	oc.max_observations = 1;
+	struct evudp6_messenger *m = mk_server(&oc, s);
+	register_raw(p, m, s, EVUDP6_NON);
+	*stale = s->obs[0];
+	struct evudp6_msg_builder b;
+	if (by_rst) {
+		notify_text(*stale, "v1");
+		ck_assert(RUN_UNTIL(p->n == 2));
+		peer_empty(p, mport(m), EVUDP6_RST, p->msg[1].mid);
+	} else {
+		get_builder(&b, EVUDP6_NON, 0x101, "tk", 1);
+		peer_send(p, mport(m), &b);
+	}
+	ck_assert(RUN_UNTIL(s->ended == 1 && p->n == 2));
+	ck_assert_int_eq(s->end_reason[0], by_rst ? -ECONNRESET : 0);
+	get_builder(&b, EVUDP6_NON, 0x200, "qq", 0);
+	peer_send(q, mport(m), &b);
+	ck_assert(RUN_UNTIL(q->n == 1 && s->accepted == 2));
+	ck_assert_int_ge(peer_seq(q, 0), 0);
+	*fresh = s->obs[1];
+	/* The same slot, a new generation. */
+	ck_assert_ptr_eq(fresh->obj, stale->obj);
+	ck_assert_uint_ne(fresh->gen, stale->gen);
+	ck_assert_uint_eq(ostats(m).observations, 1);
+	return m;
+}
+
+START_TEST(observe_server_stale_handle_notifies_nobody)
+{
+	struct srv s = {0};
+	struct peer *p = peer_open(), *q = peer_open();
+	struct evudp6_observation_handle stale, fresh;
+	struct evudp6_messenger *m = slot_reused(&s, p, q, false, &stale, &fresh);
+	uint64_t sent = ostats(m).notifications_sent;
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_CONTENT, 0);
+	evudp6_msg_builder_set_payload(&b, "old", 3);
+	int rc = evudp6_observation_notify(stale, &b);
+	run_for(20);
+	/* The observer now in the slot hears nothing meant for the old one. */
+	ck_assert_int_eq(q->n, 1);
+	ck_assert_int_eq(rc, -EVUDP6_E_STATE);
+	ck_assert_ptr_null(evudp6_observation_remote(stale));
+	/* In a list, the stale entry is reported and skipped, the live one
+	 * notified once. */
+	struct evudp6_observation_handle list[2] = {stale, fresh};
+	ck_assert_int_eq(evudp6_observation_notify_many(list, 2, &b), -EVUDP6_E_STATE);
+	ck_assert(RUN_UNTIL(q->n == 2));
+	run_for(20);
+	ck_assert_int_eq(q->n, 2);
+	ck_assert(peer_payload_is(q, 1, "old"));
+	ck_assert_int_eq(memcmp(q->msg[1].token, "qq", 2), 0);
+	ck_assert_int_gt(peer_seq(q, 1), peer_seq(q, 0));
+	ck_assert_int_eq(p->n, 2);
+	ck_assert_uint_eq(ostats(m).notifications_sent, sent + 1);
+	peer_close(q);
+	peer_close(p);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
+START_TEST(observe_server_stale_handle_ends_nothing)
+{
+	struct srv s = {0};
+	struct peer *p = peer_open(), *q = peer_open();
+	struct evudp6_observation_handle stale, fresh;
+	struct evudp6_messenger *m = slot_reused(&s, p, q, true, &stale, &fresh);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, 0, EVUDP6_NOT_FOUND, 0);
+	int rc = evudp6_observation_end(stale, &b);
+	run_for(20);
+	/* No final response reached the new observer, and it still observes. */
+	ck_assert_int_eq(q->n, 1);
+	ck_assert_int_eq(rc, -EVUDP6_E_STATE);
+	struct evudp6_observe_stats st = ostats(m);
+	ck_assert_uint_eq(st.observations, 1);
+	ck_assert_uint_eq(st.removed_by_application, 0);
+	ck_assert_uint_eq(st.removed_rst, 1);
+	notify_text(fresh, "still");
+	ck_assert(RUN_UNTIL(q->n == 2));
+	ck_assert(peer_payload_is(q, 1, "still"));
+	ck_assert_int_eq(memcmp(q->msg[1].token, "qq", 2), 0);
+	ck_assert_int_eq(evudp6_observation_end(fresh, NULL), 0);
+	ck_assert_int_eq(evudp6_observation_end(fresh, NULL), -EVUDP6_E_STATE);
+	ck_assert_int_eq(s.ended, 1);
+	peer_close(q);
+	peer_close(p);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(observe_server_accept_rejects_misuse)
 {
 	struct srv s = {0};
@@ -753,8 +863,10 @@ START_TEST(observe_server_accept_rejects_misuse)
 		ck_assert_int_eq(peer_seq(p, i), -1);
 	ck_assert_uint_eq(ostats(m).observe_invalid, 1);
 	ck_assert_uint_eq(ostats(m).observations, 0);
-	ck_assert_int_eq(evudp6_observation_notify(NULL, NULL), -EVUDP6_E_STATE);
-	ck_assert_int_eq(evudp6_observation_end(NULL, NULL), -EVUDP6_E_STATE);
+	const struct evudp6_observation_handle none = {0};
+	ck_assert_int_eq(evudp6_observation_notify(none, NULL), -EVUDP6_E_STATE);
+	ck_assert_int_eq(evudp6_observation_end(none, NULL), -EVUDP6_E_STATE);
+	ck_assert_ptr_null(evudp6_observation_remote(none));
 	ck_assert_int_eq(evudp6_observe_setup(m, NULL), -EVUDP6_E_STATE);
 	peer_close(p);
 	evudp6_messenger_free(m);
@@ -774,14 +886,16 @@ struct cli {
 	bool had_icmp;
 	bool cancel_in_cb, deregister_in_cb;
 	struct evudp6_messenger *free_in_cb; /* freed from inside the callback */
-	struct evudp6_observer *o;
+	struct evudp6_observer_handle o;
 };
 
-static void cli_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+static void cli_cb(struct evudp6_observer_handle o, int err, const struct evudp6_msg *rsp, int32_t seq,
                    const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	struct cli *c = arg;
 	ck_assert_ptr_nonnull(remote);
+	/* The handle refers to the observer in every call, the final one too. */
+	ck_assert_ptr_nonnull(evudp6_observer_remote(o));
 	if (c->calls < CLI_MAX) {
 		c->seq[c->calls] = seq;
 		size_t n = rsp && rsp->payload_len < 15 ? rsp->payload_len : 0;
@@ -1186,6 +1300,53 @@ START_TEST(observe_client_completes_blockwise_notification)
 }
 END_TEST
 
+START_TEST(observe_client_stale_handle_cancels_nothing)
+{
+	/* One observer slot: the second registration takes the first one's. */
+	struct evudp6_observe_config oc;
+	evudp6_observe_config_init(&oc, sizeof(oc));
+	oc.max_observers = 1;
+	struct evudp6_messenger *m = mk(&oc);
+	struct peer *p = peer_open();
+	struct cli c1 = {0}, c2 = {0};
+	observe_raw(m, p, &c1, EVUDP6_NON);
+	/* The server answers without Observe: the first observation ends. */
+	raw_notify(p, mport(m), EVUDP6_NON, 0x7001, p->msg[0].token, -1, "plain");
+	ck_assert(RUN_UNTIL(c1.finals == 1));
+	struct evudp6_addr a;
+	ck_assert_int_eq(evudp6_addr_from_literal(&a, "::1", p->port, 0), 0);
+	struct evudp6_msg_builder b;
+	evudp6_msg_builder_init(&b, EVUDP6_NON, EVUDP6_GET, 0);
+	evudp6_msg_builder_add_opt(&b, EVUDP6_OPT_URI_PATH, "new", 3);
+	ck_assert_int_eq(evudp6_observe_register(m, &a, &b, cli_cb, &c2, &c2.o), 0);
+	ck_assert(RUN_UNTIL(p->n == 2));
+	uint8_t tok[8];
+	memcpy(tok, p->msg[1].token, 8);
+	/* The same slot, a new generation. */
+	ck_assert_ptr_eq(c2.o.obj, c1.o.obj);
+	ck_assert_uint_ne(c2.o.gen, c1.o.gen);
+	/* Neither forgetting nor deregistering through the old handle
+	 * touches the new observation. */
+	int forget = evudp6_observer_cancel(c1.o, false);
+	int dereg = evudp6_observer_cancel(c1.o, true);
+	run_for(20);
+	ck_assert_int_eq(p->n, 2);
+	ck_assert_uint_eq(ostats(m).observers, 1);
+	ck_assert_int_eq(forget, -EVUDP6_E_STATE);
+	ck_assert_int_eq(dereg, -EVUDP6_E_STATE);
+	ck_assert_ptr_null(evudp6_observer_remote(c1.o));
+	raw_notify(p, mport(m), EVUDP6_NON, 0x7002, tok, 3, "three");
+	ck_assert(RUN_UNTIL(c2.calls == 1));
+	ck_assert_int_eq(c2.seq[0], 3);
+	ck_assert_str_eq(c2.payload[0], "three");
+	ck_assert_int_eq(c1.calls, 1);
+	ck_assert_uint_eq(mstats(m).rst_sent, 0);
+	ck_assert_int_eq(peer_count(p, EVUDP6_RST), 0);
+	peer_close(p);
+	evudp6_messenger_free(m);
+}
+END_TEST
+
 START_TEST(observe_client_register_rejects_misuse)
 {
 	struct evudp6_messenger *m = mk(NULL);
@@ -1202,7 +1363,13 @@ START_TEST(observe_client_register_rejects_misuse)
 	struct evudp6_addr mc;
 	ck_assert_int_eq(evudp6_addr_from_literal(&mc, "ff02::fd", 5683, 1), 0);
 	ck_assert_int_eq(evudp6_observe_register(m, &mc, &b, cli_cb, &c, NULL), -EINVAL);
-	ck_assert_int_eq(evudp6_observer_cancel(NULL, true), -EVUDP6_E_STATE);
+	/* A failed registration zeroes the handle. */
+	struct evudp6_observer_handle h = {.obj = (struct evudp6_observer *)&c, .gen = 1};
+	ck_assert_int_eq(evudp6_observe_register(m, &mc, &b, cli_cb, &c, &h), -EINVAL);
+	ck_assert_ptr_null(h.obj);
+	ck_assert_uint_eq(h.gen, 0);
+	ck_assert_int_eq(evudp6_observer_cancel(h, true), -EVUDP6_E_STATE);
+	ck_assert_ptr_null(evudp6_observer_remote(h));
 	ck_assert_int_eq(c.calls, 0);
 	evudp6_messenger_free(m);
 }
@@ -1322,6 +1489,8 @@ int main(void)
 	tcase_add_test(tc, observe_server_end_sends_final_response_without_observe);
 	tcase_add_test(tc, observe_server_notify_many_reaches_every_observer);
 	tcase_add_test(tc, observe_server_large_notification_carries_first_block_with_etag);
+	tcase_add_test(tc, observe_server_stale_handle_notifies_nobody);
+	tcase_add_test(tc, observe_server_stale_handle_ends_nothing);
 	tcase_add_test(tc, observe_server_accept_rejects_misuse);
 	suite_add_tcase(s, tc);
 	TCase *cc = tcase_create("client");
@@ -1338,6 +1507,7 @@ int main(void)
 	tcase_add_test(cc, observe_client_icmp_error_ends_observation);
 	tcase_add_test(cc, observe_client_completes_blockwise_notification);
 	tcase_add_test(cc, observe_client_observers_are_capped);
+	tcase_add_test(cc, observe_client_stale_handle_cancels_nothing);
 	tcase_add_test(cc, observe_client_register_rejects_misuse);
 	tcase_add_test(cc, observe_between_messengers_until_deregistration);
 	tcase_add_test(cc, observe_shutdown_ends_both_sides_with_shutdown);

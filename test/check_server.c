@@ -766,7 +766,7 @@ static struct seen {
 	int32_t seq[8];
 	uint8_t final_code;
 	char body[64];
-	struct evudp6_observer *o;
+	struct evudp6_observer_handle o;
 } seen[NCLI];
 static int version;
 static uint16_t remotes[16];
@@ -783,7 +783,7 @@ static void clock_cb(struct evudp6_resource *res, struct evudp6_response *rsp, c
 	evudp6_response_printf(rsp, "v%d", version);
 }
 
-static void seen_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+static void seen_cb(struct evudp6_observer_handle o, int err, const struct evudp6_msg *rsp, int32_t seq,
                     const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)o, (void)remote, (void)icmp;

@@ -26,7 +26,7 @@
 
 #define MAX 64
 
-static struct evudp6_observation *obs[MAX];
+static struct evudp6_observation_handle obs[MAX];
 static int nobs;
 static double last_ms;
 
@@ -37,11 +37,11 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static void end_cb(struct evudp6_observation *o, int reason, void *arg)
+static void end_cb(struct evudp6_observation_handle o, int reason, void *arg)
 {
 	struct evudp6_messenger *m = arg;
 	for (int i = 0; i < nobs; i++)
-		if (obs[i] == o)
+		if (obs[i].obj == o.obj && obs[i].gen == o.gen)
 			obs[i] = obs[--nobs];
 	struct evudp6_observe_stats st;
 	struct evudp6_messenger_stats ms;

@@ -27,7 +27,7 @@
 #define ROUNDS 5
 
 struct obs_bench {
-	struct evudp6_observation **o;
+	struct evudp6_observation_handle *o;
 	unsigned int n, cap;
 };
 

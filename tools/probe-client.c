@@ -79,7 +79,7 @@ struct probe_job {
 	bool stop_sending;
 	struct ping_slot slot[PING_SLOTS];
 	/* observe */
-	struct evudp6_observer *obs;
+	struct evudp6_observer_handle obs;
 	unsigned int notifications;
 	bool deregistering;
 	probe_job_done_cb done;
@@ -857,7 +857,7 @@ static void send_request(struct probe_job *j)
 /* How long a deregistration may take before the probe just forgets. */
 #define DEREGISTER_WAIT_S 3
 
-static void observe_cb(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp, int32_t seq,
+static void observe_cb(struct evudp6_observer_handle o, int err, const struct evudp6_msg *rsp, int32_t seq,
                        const struct evudp6_addr *remote, const struct evudp6_icmp *icmp, void *arg)
 {
 	(void)o;
@@ -877,7 +877,7 @@ static void observe_cb(struct evudp6_observer *o, int err, const struct evudp6_m
 		probe_out_response(&info);
 		return;
 	}
-	j->obs = NULL;
+	j->obs = (struct evudp6_observer_handle){0};
 	if (j->deregistering) {
 		if (err == 0)
 			probe_out_note("deregistered after %u notification%s", j->notifications,
@@ -914,7 +914,7 @@ static void observe_stop_cb(evutil_socket_t fd, short what, void *arg)
 	struct probe_job *j = arg;
 	if (j->ended)
 		return;
-	if (!j->obs) {
+	if (!j->obs.obj) {
 		job_end(j, PROBE_EXIT_TIMEOUT); /* still resolving */
 		return;
 	}
@@ -928,7 +928,7 @@ static void observe_stop_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		evudp6_observer_cancel(j->obs, false);
 	}
-	j->obs = NULL;
+	j->obs = (struct evudp6_observer_handle){0};
 	probe_out_note("deregistration not answered; observed %u notification%s", j->notifications,
 	               j->notifications == 1 ? "" : "s");
 	job_end(j, j->notifications ? PROBE_EXIT_OK : PROBE_EXIT_TIMEOUT);
@@ -937,10 +937,8 @@ static void observe_stop_cb(evutil_socket_t fd, short what, void *arg)
 static int observe_start(struct probe_job *j, struct evudp6_msg_builder *b)
 {
 	int rc = evudp6_observe_register(j->c->m, &j->dest, b, observe_cb, j, &j->obs);
-	if (rc < 0) {
-		j->obs = NULL;
-		return send_failed(j, rc, -1);
-	}
+	if (rc < 0)
+		return send_failed(j, rc, -1); /* the handle is zeroed */
 	event_assign(j->tick, j->c->base, -1, 0, observe_stop_cb, j);
 	if (j->o->observe_s > 0) {
 		double s = j->o->observe_s;

@@ -23,7 +23,7 @@ struct obs_res {
 	struct probe_obs *r;
 	bool large;
 	size_t n;
-	struct evudp6_observation *o[OBS_MAX];
+	struct evudp6_observation_handle o[OBS_MAX];
 	/* /obs-large: each registration as it came, for its options and
 	 * block size when the next first block is cut. */
 	uint8_t *reg[OBS_MAX];
@@ -59,10 +59,10 @@ static void update(struct probe_obs *r)
 		         (unsigned int)i % 100u);
 }
 
-static void forget(struct obs_res *res, struct evudp6_observation *o)
+static void forget(struct obs_res *res, struct evudp6_observation_handle o)
 {
 	for (size_t i = 0; i < res->n; i++)
-		if (res->o[i] == o) {
+		if (res->o[i].obj == o.obj && res->o[i].gen == o.gen) {
 			uint8_t *reg = res->reg[i];
 			res->n--;
 			res->o[i] = res->o[res->n];
@@ -73,7 +73,7 @@ static void forget(struct obs_res *res, struct evudp6_observation *o)
 		}
 }
 
-static void end_cb(struct evudp6_observation *o, int reason, void *arg)
+static void end_cb(struct evudp6_observation_handle o, int reason, void *arg)
 {
 	(void)reason;
 	forget(arg, o);

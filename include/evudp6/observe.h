@@ -5,13 +5,15 @@
  *
  * Server: a request handler that receives a GET or FETCH carrying
  * Observe: 0 answers it with evudp6_observe_accept() and gets an
- * observation handle; evudp6_observation_notify() sends that observer a
- * new representation (NON by default, CON at least every con_every
- * notifications and at least once per con_interval_ms); a notification
- * that has to wait behind an unacknowledged CON replaces the older one, so
- * only the newest leaves. The observer is removed on RST, on a CON
- * notification's timeout, on a vetted ICMP error for its remote, on a GET
- * with Observe: 1 (deregistration), or by evudp6_observation_end().
+ * observation handle (a value that goes stale when the observation
+ * ends, see evudp6_observation_handle); evudp6_observation_notify() sends
+ * that observer a new representation (NON by default, CON at least every
+ * con_every notifications and at least once per con_interval_ms); a
+ * notification that has to wait behind an unacknowledged CON replaces the
+ * older one, so only the newest leaves. The observer is removed on RST,
+ * on a CON notification's timeout, on a vetted ICMP error for its remote,
+ * on a GET with Observe: 1 (deregistration), or by
+ * evudp6_observation_end().
  *
  * Client: evudp6_observe_register() sends the registration and calls back
  * once per notification with its sequence number (a notification larger
@@ -46,10 +48,44 @@
 extern "C" {
 #endif
 
-/** A server's record of one observer (one remote endpoint and token). */
+/** A server's record of one observer (endpoint and token); internal, see evudp6_observation_handle. */
 struct evudp6_observation;
-/** A client's observation of one resource. */
+/** A client's observation of one resource; internal, see evudp6_observer_handle. */
 struct evudp6_observer;
+
+/**
+ * A handle on an observation (server side): a small value, copied and
+ * kept freely, like evudp6_exchange_handle. It refers to its observation
+ * from evudp6_observe_accept() until the end callback has returned or
+ * evudp6_observation_end() was called. After that every function given
+ * the handle does nothing and returns -EVUDP6_E_STATE (or NULL), even
+ * once the messenger has reused the observation's slot for another
+ * observer: a stale handle never notifies or ends someone else's
+ * observation. A zeroed handle refers to no observation. Handles must
+ * not be used after evudp6_messenger_free(). The fields are the
+ * library's; only copy the struct (two handles refer to the same
+ * observation when both fields are equal).
+ */
+struct evudp6_observation_handle {
+	struct evudp6_observation *obj;
+	uint64_t gen;
+};
+
+/**
+ * A handle on an observer (client side): a small value, copied and kept
+ * freely, like evudp6_request_handle. It refers to its observer from
+ * evudp6_observe_register() until the final callback has returned, or
+ * until evudp6_observer_cancel() forgot it. After that every function
+ * given the handle does nothing and returns -EVUDP6_E_STATE (or NULL),
+ * even once the slot holds another observer. A zeroed handle refers to
+ * no observer. Handles must not be used after evudp6_messenger_free().
+ * The fields are the library's; only copy the struct (two handles refer
+ * to the same observer when both fields are equal).
+ */
+struct evudp6_observer_handle {
+	struct evudp6_observer *obj;
+	uint64_t gen;
+};
 
 #define EVUDP6_OBSERVE_DEFAULT_MAX_OBSERVATIONS 256u
 #define EVUDP6_OBSERVE_DEFAULT_MAX_PER_REMOTE   16u
@@ -193,10 +229,11 @@ EVUDP6_API int evudp6_observe_value(const struct evudp6_msg *msg, uint32_t *valu
  *               was never acknowledged), a negative errno from an ICMP or
  *               send error, or -EVUDP6_E_SHUTDOWN.
  *
- * The handle is valid during the call (notifying it returns
- * -EVUDP6_E_STATE) and invalid once it returns.
+ * The handle still refers to the observation during the call
+ * (evudp6_observation_remote() answers; notifying or ending it returns
+ * -EVUDP6_E_STATE) and is stale once the callback returns.
  */
-typedef void (*evudp6_observation_end_cb)(struct evudp6_observation *o, int reason, void *arg);
+typedef void (*evudp6_observation_end_cb)(struct evudp6_observation_handle o, int reason, void *arg);
 
 /**
  * Accept a registration and answer it: @p b (a 2.xx response: code,
@@ -210,8 +247,9 @@ typedef void (*evudp6_observation_end_cb)(struct evudp6_observation *o, int reas
  * @param b    the first response; must not hold an Observe option; left
  *             as it was on return (reusable)
  * @param cb   told when the observer goes away by itself; may be NULL
- * @param out  receives the observation handle; valid until @p cb
- *             returns or evudp6_observation_end() is called
+ * @param out  receives the observation's handle (zeroed on error); it
+ *             refers to the observation until @p cb returns or
+ *             evudp6_observation_end() is called
  * @return 0; -EINVAL (not a registration, a multicast request, not a
  *         2.xx code, out NULL); -ENOBUFS (max_observations or
  *         max_per_remote reached, counted: answer @p b without Observe);
@@ -222,7 +260,7 @@ typedef void (*evudp6_observation_end_cb)(struct evudp6_observation *o, int reas
  */
 EVUDP6_API int evudp6_observe_accept(struct evudp6_exchange_handle ex, const struct evudp6_msg *req,
                                      struct evudp6_msg_builder *b, evudp6_observation_end_cb cb, void *arg,
-                                     struct evudp6_observation **out);
+                                     struct evudp6_observation_handle *out);
 
 /**
  * Send the observer a notification: @p b holds a 2.xx code, options (no
@@ -236,34 +274,42 @@ EVUDP6_API int evudp6_observe_accept(struct evudp6_exchange_handle ex, const str
  * @return 0; -EINVAL (not 2.xx: end the observation with
  *         evudp6_observation_end() instead); an encoder error
  *         (-EVUDP6_E_MSG_NOSPACE beyond max_message,
- *         -EVUDP6_E_MSG_TOO_MANY_OPTS); -EVUDP6_E_STATE for an ended
- *         observation; -EVUDP6_E_SHUTDOWN.
+ *         -EVUDP6_E_MSG_TOO_MANY_OPTS); -EVUDP6_E_STATE for a handle
+ *         whose observation has ended (from its end callback too, or
+ *         whatever now uses its slot) or a zeroed one, sending nothing;
+ *         -EVUDP6_E_SHUTDOWN.
  */
-EVUDP6_API int evudp6_observation_notify(struct evudp6_observation *o, struct evudp6_msg_builder *b);
+EVUDP6_API int evudp6_observation_notify(struct evudp6_observation_handle o, struct evudp6_msg_builder *b);
 
 /**
- * evudp6_observation_notify() for each of @p n observations (NULL and
- * ended ones are skipped with -EVUDP6_E_STATE), with the sends held and
- * handed to the kernel in sendmmsg() batches: the way to notify every
- * observer of a resource.
+ * evudp6_observation_notify() for each of the @p n handles of @p obs
+ * (zeroed and stale ones are skipped with -EVUDP6_E_STATE), with the
+ * sends held and handed to the kernel in sendmmsg() batches: the way to
+ * notify every observer of a resource. @p obs stays the caller's.
  * @return 0 when every call succeeded, else the first error (the rest are
  *         still notified).
  */
-EVUDP6_API int evudp6_observation_notify_many(struct evudp6_observation *const *obs, size_t n,
+EVUDP6_API int evudp6_observation_notify_many(const struct evudp6_observation_handle *obs, size_t n,
                                               struct evudp6_msg_builder *b);
 
 /**
  * Remove the observer. With @p b (any response code), a final response
  * without Observe is sent first (NON), telling the client the observation
  * is over (RFC 7641 3.2); with NULL nothing is sent. The end callback is
- * not called; the handle is invalid once this returns.
- * @return 0; -EVUDP6_E_STATE for an ended observation; an encoder error
- *         (the observation is removed all the same).
+ * not called; the handle is stale once this returns.
+ * @return 0; -EVUDP6_E_STATE for a handle whose observation has ended
+ *         (from its end callback too, or whatever now uses its slot) or
+ *         a zeroed one, doing nothing; an encoder error (the observation
+ *         is removed all the same).
  */
-EVUDP6_API int evudp6_observation_end(struct evudp6_observation *o, struct evudp6_msg_builder *b);
+EVUDP6_API int evudp6_observation_end(struct evudp6_observation_handle o, struct evudp6_msg_builder *b);
 
-/** The observer's endpoint, with the local address its registration reached. */
-EVUDP6_API const struct evudp6_addr *evudp6_observation_remote(const struct evudp6_observation *o);
+/**
+ * The observer's endpoint, with the local address its registration
+ * reached, while the handle refers to the observation (also in its end
+ * callback); NULL after that. The address belongs to the observation.
+ */
+EVUDP6_API const struct evudp6_addr *evudp6_observation_remote(struct evudp6_observation_handle o);
 
 /* ------------------------------------------------------------ client */
 
@@ -283,13 +329,14 @@ EVUDP6_API const struct evudp6_addr *evudp6_observation_remote(const struct evud
  * @param rsp  a view valid only during the call
  * @param remote who sent it, with the local address it reached
  *
- * After the final call the handle is invalid once the callback returns.
+ * After the final call the handle is stale once the callback returns.
  * The callback may cancel the observer, send, shut down or free the
  * messenger.
  */
-typedef void (*evudp6_observer_notify_cb)(struct evudp6_observer *o, int err, const struct evudp6_msg *rsp,
-                                          int32_t seq, const struct evudp6_addr *remote,
-                                          const struct evudp6_icmp *icmp, void *arg);
+typedef void (*evudp6_observer_notify_cb)(struct evudp6_observer_handle o, int err,
+                                          const struct evudp6_msg *rsp, int32_t seq,
+                                          const struct evudp6_addr *remote, const struct evudp6_icmp *icmp,
+                                          void *arg);
 
 /**
  * Register as an observer: @p b holds a GET or FETCH (CON or NON) with
@@ -297,7 +344,8 @@ typedef void (*evudp6_observer_notify_cb)(struct evudp6_observer *o, int err, co
  * token are added, and the encoded registration is kept for
  * re-registration and deregistration. @p b is not needed after the call.
  *
- * @param out  receives the handle, may be NULL
+ * @param out  receives the observer's handle, may be NULL; zeroed on
+ *             error
  * @return 0; -EINVAL (bad type or code, multicast remote, cb NULL);
  *         -ENOBUFS (max_observers observing); an encoder error;
  *         -EVUDP6_E_STATE before the messenger started;
@@ -307,7 +355,7 @@ typedef void (*evudp6_observer_notify_cb)(struct evudp6_observer *o, int err, co
  */
 EVUDP6_API int evudp6_observe_register(struct evudp6_messenger *m, const struct evudp6_addr *remote,
                                        struct evudp6_msg_builder *b, evudp6_observer_notify_cb cb, void *arg,
-                                       struct evudp6_observer **out);
+                                       struct evudp6_observer_handle *out);
 
 /**
  * Stop observing. With @p deregister, a GET with Observe: 1 and the
@@ -316,18 +364,23 @@ EVUDP6_API int evudp6_observe_register(struct evudp6_messenger *m, const struct 
  * notifications arriving meanwhile are not delivered. Without, the
  * observation is forgotten at once: the callback is not called again and
  * the next notification is answered with RST. Either way the handle is
- * invalid once the final callback has returned (without @p deregister:
+ * stale once the final callback has returned (without @p deregister:
  * once this returns, or the current callback returns). Calling it again
  * during a deregistration, with @p deregister false, forgets at once;
  * otherwise it does nothing.
- * @return 0; -EVUDP6_E_STATE for an ended observer; or, with
- *         @p deregister, the negative errno of the send (the observer is
- *         then forgotten).
+ * @return 0; -EVUDP6_E_STATE for a handle whose observer has ended (from
+ *         its final callback too, or whatever now uses its slot) or a
+ *         zeroed one, doing nothing; or, with @p deregister, the negative
+ *         errno of the send (the observer is then forgotten).
  */
-EVUDP6_API int evudp6_observer_cancel(struct evudp6_observer *o, bool deregister);
+EVUDP6_API int evudp6_observer_cancel(struct evudp6_observer_handle o, bool deregister);
 
-/** The remote an observer registered with. */
-EVUDP6_API const struct evudp6_addr *evudp6_observer_remote(const struct evudp6_observer *o);
+/**
+ * The remote an observer registered with, while the handle refers to the
+ * observer (also in its final callback); NULL after that. The address
+ * belongs to the observer.
+ */
+EVUDP6_API const struct evudp6_addr *evudp6_observer_remote(struct evudp6_observer_handle o);
 
 #ifdef __cplusplus
 }
