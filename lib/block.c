@@ -191,7 +191,10 @@ static void block_scan(const struct evudp6_msg *m, struct block_scan *sc)
  */
 static uint8_t szx_for_mtu(uint32_t mtu, const struct evudp6_addr *remote, size_t overhead)
 {
-	size_t ip = evudp6_addr_is_v4mapped(remote) ? 20 + 8 : 40 + 8;
+	bool v4 = evudp6_addr_is_v4mapped(remote);
+	if (!v4 && mtu < 1280)
+		mtu = 1280; /* no IPv6 link is smaller (RFC 8200 5) */
+	size_t ip = v4 ? 20 + 8 : 40 + 8;
 	int fit = mtu > ip + overhead ? evudp6_block_szx(mtu - ip - overhead) : 0;
 	return (uint8_t)(fit < 0 ? 0 : fit);
 }

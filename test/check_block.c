@@ -1001,6 +1001,34 @@ START_TEST(block_server_num_past_the_end_gets_4_02)
 }
 END_TEST
 
+START_TEST(block_icmp_cb_takes_an_ipv6_mtu_below_1280_as_1280)
+{
+	/* No IPv6 link is smaller than 1280 (RFC 8200 5), and 1024-byte
+	 * blocks fit that: a Packet Too Big saying 600 for an IPv6 client
+	 * lowers nothing. */
+	start(NULL);
+	H.body_len = 3000;
+	struct sockaddr_in6 sa;
+	ck_assert_int_eq(evudp6_transport_local(evudp6_messenger_transport(cli), &sa), 0);
+	struct evudp6_addr client;
+	ck_assert_int_eq(evudp6_addr_from_literal(&client, "::1", ntohs(sa.sin6_port), 0), 0);
+	struct evudp6_icmp ptb = {
+	    .err = EMSGSIZE, .origin = EVUDP6_ORIGIN_ICMP6, .type = 2, .code = 0, .info = 600};
+	evudp6_block_icmp_cb(srv, -EMSGSIZE, &ptb, &client, bs);
+	ck_assert_uint_eq(server_stats().path_mtu_hints, 1);
+	struct result r = {0};
+	struct evudp6_msg_builder b;
+	request_builder(&b, EVUDP6_GET, "big");
+	transfer(&r, &srv_addr, &b, NULL);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.len, 3000);
+	ck_assert_uint_eq(r.st.block_size, 1024);
+	ck_assert_uint_eq(r.st.blocks_received, 3);
+	result_free(&r);
+	stop();
+}
+END_TEST
+
 START_TEST(block_icmp_cb_packet_too_big_shrinks_the_blocks_to_that_peer)
 {
 	/* The client talks IPv4 (V4MAPPED) to the server; a fragmentation
@@ -1483,6 +1511,7 @@ int main(void)
 	tcase_add_test(tc, block_server_num_past_the_end_gets_4_02);
 	tcase_add_test(tc, block_server_answers_a_larger_num_in_its_smaller_size);
 	tcase_add_test(tc, block_icmp_cb_packet_too_big_shrinks_the_blocks_to_that_peer);
+	tcase_add_test(tc, block_icmp_cb_takes_an_ipv6_mtu_below_1280_as_1280);
 	tcase_add_test(tc, block_server_block1_out_of_order_gets_4_08);
 	tcase_add_test(tc, block_server_block_size_change_mid_upload);
 	tcase_add_test(tc, block_server_size1_over_max_body_gets_4_13_with_size1);

@@ -270,7 +270,8 @@ EVUDP6_API int evudp6_block_request_stats(const struct evudp6_block_request *br,
 /**
  * Packet Too Big: pass to evudp6_messenger_set_icmp_cb() (or call from
  * your own ICMP callback with the same arguments). For a Packet Too Big
- * or fragmentation needed with its MTU, the block-wise transfers of @p m
+ * or fragmentation needed with its MTU (for IPv6 at least 1280, the
+ * smallest an IPv6 link may have), the block-wise transfers of @p m
  * to @p remote go on in blocks that fit that MTU (the block that met the
  * error was already sent again by the messenger, fragmented by the
  * kernel), and, when @p arg is a struct evudp6_block_server, its later
