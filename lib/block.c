@@ -485,6 +485,10 @@ static int body_append(struct evudp6_block_request *br, const uint8_t *p, size_t
 		br->cfg.data_cb(br, br->received, p, n, br->cfg.data_arg);
 		return 0;
 	}
+	/* The buffer never grows past max_body: whatever the caller checked,
+	 * nothing is written beyond it. */
+	if (n > br->cfg.max_body - br->body_len)
+		return -EVUDP6_E_BLOCK_BODY_LIMIT;
 	if (br->body_len + n > br->body_cap) {
 		size_t cap = br->body_cap ? br->body_cap : 4096;
 		while (cap < br->body_len + n)
